@@ -1,0 +1,104 @@
+"""Reading request bodies as the clients of gateway APIs send them.
+
+JSON is the documented form. PHP clients often post forms instead, either
+``buttons[]=A&buttons[]=B`` or a ``buttons`` field holding a JSON array, and
+both urlencoded and multipart; all of them become the same field mapping.
+"""
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from kurir.api.errors import ApiError
+
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
+_INDEXED = re.compile(r"^(?P<name>[A-Za-z_]+)\[(?P<index>\d*)\]$")
+_DECODER = msgspec.json.Decoder()
+
+Fields = dict[str, Any]
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refused with 413 as soon as it grows past ``max_bytes``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise ApiError(413, f"Request body is larger than {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ApiError(413, f"Request body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_fields(request: Request, max_bytes: int) -> Fields:
+    """The body's fields, whatever of the accepted forms it came in."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await read_body(request, max_bytes)
+    if media_type == _MULTIPART:
+        return await _multipart_fields(request, body)
+    # A JSON body behind a form content type, or none, is what curl -d and
+    # PHP's CURLOPT_POSTFIELDS send when the header is forgotten.
+    if media_type == _JSON or (media_type in ("", _FORM) and body.lstrip()[:1] == b"{"):
+        return json_fields(body)
+    if media_type == _FORM:
+        return _form_fields(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    raise ApiError(
+        415,
+        "Content-Type must be application/json, application/x-www-form-urlencoded "
+        "or multipart/form-data",
+    )
+
+
+def json_fields(body: bytes) -> Fields:
+    if not body.strip():
+        raise ApiError(400, "Request body is empty; expected a JSON object")
+    try:
+        value = _DECODER.decode(body)
+    except msgspec.DecodeError as error:
+        raise ApiError(400, f"Request body is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return value
+
+
+async def _multipart_fields(request: Request, body: bytes) -> Fields:
+    # The stream is consumed; hand the bytes we kept back to Starlette's parser.
+    async def replay() -> Any:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    copy = Request(request.scope, replay)
+    try:
+        form = await copy.form()
+    except Exception as error:  # python-multipart raises several unrelated types
+        raise ApiError(400, f"Request body is not a valid multipart form: {error}") from None
+    pairs = [(key, value) for key, value in form.multi_items() if not isinstance(value, UploadFile)]
+    return _form_fields([(key, str(value)) for key, value in pairs])
+
+
+def _form_fields(pairs: list[tuple[str, str]]) -> Fields:
+    """Fold PHP-style ``name[]`` and ``name[3]`` keys into lists."""
+    fields: Fields = {}
+    indexed: dict[str, list[tuple[int, str]]] = {}
+    for key, value in pairs:
+        match = _INDEXED.match(key)
+        if match is not None:
+            index = match["index"]
+            position = int(index) if index else len(indexed.get(match["name"], []))
+            indexed.setdefault(match["name"], []).append((position, value))
+        elif key in fields:
+            previous = fields[key]
+            fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[key] = value
+    for name, items in indexed.items():
+        fields[name] = [value for _, value in sorted(items, key=lambda item: item[0])]
+    return fields

@@ -1,0 +1,91 @@
+"""Every failure, in the shape Alat WA clients read: ``{"status":"error","message":…}``."""
+
+import logging
+
+import msgspec
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kurir.domain.errors import ValidationError
+from kurir.store import Overloaded
+
+log = logging.getLogger("kurir.api")
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    status: str = "error"
+    message: str
+
+
+class ApiError(Exception):
+    """A refusal with its HTTP status; the message names what is wrong."""
+
+    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.headers = headers
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def error_response(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        _ENCODER.encode(ErrorBody(message=message)),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
+async def _api_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return error_response(error.status_code, error.message, error.headers)
+
+
+async def _validation_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ValidationError)
+    return error_response(422, error.message)
+
+
+async def _http_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    messages = {404: "Not found", 405: "Method not allowed"}
+    return error_response(
+        error.status_code,
+        messages.get(error.status_code, str(error.detail)),
+        dict(error.headers) if error.headers else None,
+    )
+
+
+async def _overloaded(_request: Request, _error: Exception) -> Response:
+    return error_response(
+        429, "Too many requests are waiting to be stored; retry shortly", {"Retry-After": "1"}
+    )
+
+
+async def _database_error(_request: Request, error: Exception) -> Response:
+    log.error("database error: %s", error.__class__.__name__, exc_info=error)
+    return error_response(503, "The database is unavailable; retry shortly", {"Retry-After": "1"})
+
+
+async def _unexpected(_request: Request, error: Exception) -> Response:
+    log.error("unexpected error", exc_info=error)
+    return error_response(500, "Internal error")
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: _api_error,
+    ValidationError: _validation_error,
+    HTTPException: _http_error,
+    Overloaded: _overloaded,
+    OperationalError: _database_error,
+    DBAPIError: _database_error,
+    OSError: _database_error,
+    Exception: _unexpected,
+}

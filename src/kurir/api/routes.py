@@ -1,0 +1,359 @@
+"""The HTTP endpoints: Alat WA's /send/button and the rest of Kurir's API.
+
+Handlers translate between HTTP and the domain and store; they hold no SQL
+and no rules of their own beyond picking fields out of requests.
+"""
+
+import hashlib
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kurir.api.auth import Authenticator
+from kurir.api.body import Fields, json_fields, read_body, read_fields
+from kurir.api.errors import ApiError
+from kurir.api.ratelimit import RateLimiter
+from kurir.api.types import (
+    ButtonReply,
+    CancelResponse,
+    DeviceData,
+    DeviceListResponse,
+    HealthResponse,
+    MessageContent,
+    MessageData,
+    MessageResponse,
+    SandboxDeliveriesResponse,
+    SandboxDeliveryData,
+    SandboxReplyResponse,
+    SendResponse,
+)
+from kurir.clock import now_ms, to_datetime, to_ms
+from kurir.config import Settings
+from kurir.domain.buttons import ButtonLimits, ButtonMessage, build_button_message, find_button
+from kurir.domain.errors import ValidationError
+from kurir.domain.ids import is_message_id, new_message_id
+from kurir.domain.phone import normalise_phone
+from kurir.domain.schedule import parse_schedule
+from kurir.domain.status import MessageStatus
+from kurir.store import Store, accounts, messages
+from kurir.store.records import Accepted, Device, MessageView, NewMessage
+from kurir.transports import transport_limits
+
+_ENCODER = msgspec.json.Encoder()
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+def _ok(body: msgspec.Struct) -> Response:
+    return Response(_ENCODER.encode(body), media_type="application/json")
+
+
+class Routes:
+    """Handlers bound to one process's store, settings and dispatcher."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+        self._auth = Authenticator(store, settings.auth_cache_seconds)
+        self._limiter = RateLimiter(settings.rate_limit_per_second)
+        self._zone = settings.zone
+
+    # -- sending --------------------------------------------------------------
+
+    async def send_button(self, request: Request) -> Response:
+        account_id = await self._auth.account_id(request.headers.get("authorization"))
+        if not self._limiter.allow(account_id):
+            raise ApiError(429, "Rate limit exceeded; slow down", {"Retry-After": "1"})
+        idempotency_key = _idempotency_key(request)
+        fields = await read_fields(request, self._settings.max_body_bytes)
+
+        device_id = _text_field(fields, "device")
+        recipient_raw = _text_field(fields, "phone", numbers=True)
+        header = _text_field(fields, "message_header")
+        body = _text_field(fields, "message")
+        footer = _text_field(fields, "message_footer")
+        buttons = _buttons_field(fields)
+        schedule_raw = _optional_text_field(fields, "schedule")
+
+        device = await self._auth.device(account_id, device_id)
+        content = build_button_message(
+            header=header,
+            body=body,
+            footer=footer,
+            buttons=buttons,
+            limits=transport_limits(device.transport),
+        )
+        recipient = normalise_phone(recipient_raw, self._settings.default_region)
+        now = now_ms()
+        due = parse_schedule(
+            schedule_raw,
+            now=to_datetime(now).astimezone(self._zone),
+            timezone=self._zone,
+            horizon=self._settings.schedule_horizon,
+        )
+        due_at = to_ms(due)
+        encoded = _ENCODER.encode(content).decode()
+        fingerprint = None
+        if idempotency_key is not None:
+            fingerprint = hashlib.sha256(
+                _ENCODER.encode([device.public_id, recipient, encoded, schedule_raw or ""])
+            ).hexdigest()
+        result = await self._store.accept(
+            NewMessage(
+                message_id=new_message_id(),
+                account_id=account_id,
+                device_id=device.id,
+                recipient=recipient,
+                content=encoded,
+                status=MessageStatus.SCHEDULED if due_at > now else MessageStatus.QUEUED,
+                due_at=due_at,
+                created_at=now,
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+            )
+        )
+        if not isinstance(result, Accepted):
+            raise ApiError(
+                409,
+                "Idempotency-Key was already used for a different request "
+                f"(message {result.message_id})",
+            )
+        return _ok(
+            SendResponse(message_id=result.message_id, from_=device.phone, to=result.recipient)
+        )
+
+    # -- messages ---------------------------------------------------------------
+
+    async def get_message(self, request: Request) -> Response:
+        account_id = await self._auth.account_id(request.headers.get("authorization"))
+        view = await self._store.read(
+            messages.get_message, _message_id(request), account_id=account_id
+        )
+        if view is None:
+            raise _message_not_found(request)
+        return _ok(MessageResponse(data=self._message_data(view)))
+
+    async def cancel_message(self, request: Request) -> Response:
+        account_id = await self._auth.account_id(request.headers.get("authorization"))
+        message_id = _message_id(request)
+        view = await self._store.write(
+            messages.cancel_message, message_id, account_id=account_id, now=now_ms()
+        )
+        if view is None:
+            raise _message_not_found(request)
+        if view.status != MessageStatus.CANCELLED:
+            raise ApiError(
+                409, f"message {message_id} is already {view.status}; it can no longer be cancelled"
+            )
+        return _ok(CancelResponse(message_id=message_id))
+
+    def _message_data(self, view: MessageView) -> MessageData:
+        content = msgspec.json.decode(view.content, type=ButtonMessage)
+        reply = None
+        if view.reply is not None:
+            stored = msgspec.json.decode(view.reply)
+            reply = ButtonReply(
+                button=stored["button"], index=stored["index"], at=self._iso(stored["at"])
+            )
+        reached = {
+            "created": view.created_at,
+            "sending": view.sending_at,
+            "sent": view.sent_at,
+            "delivered": view.delivered_at,
+            "read": view.read_at,
+            "failed": view.failed_at,
+            "cancelled": view.cancelled_at,
+        }
+        return MessageData(
+            message_id=view.message_id,
+            device=view.device,
+            from_=view.device_phone,
+            to=view.recipient,
+            status=view.status,
+            content=_content(content, transport_limits(view.device_transport)),
+            scheduled_for=self._iso(view.due_at),
+            attempts=view.attempts,
+            last_error=view.last_error,
+            reply=reply,
+            timestamps={name: self._iso(at) for name, at in reached.items() if at is not None},
+        )
+
+    # -- devices ---------------------------------------------------------------
+
+    async def list_devices(self, request: Request) -> Response:
+        account_id = await self._auth.account_id(request.headers.get("authorization"))
+        found = await self._store.read(accounts.list_devices, account_id=account_id)
+        now = now_ms()
+        return _ok(
+            DeviceListResponse(
+                data=[
+                    DeviceData(
+                        device=device.public_id,
+                        phone=device.phone,
+                        transport=device.transport,
+                        state=_device_state(device, now),
+                        min_interval_ms=device.min_interval_ms,
+                        max_interval_ms=device.max_interval_ms,
+                        created_at=self._iso(device.created_at),
+                    )
+                    for device in found
+                ]
+            )
+        )
+
+    # -- sandbox ---------------------------------------------------------------
+
+    async def sandbox_reply(self, request: Request) -> Response:
+        """Play the recipient: press one of the buttons of the latest message they got."""
+        account_id = await self._auth.account_id(request.headers.get("authorization"))
+        device = await self._sandbox_device(request, account_id)
+        fields = json_fields(await read_body(request, self._settings.max_body_bytes))
+        recipient = normalise_phone(
+            _text_field(fields, "phone", numbers=True), self._settings.default_region
+        )
+        choice = fields.get("button")
+        if isinstance(choice, bool) or not isinstance(choice, str | int):
+            raise ValidationError("button must be a button's label or its position (from 1)")
+        target = await self._store.read(
+            messages.latest_reply_target, device_id=device.id, recipient=recipient
+        )
+        if target is None:
+            raise ApiError(404, f"device {device.public_id} has sent nothing to {recipient} yet")
+        message_id, content_json = target
+        content = msgspec.json.decode(content_json, type=ButtonMessage)
+        index, label = find_button(content.buttons, choice)
+        at = now_ms()
+        await self._store.write(
+            messages.apply_receipt,
+            message_id=message_id,
+            status=MessageStatus.READ,
+            at=at,
+            reply=_ENCODER.encode({"button": label, "index": index, "at": at}).decode(),
+        )
+        return _ok(SandboxReplyResponse(message_id=message_id, button=label, index=index))
+
+    async def sandbox_deliveries(self, request: Request) -> Response:
+        """What the sandbox delivered for a device, newest first."""
+        account_id = await self._auth.account_id(request.headers.get("authorization"))
+        device = await self._sandbox_device(request, account_id)
+        limit = _limit(request)
+        found = await self._store.read(
+            messages.list_sandbox_deliveries, device_id=device.id, limit=limit
+        )
+        limits = transport_limits(device.transport)
+        return _ok(
+            SandboxDeliveriesResponse(
+                data=[
+                    SandboxDeliveryData(
+                        message_id=item.message_id,
+                        to=item.recipient,
+                        content=_content(
+                            msgspec.json.decode(item.content, type=ButtonMessage), limits
+                        ),
+                        delivered_at=self._iso(item.delivered_at),
+                    )
+                    for item in found
+                ]
+            )
+        )
+
+    async def _sandbox_device(self, request: Request, account_id: int) -> Device:
+        device = await self._auth.device(account_id, request.path_params["device"])
+        if device.transport != "sandbox":
+            raise ApiError(
+                409, f"device {device.public_id} uses the {device.transport} transport, not sandbox"
+            )
+        return device
+
+    # -- operations ------------------------------------------------------------
+
+    async def health(self, _request: Request) -> Response:
+        await self._store.read(accounts.count_accounts)
+        return _ok(HealthResponse())
+
+    def _iso(self, ms: int) -> str:
+        return to_datetime(ms).astimezone(self._zone).isoformat(timespec="milliseconds")
+
+
+def _content(content: ButtonMessage, limits: ButtonLimits) -> MessageContent:
+    return MessageContent(
+        message_header=content.header,
+        message=content.body,
+        message_footer=content.footer,
+        buttons=content.buttons,
+        layout=content.layout(limits),
+    )
+
+
+def _device_state(device: Device, now: int) -> str:
+    return "connected" if device.lease_until is not None and device.lease_until > now else "idle"
+
+
+def _text_field(fields: Fields, name: str, *, numbers: bool = False) -> str:
+    value = fields.get(name)
+    if value is None:
+        raise ValidationError(f"{name} is required")
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string")
+    if not value.strip():
+        raise ValidationError(f"{name} must not be empty")
+    return value
+
+
+def _optional_text_field(fields: Fields, name: str) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string")
+    return value
+
+
+def _buttons_field(fields: Fields) -> list[str]:
+    value = fields.get("buttons")
+    if value is None:
+        raise ValidationError("buttons is required")
+    if isinstance(value, str):
+        # A form field may carry the array JSON-encoded.
+        if not value.lstrip().startswith("["):
+            raise ValidationError("buttons must be an array of labels")
+        try:
+            value = msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            raise ValidationError("buttons is not a valid JSON array") from None
+    if not isinstance(value, list):
+        raise ValidationError("buttons must be an array of labels")
+    for index, label in enumerate(value):
+        if not isinstance(label, str):
+            raise ValidationError(f"buttons[{index}] must be a string")
+    return value
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > _MAX_IDEMPOTENCY_KEY:
+        raise ValidationError(f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters")
+    return key
+
+
+def _message_id(request: Request) -> str:
+    message_id: str = request.path_params["message_id"]
+    if not is_message_id(message_id):
+        raise ApiError(404, f"message {message_id[:40]!r} not found")
+    return message_id
+
+
+def _message_not_found(request: Request) -> ApiError:
+    return ApiError(404, f"message {request.path_params['message_id']} not found")
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise ValidationError("limit must be a whole number from 1 to 500")
+    return int(raw)

@@ -1,0 +1,94 @@
+"""Response bodies. Field order is the order clients see."""
+
+import msgspec
+
+
+class SendResponse(msgspec.Struct, kw_only=True):
+    """Alat WA's documented success body, exactly, in its field order."""
+
+    status: str = "ok"
+    message_id: str
+    from_: str = msgspec.field(name="from")
+    to: str
+    message: str = "Success"
+
+
+class ButtonReply(msgspec.Struct, frozen=True):
+    button: str
+    index: int
+    at: str
+
+
+class MessageContent(msgspec.Struct, frozen=True):
+    message_header: str
+    message: str
+    message_footer: str
+    buttons: tuple[str, ...]
+    layout: str
+
+
+class MessageData(msgspec.Struct, frozen=True, kw_only=True):
+    message_id: str
+    device: str
+    from_: str = msgspec.field(name="from")
+    to: str
+    type: str = "button"
+    status: str
+    content: MessageContent
+    scheduled_for: str
+    attempts: int
+    last_error: str | None
+    reply: ButtonReply | None
+    #: When the message reached each status it has been through.
+    timestamps: dict[str, str]
+
+
+class MessageResponse(msgspec.Struct, kw_only=True):
+    status: str = "ok"
+    data: MessageData
+
+
+class DeviceData(msgspec.Struct, frozen=True):
+    device: str
+    phone: str
+    transport: str
+    state: str
+    min_interval_ms: int
+    max_interval_ms: int
+    created_at: str
+
+
+class DeviceListResponse(msgspec.Struct, kw_only=True):
+    status: str = "ok"
+    data: list[DeviceData]
+
+
+class CancelResponse(msgspec.Struct, kw_only=True):
+    status: str = "ok"
+    message_id: str
+    message: str = "Cancelled"
+
+
+class SandboxReplyResponse(msgspec.Struct, kw_only=True):
+    status: str = "ok"
+    message_id: str
+    button: str
+    index: int
+    message: str = "Reply recorded"
+
+
+class SandboxDeliveryData(msgspec.Struct, frozen=True):
+    message_id: str
+    to: str
+    content: MessageContent
+    delivered_at: str
+
+
+class SandboxDeliveriesResponse(msgspec.Struct, kw_only=True):
+    status: str = "ok"
+    data: list[SandboxDeliveryData]
+
+
+class HealthResponse(msgspec.Struct):
+    status: str = "ok"
+    database: str = "ok"

@@ -1,0 +1,339 @@
+"""The ``kurir`` command: run the gateway, administer accounts, keys and devices, send.
+
+Administration works on the database directly (it is the operator's tool);
+``send`` goes through the HTTP API like any client.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from kurir.client import Client, KurirError
+from kurir.clock import now_ms, to_datetime
+from kurir.config import Settings, SettingsError, load_settings
+from kurir.domain.errors import ValidationError
+from kurir.domain.keys import hash_api_key, key_hint, new_api_key
+from kurir.domain.phone import normalise_phone
+from kurir.store import Store, accounts, messages
+from kurir.store.database import DatabaseURLError
+from kurir.store.records import Account
+from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_transport_config
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out; its message is printed as is."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(database_url=getattr(args, "database_url", None))
+        args.run(args, settings)
+    except (CommandError, SettingsError, ValidationError, DatabaseURLError) as error:
+        print(f"kurir: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KurirError as error:
+        print(f"kurir: HTTP {error.status_code}: {error.message}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kurir", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[..., None], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        sub.add_argument("--database-url", help="overrides KURIR_DATABASE_URL")
+        return sub
+
+    serve = command("serve", _serve, "run the HTTP API and the dispatcher")
+    serve.add_argument("--host", help="overrides KURIR_HOST")
+    serve.add_argument("--port", type=int, help="overrides KURIR_PORT")
+    serve.add_argument("--timezone", help="overrides KURIR_TIMEZONE")
+    serve.add_argument("--default-region", help="overrides KURIR_DEFAULT_REGION")
+    serve.add_argument(
+        "--schedule-horizon-days", type=int, help="overrides KURIR_SCHEDULE_HORIZON_DAYS"
+    )
+    serve.add_argument("--max-body-bytes", type=int, help="overrides KURIR_MAX_BODY_BYTES")
+    serve.add_argument(
+        "--rate-limit-per-second", type=float, help="overrides KURIR_RATE_LIMIT_PER_SECOND"
+    )
+    serve.add_argument("--no-dispatch", action="store_true", help="serve the API only")
+    command("worker", _worker, "run the dispatcher alone")
+    command("migrate", _migrate, "bring the database to the current schema")
+
+    accounts_cmd = commands.add_parser("accounts", help="manage accounts").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    sub = accounts_cmd.add_parser("create", help="create an account")
+    sub.add_argument("name")
+    sub.set_defaults(run=_admin(_accounts_create))
+    accounts_cmd.add_parser("list", help="list accounts").set_defaults(run=_admin(_accounts_list))
+
+    keys_cmd = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    sub = keys_cmd.add_parser("create", help="create an API key (shown once)")
+    sub.add_argument("--account", required=True, help="account name or id")
+    sub.add_argument("--label", default="")
+    sub.set_defaults(run=_admin(_keys_create))
+    sub = keys_cmd.add_parser("list", help="list an account's keys")
+    sub.add_argument("--account", required=True)
+    sub.set_defaults(run=_admin(_keys_list))
+    sub = keys_cmd.add_parser("revoke", help="revoke a key by its id")
+    sub.add_argument("--account", required=True)
+    sub.add_argument("key_id", type=int)
+    sub.set_defaults(run=_admin(_keys_revoke))
+
+    devices_cmd = commands.add_parser("devices", help="manage devices").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    sub = devices_cmd.add_parser("add", help="add a device to an account")
+    sub.add_argument("--account", required=True)
+    sub.add_argument("--phone", required=True, help="the device's own WhatsApp number")
+    sub.add_argument("--id", dest="public_id", help="the device id clients use (default: random)")
+    sub.add_argument("--transport", default="sandbox", choices=TRANSPORT_NAMES)
+    sub.add_argument("--config", default="{}", help="the transport's config, as JSON")
+    sub.add_argument(
+        "--min-interval-ms", type=int, default=0, help="pacing: least time between sends"
+    )
+    sub.add_argument(
+        "--max-interval-ms", type=int, default=0, help="pacing: most time between sends"
+    )
+    sub.set_defaults(run=_admin(_devices_add))
+    sub = devices_cmd.add_parser("list", help="list devices")
+    sub.add_argument("--account")
+    sub.set_defaults(run=_admin(_devices_list))
+    sub = devices_cmd.add_parser("remove", help="remove a device; its waiting messages fail")
+    sub.add_argument("--account", required=True)
+    sub.add_argument("device")
+    sub.set_defaults(run=_admin(_devices_remove))
+
+    messages_cmd = commands.add_parser("messages", help="inspect messages").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    sub = messages_cmd.add_parser("show", help="show a message and its life so far")
+    sub.add_argument("message_id")
+    sub.set_defaults(run=_admin(_messages_show))
+
+    send_cmd = commands.add_parser("send", help="send through the HTTP API").add_subparsers(
+        required=True, metavar="KIND"
+    )
+    sub = send_cmd.add_parser("button", help="send a button message")
+    sub.add_argument("--url", default=os.environ.get("KURIR_URL", "http://127.0.0.1:8080"))
+    sub.add_argument("--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY")
+    sub.add_argument("--device", required=True)
+    sub.add_argument("--phone", required=True)
+    sub.add_argument("--header", required=True)
+    sub.add_argument("--message", required=True)
+    sub.add_argument("--footer", required=True)
+    sub.add_argument("--button", action="append", required=True, dest="buttons")
+    sub.add_argument("--schedule")
+    sub.add_argument("--idempotency-key")
+    sub.set_defaults(run=_send_button)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    from kurir.server import serve
+
+    overrides: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in (
+            "host",
+            "port",
+            "timezone",
+            "default_region",
+            "schedule_horizon_days",
+            "max_body_bytes",
+            "rate_limit_per_second",
+        )
+    }
+    if args.no_dispatch:
+        overrides["dispatch"] = False
+    settings = load_settings(database_url=args.database_url, **overrides)
+    _configure_logging(settings)
+    asyncio.run(serve(settings))
+
+
+def _worker(_args: argparse.Namespace, settings: Settings) -> None:
+    from kurir.server import work
+
+    _configure_logging(settings)
+    asyncio.run(work(settings))
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
+    from kurir.store.migrate import upgrade_to_head
+
+    upgrade_to_head(settings.database_url)
+    print("database is at the current schema")
+
+
+def _configure_logging(settings: Settings) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+AdminCommand = Callable[[Store, argparse.Namespace], Awaitable[None]]
+
+
+def _admin(command: AdminCommand) -> Callable[[argparse.Namespace, Settings], None]:
+    """Run an administrative command against the database, migrated first."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> None:
+        from kurir.store.migrate import upgrade_to_head
+
+        upgrade_to_head(settings.database_url)
+
+        async def go() -> None:
+            store = Store(settings.database_url, pool_size=2)
+            try:
+                await command(store, args)
+            finally:
+                await store.close()
+
+        asyncio.run(go())
+
+    return run
+
+
+async def _account(store: Store, name_or_id: str) -> Account:
+    account = await store.read(accounts.find_account, name_or_id)
+    if account is None:
+        raise CommandError(f"no account {name_or_id!r}")
+    return account
+
+
+async def _accounts_create(store: Store, args: argparse.Namespace) -> None:
+    name = args.name.strip()
+    if not name or len(name) > 100:
+        raise CommandError("an account name is 1 to 100 characters")
+    if await store.read(accounts.find_account, name) is not None:
+        raise CommandError(f"account {name!r} exists already")
+    account = await store.write(accounts.create_account, name=name, now=now_ms())
+    print(f"account {account.id} {account.name!r} created")
+
+
+async def _accounts_list(store: Store, _args: argparse.Namespace) -> None:
+    for account in await store.read(accounts.list_accounts):
+        print(f"{account.id}\t{account.name}\t{_when(account.created_at)}")
+
+
+async def _keys_create(store: Store, args: argparse.Namespace) -> None:
+    account = await _account(store, args.account)
+    key = new_api_key()
+    created = await store.write(
+        accounts.create_api_key,
+        account_id=account.id,
+        key_hash=hash_api_key(key),
+        hint=key_hint(key),
+        label=args.label,
+        now=now_ms(),
+    )
+    print(f"key {created.id} for account {account.name!r} (shown once, store it now):")
+    print(key)
+
+
+async def _keys_list(store: Store, args: argparse.Namespace) -> None:
+    account = await _account(store, args.account)
+    for key in await store.read(accounts.list_api_keys, account_id=account.id):
+        state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
+        print(f"{key.id}\t{key.hint}\t{key.label}\t{state}")
+
+
+async def _keys_revoke(store: Store, args: argparse.Namespace) -> None:
+    account = await _account(store, args.account)
+    if not await store.write(
+        accounts.revoke_api_key, account_id=account.id, key_id=args.key_id, now=now_ms()
+    ):
+        raise CommandError(f"account {account.name!r} has no active key {args.key_id}")
+    print(f"key {args.key_id} revoked")
+
+
+async def _devices_add(store: Store, args: argparse.Namespace) -> None:
+    import secrets
+
+    account = await _account(store, args.account)
+    phone = normalise_phone(args.phone, load_settings().default_region)
+    try:
+        validate_transport_config(args.transport, args.config)
+    except TransportConfigError as error:
+        raise CommandError(str(error)) from None
+    if not 0 <= args.min_interval_ms <= args.max_interval_ms and args.max_interval_ms:
+        raise CommandError("pacing: need 0 <= --min-interval-ms <= --max-interval-ms")
+    public_id = args.public_id or secrets.token_hex(6)
+    if await store.read(accounts.find_device, public_id) is not None:
+        raise CommandError(f"device id {public_id!r} is taken")
+    device = await store.write(
+        accounts.add_device,
+        public_id=public_id,
+        account_id=account.id,
+        phone=phone,
+        transport=args.transport,
+        config=args.config,
+        min_interval_ms=args.min_interval_ms,
+        max_interval_ms=max(args.min_interval_ms, args.max_interval_ms),
+        created_at=now_ms(),
+    )
+    print(
+        f"device {device.public_id} ({device.transport}, {device.phone}) added to {account.name!r}"
+    )
+
+
+async def _devices_list(store: Store, args: argparse.Namespace) -> None:
+    account_id = (await _account(store, args.account)).id if args.account else None
+    for device in await store.read(accounts.list_devices, account_id=account_id):
+        pacing = f"{device.min_interval_ms}-{device.max_interval_ms}ms"
+        columns = (device.public_id, device.phone, device.transport, pacing, device.account_id)
+        print("\t".join(str(column) for column in columns))
+
+
+async def _devices_remove(store: Store, args: argparse.Namespace) -> None:
+    account = await _account(store, args.account)
+    if not await store.write(
+        accounts.remove_device, account_id=account.id, public_id=args.device, now=now_ms()
+    ):
+        raise CommandError(f"account {account.name!r} has no device {args.device!r}")
+    print(f"device {args.device} removed")
+
+
+async def _messages_show(store: Store, args: argparse.Namespace) -> None:
+    view = await store.read(messages.get_message, args.message_id, account_id=None)
+    if view is None:
+        raise CommandError(f"no message {args.message_id}")
+    import msgspec
+
+    print(json.dumps(msgspec.to_builtins(view), indent=2, ensure_ascii=False))
+
+
+def _send_button(args: argparse.Namespace, _settings: Settings) -> None:
+    if not args.api_key:
+        raise CommandError("an API key is needed: --api-key or KURIR_API_KEY")
+    with Client(args.url, args.api_key) as client:
+        sent = client.send_button(
+            device=args.device,
+            phone=args.phone,
+            header=args.header,
+            message=args.message,
+            footer=args.footer,
+            buttons=args.buttons,
+            schedule=args.schedule,
+            idempotency_key=args.idempotency_key,
+        )
+    print(json.dumps(sent, ensure_ascii=False))
+
+
+def _when(ms: int | None) -> str:
+    return to_datetime(ms).isoformat(timespec="seconds") if ms is not None else "-"

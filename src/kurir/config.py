@@ -1,0 +1,104 @@
+"""Settings, read from ``KURIR_*`` environment variables (``serve`` flags override them)."""
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from kurir.domain.phone import is_known_region
+
+
+class SettingsError(ValueError):
+    """A setting with a value Kurir cannot use; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything an operator can set. Field ``x`` is read from ``KURIR_X``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///data/kurir.db"
+    timezone: str = "Asia/Jakarta"
+    default_region: str = "ID"
+    #: How far ahead a message may be scheduled.
+    schedule_horizon_days: int = 365
+    #: Request bodies larger than this are refused with 413.
+    max_body_bytes: int = 64 * 1024
+    #: Accepted sends per second per account in one process; 0 turns the limit off.
+    rate_limit_per_second: float = 0.0
+    #: How long a verified API key or a device lookup is trusted without asking
+    #: the database again: a revoked key or removed device stops working within it.
+    auth_cache_seconds: float = 2.0
+    #: Whether ``serve`` also runs the dispatcher (``worker`` always does).
+    dispatch: bool = True
+    message_lease_seconds: float = 60.0
+    device_lease_seconds: float = 15.0
+    send_timeout_seconds: float = 30.0
+    max_attempts: int = 8
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 600.0
+    #: Fixed values for the first start's account, key and device (else random).
+    bootstrap_api_key: str = ""
+    bootstrap_device_id: str = ""
+    bootstrap_device_phone: str = "628122222222"
+    log_level: str = "info"
+
+    @property
+    def zone(self) -> tzinfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def schedule_horizon(self) -> timedelta:
+        return timedelta(days=self.schedule_horizon_days)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, then ``overrides`` (CLI flags) on top."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for field in msgspec.structs.fields(Settings):
+        raw = environ.get(f"KURIR_{field.name.upper()}")
+        if raw is not None and raw != "":
+            values[field.name] = raw
+    values.update({name: value for name, value in overrides.items() if value is not None})
+    try:
+        settings = msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(_name_variable(str(error))) from error
+    _check(settings)
+    return settings
+
+
+def _name_variable(error: str) -> str:
+    # msgspec says "... - at `$.port`"; operators know the variable, not the field.
+    if "`$." in error:
+        message, _, path = error.rpartition(" - at `$.")
+        return f"KURIR_{path.rstrip('`').upper()}: {message}"
+    return error
+
+
+def _check(settings: Settings) -> None:
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise SettingsError(f"KURIR_TIMEZONE: unknown time zone {settings.timezone!r}") from error
+    if not is_known_region(settings.default_region):
+        raise SettingsError(
+            f"KURIR_DEFAULT_REGION: unknown region {settings.default_region!r} (use e.g. ID)"
+        )
+    positive = {
+        "port": settings.port,
+        "schedule_horizon_days": settings.schedule_horizon_days,
+        "max_body_bytes": settings.max_body_bytes,
+        "max_attempts": settings.max_attempts,
+        "message_lease_seconds": settings.message_lease_seconds,
+        "device_lease_seconds": settings.device_lease_seconds,
+        "send_timeout_seconds": settings.send_timeout_seconds,
+    }
+    for name, value in positive.items():
+        if value <= 0:
+            raise SettingsError(f"KURIR_{name.upper()}: must be greater than 0")
+    if settings.rate_limit_per_second < 0:
+        raise SettingsError("KURIR_RATE_LIMIT_PER_SECOND: must be 0 (off) or more")

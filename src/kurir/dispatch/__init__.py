@@ -1,0 +1,5 @@
+"""Dispatch: claiming due messages, device leases, pacing, retries."""
+
+from kurir.dispatch.dispatcher import Dispatcher, DispatchSettings
+
+__all__ = ["DispatchSettings", "Dispatcher"]

@@ -1,0 +1,285 @@
+"""The dispatcher: turns due message rows into sends, once each, in order, paced.
+
+The message row is the job. A worker first leases devices (so one worker at
+a time sends for a device, which is what makes pacing and ordering hold), then
+leases due messages of its devices, sends each through the device's
+transport and records the outcome only while it still holds the lease. A
+worker that dies leaves leases that run out; whoever holds the device next
+claims the message again.
+
+Waiting is driven by events and timers, never a busy poll: a commit of new
+messages wakes the loop (``wake``), and otherwise it sleeps until the
+earliest due time among its idle devices, a pacing interval ending, or the
+next lease renewal.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+
+import msgspec
+
+from kurir.clock import now_ms
+from kurir.domain.buttons import ButtonMessage
+from kurir.domain.retry import RetryPolicy
+from kurir.domain.status import MessageStatus
+from kurir.store import Store, accounts, messages
+from kurir.store.records import ClaimedMessage, Device, SendOutcome
+from kurir.transports import (
+    OutboundMessage,
+    PermanentSendError,
+    Transport,
+    TransportConfigError,
+    build_transport,
+)
+
+log = logging.getLogger("kurir.dispatch")
+
+
+class DispatchSettings(msgspec.Struct, frozen=True):
+    """How the dispatcher claims and sends."""
+
+    #: How long a claimed message is held before another worker may take it back.
+    message_lease_ms: int = 60_000
+    #: How long a worker owns a device without renewing; a dead worker's devices
+    #: are taken over after this.
+    device_lease_ms: int = 15_000
+    #: The most messages claimed at once for one device that has no pacing.
+    batch_per_device: int = 50
+    #: A send that takes longer is abandoned as a transient failure.
+    send_timeout_s: float = 30.0
+    #: The longest sleep when nothing in this process announces new messages
+    #: (a lone worker on SQLite, which has no LISTEN/NOTIFY); None: no cap.
+    max_idle_s: float | None = None
+    retry: RetryPolicy = RetryPolicy()
+
+
+class _DeviceWork:
+    """One owned device: its transport, its pacing and its claimed messages."""
+
+    def __init__(self, device: Device, transport: Transport, next_send_at: int) -> None:
+        self.device = device
+        self.transport = transport
+        self.next_send_at = next_send_at
+        self.queue: list[ClaimedMessage] = []
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def paced(self) -> bool:
+        return self.device.max_interval_ms > 0
+
+    @property
+    def idle(self) -> bool:
+        return self.task is None or self.task.done()
+
+    def interval_ms(self) -> int:
+        low, high = self.device.min_interval_ms, self.device.max_interval_ms
+        return random.randint(low, max(low, high))
+
+
+class Dispatcher:
+    """Sends due messages of the devices this worker leases."""
+
+    def __init__(self, store: Store, settings: DispatchSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or DispatchSettings()
+        self.worker_id = f"{uuid.uuid4().hex[:12]}"
+        self._devices: dict[int, _DeviceWork] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._leases_renewed_at = 0
+
+    def wake(self) -> None:
+        """Look for due work now (new messages were committed, a device went idle)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Dispatch until `stop` is called."""
+        log.info("dispatcher %s started", self.worker_id)
+        try:
+            while not self._stopping:
+                try:
+                    wait_s = await self._dispatch_once()
+                except Exception:  # a database hiccup must not end the worker
+                    log.exception("dispatch cycle failed; retrying shortly")
+                    wait_s = 1.0
+                self._wake.clear()
+                if wait_s > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait_s)
+        finally:
+            await self._shutdown()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _dispatch_once(self) -> float:
+        """One pass: renew leases, claim for idle devices; return seconds to sleep."""
+        now = now_ms()
+        renew_every = self.settings.device_lease_ms // 3
+        if now - self._leases_renewed_at >= renew_every:
+            await self._renew_device_leases(now)
+        wake_at = self._leases_renewed_at + renew_every
+
+        idle = [work for work in self._devices.values() if work.idle]
+        ready = {
+            work.device.id: (self.settings.batch_per_device if not work.paced else 1)
+            for work in idle
+            if work.next_send_at <= now
+        }
+        claimed = await self.store.write(
+            messages.claim_due_messages,
+            worker=self.worker_id,
+            device_limits=ready,
+            now=now,
+            lease_ms=self.settings.message_lease_ms,
+        )
+        for message in claimed:
+            self._devices[message.device_id].queue.append(message)
+        busy = {message.device_id for message in claimed}
+        for device_id in busy:
+            work = self._devices[device_id]
+            work.task = asyncio.create_task(self._send_queue(work), name=f"device-{device_id}")
+
+        waiting = [work for work in idle if work.device.id not in busy]
+        due = await self.store.read(
+            messages.next_due_by_device, [work.device.id for work in waiting]
+        )
+        for work in waiting:
+            if work.device.id in due:
+                wake_at = min(wake_at, max(due[work.device.id], work.next_send_at))
+        wait_s = max(0.0, (wake_at - now_ms()) / 1000)
+        if self.settings.max_idle_s is not None:
+            wait_s = min(wait_s, self.settings.max_idle_s)
+        return wait_s
+
+    async def _renew_device_leases(self, now: int) -> None:
+        owned = await self.store.write(
+            accounts.acquire_device_leases,
+            worker=self.worker_id,
+            now=now,
+            lease_ms=self.settings.device_lease_ms,
+        )
+        self._leases_renewed_at = now
+        current = {device.id for device, _ in owned}
+        for device_id in list(self._devices):
+            if device_id not in current:  # removed, or lost to another worker
+                work = self._devices.pop(device_id)
+                if work.task is not None:
+                    work.task.cancel()
+        for device, next_send_at in owned:
+            if device.id not in self._devices:
+                transport = self._transport_for(device)
+                if transport is not None:
+                    self._devices[device.id] = _DeviceWork(device, transport, next_send_at)
+
+    def _transport_for(self, device: Device) -> Transport | None:
+        try:
+            return build_transport(
+                device.transport, device.config, record_delivery=self.store.record_sandbox_delivery
+            )
+        except TransportConfigError:
+            log.exception(
+                "device %s has an unusable transport; not sending for it", device.public_id
+            )
+            return None
+
+    async def _send_queue(self, work: _DeviceWork) -> None:
+        """Send a device's claimed messages one after another, keeping its pace."""
+        try:
+            while work.queue:
+                message = work.queue.pop(0)
+                delay_ms = work.next_send_at - now_ms()
+                if delay_ms > 0:
+                    await asyncio.sleep(delay_ms / 1000)
+                await self._send_one(work, message)
+        finally:
+            work.queue.clear()
+            self.wake()
+
+    async def _send_one(self, work: _DeviceWork, message: ClaimedMessage) -> None:
+        content = msgspec.json.decode(message.content, type=ButtonMessage)
+        outbound = OutboundMessage(
+            message_id=message.message_id,
+            device_id=work.device.id,
+            device_phone=work.device.phone,
+            recipient=message.recipient,
+            content=content,
+            layout=content.layout(work.transport.limits),
+            attempt=message.attempts,
+        )
+        try:
+            async with asyncio.timeout(self.settings.send_timeout_s):
+                provider_id = await work.transport.send(outbound)
+        except PermanentSendError as error:
+            outcome = self._outcome(work, message, MessageStatus.FAILED, error=str(error))
+        except Exception as error:  # transient, timeouts and transport bugs alike: retry
+            outcome = self._retry_or_fail(work, message, error)
+        else:
+            outcome = self._outcome(
+                work, message, MessageStatus.SENT, provider_message_id=provider_id
+            )
+        if work.paced:
+            work.next_send_at = now_ms() + work.interval_ms()
+            outcome = msgspec.structs.replace(outcome, next_send_at=work.next_send_at)
+        await self.store.record_outcome(outcome)
+
+    def _retry_or_fail(
+        self, work: _DeviceWork, message: ClaimedMessage, error: Exception
+    ) -> SendOutcome:
+        reason = str(error) or type(error).__name__
+        delay = self.settings.retry.delay_after(message.attempts)
+        if delay is None:
+            return self._outcome(
+                work,
+                message,
+                MessageStatus.FAILED,
+                error=f"gave up after {message.attempts} attempts: {reason}",
+            )
+        return self._outcome(
+            work,
+            message,
+            MessageStatus.QUEUED,
+            error=reason,
+            due_at=now_ms() + int(delay * 1000),
+        )
+
+    def _outcome(
+        self,
+        work: _DeviceWork,
+        message: ClaimedMessage,
+        status: MessageStatus,
+        *,
+        provider_message_id: str | None = None,
+        error: str | None = None,
+        due_at: int | None = None,
+    ) -> SendOutcome:
+        return SendOutcome(
+            message_pk=message.id,
+            device_id=work.device.id,
+            worker=self.worker_id,
+            status=status,
+            at=now_ms(),
+            provider_message_id=provider_message_id,
+            error=error,
+            due_at=due_at,
+        )
+
+    async def _shutdown(self) -> None:
+        """Let in-flight sends finish and record, then hand the devices back."""
+        tasks = [work.task for work in self._devices.values() if work.task is not None]
+        unsent = [message.id for work in self._devices.values() for message in work.queue]
+        for work in self._devices.values():
+            work.queue.clear()
+        with contextlib.suppress(Exception):  # if this fails, the leases run out instead
+            await self.store.write(messages.release_claims, worker=self.worker_id, pks=unsent)
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.send_timeout_s)
+        for work in self._devices.values():
+            await work.transport.aclose()
+        with contextlib.suppress(Exception):
+            await self.store.write(accounts.release_device_leases, worker=self.worker_id)
+        log.info("dispatcher %s stopped", self.worker_id)

@@ -1,0 +1,127 @@
+"""A button message: its parts, the limits a transport can carry, and its layout.
+
+WhatsApp offers at most three reply buttons; more choices (up to ten) go in a
+list message. Which limits apply belongs to the device's transport, so the
+request is checked against them when it is accepted, not when it fails later.
+"""
+
+import enum
+from collections.abc import Sequence
+
+import msgspec
+
+from kurir.domain.errors import ValidationError
+
+
+class ButtonLayout(enum.StrEnum):
+    """How the choices reach the recipient."""
+
+    REPLY_BUTTONS = "reply_buttons"
+    LIST = "list"
+
+
+class ButtonLimits(msgspec.Struct, frozen=True):
+    """What one transport can carry in one interactive message."""
+
+    max_reply_buttons: int = 3
+    max_buttons: int = 10
+    max_label: int = 20
+    max_header: int = 60
+    max_body: int = 1024
+    max_footer: int = 60
+
+
+# The limits of WhatsApp's interactive messages, as the Cloud API documents them.
+WHATSAPP_LIMITS = ButtonLimits()
+
+
+class ButtonMessage(msgspec.Struct, frozen=True):
+    """The content of a validated button message, as stored and as sent."""
+
+    header: str
+    body: str
+    footer: str
+    buttons: tuple[str, ...]
+
+    def layout(self, limits: ButtonLimits) -> ButtonLayout:
+        """Reply buttons while they fit, a list message beyond that."""
+        if len(self.buttons) <= limits.max_reply_buttons:
+            return ButtonLayout.REPLY_BUTTONS
+        return ButtonLayout.LIST
+
+
+def build_button_message(
+    *,
+    header: str,
+    body: str,
+    footer: str,
+    buttons: Sequence[str],
+    limits: ButtonLimits,
+) -> ButtonMessage:
+    """Check every part against ``limits`` and return the trimmed message.
+
+    The first broken rule is reported, naming the request field it came from.
+    """
+    message = ButtonMessage(
+        header=_text("message_header", header, limits.max_header),
+        body=_text("message", body, limits.max_body),
+        footer=_text("message_footer", footer, limits.max_footer),
+        buttons=_labels(buttons, limits),
+    )
+    return message
+
+
+def _text(field: str, value: str, max_length: int) -> str:
+    trimmed = value.strip()
+    if not trimmed:
+        raise ValidationError(f"{field} must not be empty")
+    if len(trimmed) > max_length:
+        raise ValidationError(
+            f"{field} is {len(trimmed)} characters; at most {max_length} are allowed"
+        )
+    return trimmed
+
+
+def _labels(buttons: Sequence[str], limits: ButtonLimits) -> tuple[str, ...]:
+    if not buttons:
+        raise ValidationError("buttons must hold at least one label")
+    if len(buttons) > limits.max_buttons:
+        raise ValidationError(
+            f"buttons holds {len(buttons)} labels; this device's transport "
+            f"sends at most {limits.max_buttons}"
+        )
+    labels: list[str] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(buttons):
+        label = raw.strip()
+        if not label:
+            raise ValidationError(f"buttons[{index}] must not be empty")
+        if len(label) > limits.max_label:
+            raise ValidationError(
+                f"buttons[{index}] is {len(label)} characters; "
+                f"at most {limits.max_label} are allowed"
+            )
+        # WhatsApp tells replies apart by label, so two equal labels are one choice.
+        key = label.casefold()
+        if key in seen:
+            raise ValidationError(f"buttons[{index}] repeats the label {label!r}")
+        seen.add(key)
+        labels.append(label)
+    return tuple(labels)
+
+
+def find_button(buttons: Sequence[str], choice: str | int) -> tuple[int, str]:
+    """Resolve a recipient's choice, by label or by position counted from 1.
+
+    Returns ``(position, label)``; raises ValidationError for a choice the
+    message does not offer.
+    """
+    if isinstance(choice, int):
+        if 1 <= choice <= len(buttons):
+            return choice, buttons[choice - 1]
+        raise ValidationError(f"button must be between 1 and {len(buttons)}, got {choice}")
+    wanted = choice.strip().casefold()
+    for position, label in enumerate(buttons, start=1):
+        if label.casefold() == wanted:
+            return position, label
+    raise ValidationError(f"button {choice.strip()[:40]!r} is not one of the message's buttons")

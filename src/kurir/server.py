@@ -1,0 +1,145 @@
+"""Running Kurir: the API server (with or without the dispatcher) and the lone worker."""
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import TextIO
+
+import uvicorn
+from sqlalchemy.exc import IntegrityError
+
+from kurir.api import create_app
+from kurir.clock import now_ms
+from kurir.config import Settings
+from kurir.dispatch import Dispatcher, DispatchSettings
+from kurir.domain.keys import hash_api_key, key_hint, new_api_key
+from kurir.domain.phone import normalise_phone
+from kurir.domain.retry import RetryPolicy
+from kurir.store import Store, accounts
+from kurir.store.migrate import upgrade_to_head_async
+
+log = logging.getLogger("kurir")
+
+
+def dispatch_settings(settings: Settings, *, max_idle_s: float | None = None) -> DispatchSettings:
+    return DispatchSettings(
+        max_idle_s=max_idle_s,
+        message_lease_ms=int(settings.message_lease_seconds * 1000),
+        device_lease_ms=int(settings.device_lease_seconds * 1000),
+        send_timeout_s=settings.send_timeout_seconds,
+        retry=RetryPolicy(
+            max_attempts=settings.max_attempts,
+            base_delay=settings.retry_base_seconds,
+            max_delay=settings.retry_max_seconds,
+        ),
+    )
+
+
+async def bootstrap(store: Store, settings: Settings, out: TextIO) -> None:
+    """On an empty database: an account, a key (shown once) and a sandbox device."""
+    if await store.read(accounts.count_accounts) > 0:
+        return
+    key = settings.bootstrap_api_key or new_api_key()
+    device_id = settings.bootstrap_device_id or secrets.token_hex(6)
+    phone = normalise_phone(
+        settings.bootstrap_device_phone,
+        settings.default_region,
+        field="KURIR_BOOTSTRAP_DEVICE_PHONE",
+    )
+    now = now_ms()
+    try:
+        async with store.database.writer.begin() as connection:
+            account = await accounts.create_account(connection, name="default", now=now)
+            await accounts.create_api_key(
+                connection,
+                account_id=account.id,
+                key_hash=hash_api_key(key),
+                hint=key_hint(key),
+                label="bootstrap",
+                now=now,
+            )
+            await accounts.add_device(
+                connection,
+                public_id=device_id,
+                account_id=account.id,
+                phone=phone,
+                transport="sandbox",
+                created_at=now,
+            )
+    except IntegrityError:  # another process bootstrapped the same database first
+        return
+    url = f"http://{settings.host}:{settings.port}"
+    out.write(
+        "\nKurir is set up: account 'default', a sandbox device and an API key.\n"
+        "The key is shown this once; store it now.\n\n"
+        f"  API key: {key}\n  device:  {device_id} (sandbox, {phone})\n\n"
+        "Send a first message:\n\n"
+        f"  curl -X POST {url}/send/button \\\n"
+        f"    -H 'Authorization: {key}' \\\n"
+        "    -H 'Content-Type: application/json' \\\n"
+        f'    -d \'{{"device": "{device_id}", "phone": "628111111111", '
+        '"message_header": "Header", "message": "Pilih salah satu:", '
+        '"message_footer": "Footer", "buttons": ["Opsi 1", "Opsi 2", "Opsi 3"]}\'\n\n'
+    )
+    out.flush()
+
+
+async def serve(settings: Settings) -> None:
+    """The API on ``host:port``; with ``settings.dispatch`` also the dispatcher."""
+    await upgrade_to_head_async(settings.database_url)
+    store = Store(settings.database_url)
+    await bootstrap(store, settings, sys.stdout)
+    dispatcher = Dispatcher(store, dispatch_settings(settings)) if settings.dispatch else None
+
+    @contextlib.asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        store.start()
+        task = None
+        if dispatcher is not None:
+            store.on_accepted(dispatcher.wake)
+            task = asyncio.create_task(dispatcher.run(), name="dispatcher")
+        try:
+            yield
+        finally:
+            if dispatcher is not None and task is not None:
+                dispatcher.stop()
+                await task
+            await store.close()
+
+    app = create_app(store, settings, running())
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    log.info(
+        "serving on http://%s:%s (database: %s)",
+        settings.host,
+        settings.port,
+        "sqlite" if store.is_sqlite else "postgresql",
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def work(settings: Settings) -> None:
+    """The dispatcher alone, until SIGINT or SIGTERM."""
+    await upgrade_to_head_async(settings.database_url)
+    store = Store(settings.database_url)
+    store.start()
+    # No API in this process tells it of new messages: look every half second.
+    dispatcher = Dispatcher(store, dispatch_settings(settings, max_idle_s=0.5))
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, dispatcher.stop)
+    try:
+        await dispatcher.run()
+    finally:
+        await store.close()

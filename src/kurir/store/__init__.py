@@ -1,0 +1,96 @@
+"""Persistence: the schema, its queries, migrations and the group-commit writers.
+
+`Store` is the one object the rest of Kurir holds. Reads run on the read pool,
+single writes on the write pool, and the high-rate writes (accepted messages,
+send outcomes, sandbox deliveries) go through group committers.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kurir.store import accounts, messages
+from kurir.store.database import Database, DatabaseURLError
+from kurir.store.group_commit import GroupCommitter, Overloaded
+from kurir.store.records import (
+    Accepted,
+    IdempotencyMismatch,
+    NewMessage,
+    SandboxDelivery,
+    SendOutcome,
+)
+
+__all__ = ["DatabaseURLError", "Overloaded", "Store"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Query = Callable[Concatenate[AsyncConnection, P], Awaitable[R]]
+
+
+class Store:
+    """The database of one Kurir process, with its writers."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.database = Database(url, pool_size=pool_size)
+        self._accept_listeners: list[Callable[[], None]] = []
+        self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch](
+            self.database.writer, messages.insert_messages, after_commit=self._notify_accepted
+        )
+        self._outcomes = GroupCommitter[SendOutcome, None](self.database.writer, _record_outcomes)
+        self._sandbox = GroupCommitter[SandboxDelivery, None](
+            self.database.writer, messages.record_sandbox_deliveries
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.is_sqlite
+
+    def start(self) -> None:
+        for committer in self._committers():
+            committer.start()
+
+    async def close(self) -> None:
+        for committer in self._committers():
+            await committer.close()
+        await self.database.dispose()
+
+    def _committers(self) -> tuple[GroupCommitter[object, object], ...]:
+        return (self._accepted, self._outcomes, self._sandbox)  # type: ignore[return-value]  # the tuple only starts and closes them
+
+    def on_accepted(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each commit that stored new messages."""
+        self._accept_listeners.append(listener)
+
+    def _notify_accepted(self, _batch: Sequence[NewMessage]) -> None:
+        for listener in self._accept_listeners:
+            listener()
+
+    async def accept(self, message: NewMessage) -> Accepted | IdempotencyMismatch:
+        """Store a new message; returns once it is committed. May raise Overloaded."""
+        return await self._accepted.submit(message)
+
+    async def record_outcome(self, outcome: SendOutcome) -> None:
+        await self._outcomes.submit(outcome)
+
+    async def record_sandbox_delivery(self, delivery: SandboxDelivery) -> None:
+        await self._sandbox.submit(delivery)
+
+    async def read(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a read-only query from `kurir.store.accounts` or `kurir.store.messages`."""
+        async with self.database.reader.connect() as connection:
+            return await query(connection, *args, **kwargs)
+
+    async def write(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a query in its own committed transaction on the write pool."""
+        async with self.database.writer.begin() as connection:
+            return await query(connection, *args, **kwargs)
+
+
+async def _record_outcomes(connection: AsyncConnection, batch: Sequence[SendOutcome]) -> list[None]:
+    await messages.record_outcomes(connection, batch)
+    paced = {o.device_id: o.next_send_at for o in batch if o.next_send_at is not None}
+    if paced:
+        await accounts.save_next_send_times(connection, worker=batch[0].worker, next_send_at=paced)
+    return [None] * len(batch)

@@ -1,0 +1,225 @@
+"""Queries on accounts, their API keys and their devices."""
+
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kurir.domain.status import CLAIMABLE, MessageStatus
+from kurir.store.records import Account, ApiKey, Device
+from kurir.store.tables import accounts, api_keys, devices, messages
+
+_DEVICE_COLUMNS = (
+    devices.c.id,
+    devices.c.public_id,
+    devices.c.account_id,
+    devices.c.phone,
+    devices.c.transport,
+    devices.c.config,
+    devices.c.min_interval_ms,
+    devices.c.max_interval_ms,
+    devices.c.created_at,
+    devices.c.lease_until,
+)
+_DEVICE_FIELDS = {field.name for field in msgspec.structs.fields(Device)}
+
+
+def _device(row: Any) -> Device:
+    return Device(**{k: v for k, v in row._asdict().items() if k in _DEVICE_FIELDS})
+
+
+_KEY_COLUMNS = (
+    api_keys.c.id,
+    api_keys.c.account_id,
+    api_keys.c.hint,
+    api_keys.c.label,
+    api_keys.c.created_at,
+    api_keys.c.revoked_at,
+)
+
+
+async def create_account(connection: AsyncConnection, *, name: str, now: int) -> Account:
+    result = await connection.execute(
+        accounts.insert().values(name=name, created_at=now).returning(accounts.c.id)
+    )
+    return Account(result.scalar_one(), name, now)
+
+
+async def find_account(connection: AsyncConnection, name_or_id: str) -> Account | None:
+    condition = accounts.c.name == name_or_id
+    if name_or_id.isdigit():
+        condition = sa.or_(condition, accounts.c.id == int(name_or_id))
+    row = (await connection.execute(sa.select(accounts).where(condition))).first()
+    return Account(**row._asdict()) if row is not None else None
+
+
+async def list_accounts(connection: AsyncConnection) -> list[Account]:
+    rows = await connection.execute(sa.select(accounts).order_by(accounts.c.id))
+    return [Account(**row._asdict()) for row in rows]
+
+
+async def count_accounts(connection: AsyncConnection) -> int:
+    return int(
+        (await connection.execute(sa.select(sa.func.count()).select_from(accounts))).scalar_one()
+    )
+
+
+async def create_api_key(
+    connection: AsyncConnection,
+    *,
+    account_id: int,
+    key_hash: str,
+    hint: str,
+    label: str,
+    now: int,
+) -> ApiKey:
+    result = await connection.execute(
+        api_keys.insert()
+        .values(account_id=account_id, key_hash=key_hash, hint=hint, label=label, created_at=now)
+        .returning(*_KEY_COLUMNS)
+    )
+    return ApiKey(**result.one()._asdict())
+
+
+async def list_api_keys(connection: AsyncConnection, *, account_id: int) -> list[ApiKey]:
+    rows = await connection.execute(
+        sa.select(*_KEY_COLUMNS).where(api_keys.c.account_id == account_id).order_by(api_keys.c.id)
+    )
+    return [ApiKey(**row._asdict()) for row in rows]
+
+
+async def revoke_api_key(
+    connection: AsyncConnection, *, account_id: int, key_id: int, now: int
+) -> bool:
+    result = await connection.execute(
+        api_keys.update()
+        .where(
+            api_keys.c.id == key_id,
+            api_keys.c.account_id == account_id,
+            api_keys.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def account_for_key(connection: AsyncConnection, key_hash: str) -> tuple[int, str] | None:
+    """``(account_id, stored_hash)`` for a live key, looked up by its hash."""
+    row = (
+        await connection.execute(
+            sa.select(api_keys.c.account_id, api_keys.c.key_hash).where(
+                api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def add_device(connection: AsyncConnection, /, **values: Any) -> Device:
+    result = await connection.execute(devices.insert().values(**values).returning(*_DEVICE_COLUMNS))
+    return Device(**result.one()._asdict())
+
+
+async def find_device(connection: AsyncConnection, public_id: str) -> Device | None:
+    """A device that has not been removed, whoever owns it: callers check the owner."""
+    row = (
+        await connection.execute(
+            sa.select(*_DEVICE_COLUMNS).where(
+                devices.c.public_id == public_id, devices.c.removed_at.is_(None)
+            )
+        )
+    ).first()
+    return Device(**row._asdict()) if row is not None else None
+
+
+async def find_device_by_id(connection: AsyncConnection, device_id: int) -> Device | None:
+    row = (
+        await connection.execute(sa.select(*_DEVICE_COLUMNS).where(devices.c.id == device_id))
+    ).first()
+    return Device(**row._asdict()) if row is not None else None
+
+
+async def list_devices(connection: AsyncConnection, *, account_id: int | None) -> list[Device]:
+    query = sa.select(*_DEVICE_COLUMNS).where(devices.c.removed_at.is_(None))
+    if account_id is not None:
+        query = query.where(devices.c.account_id == account_id)
+    rows = await connection.execute(query.order_by(devices.c.id))
+    return [Device(**row._asdict()) for row in rows]
+
+
+async def remove_device(
+    connection: AsyncConnection, *, account_id: int, public_id: str, now: int
+) -> bool:
+    """Retire a device: its messages stay readable; those still waiting fail.
+
+    Failing them (rather than leaving them queued forever) tells the sender
+    plainly that they will not go out.
+    """
+    result = await connection.execute(
+        devices.update()
+        .where(
+            devices.c.public_id == public_id,
+            devices.c.account_id == account_id,
+            devices.c.removed_at.is_(None),
+        )
+        .values(removed_at=now, lease_owner=None, lease_until=None)
+        .returning(devices.c.id)
+    )
+    device_id = result.scalar()
+    if device_id is None:
+        return False
+    await connection.execute(
+        messages.update()
+        .where(messages.c.device_id == device_id, messages.c.status.in_(list(CLAIMABLE)))
+        .values(status=MessageStatus.FAILED, failed_at=now, last_error="the device was removed")
+    )
+    return True
+
+
+async def acquire_device_leases(
+    connection: AsyncConnection, *, worker: str, now: int, lease_ms: int
+) -> list[tuple[Device, int]]:
+    """Renew this worker's device leases and take every device that has none.
+
+    Returns the devices the worker now owns, with the earliest time each may
+    send next (pacing carried over from a previous owner).
+    """
+    free_or_mine = sa.or_(
+        devices.c.lease_owner.is_(None),
+        devices.c.lease_owner == worker,
+        devices.c.lease_until < now,
+    )
+    await connection.execute(
+        devices.update()
+        .where(devices.c.removed_at.is_(None), free_or_mine)
+        .values(lease_owner=worker, lease_until=now + lease_ms)
+    )
+    rows = await connection.execute(
+        sa.select(*_DEVICE_COLUMNS, devices.c.next_send_at)
+        .where(devices.c.lease_owner == worker, devices.c.removed_at.is_(None))
+        .order_by(devices.c.id)
+    )
+    return [(_device(row), int(row.next_send_at)) for row in rows]
+
+
+async def release_device_leases(connection: AsyncConnection, *, worker: str) -> None:
+    await connection.execute(
+        devices.update()
+        .where(devices.c.lease_owner == worker)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+async def save_next_send_times(
+    connection: AsyncConnection, *, worker: str, next_send_at: dict[int, int]
+) -> None:
+    """Persist pacing, so a worker that takes a device over keeps the interval."""
+    if not next_send_at:
+        return
+    await connection.execute(
+        devices.update()
+        .where(devices.c.id == sa.bindparam("pk"), devices.c.lease_owner == worker)
+        .values(next_send_at=sa.bindparam("next_at")),
+        [{"pk": pk, "next_at": at} for pk, at in next_send_at.items()],
+    )

@@ -1,0 +1,508 @@
+"""Queries on messages: accepting, reading, cancelling, claiming, recording outcomes."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kurir.domain.ids import new_message_id
+from kurir.domain.status import (
+    CANCELLABLE,
+    CLAIMABLE,
+    RECEIPT_ORDER,
+    MessageStatus,
+    is_receipt_progress,
+)
+from kurir.store.records import (
+    Accepted,
+    ClaimedMessage,
+    IdempotencyMismatch,
+    MessageView,
+    NewMessage,
+    SandboxDelivery,
+    SendOutcome,
+)
+from kurir.store.tables import devices, messages, sandbox_deliveries
+
+_CLAIMABLE = [str(s) for s in CLAIMABLE]
+
+
+def insert_ignoring_conflicts(connection: AsyncConnection, table: sa.Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+async def insert_messages(
+    connection: AsyncConnection, batch: Sequence[NewMessage]
+) -> list[Accepted | IdempotencyMismatch]:
+    """Store a batch of new messages in one statement; answer each in order.
+
+    A request whose Idempotency-Key was seen before (in an earlier batch, in
+    this one, or by another API process at the same moment) is not stored
+    again: it is answered with the message the key first created, or refused
+    when its body differs from the first one.
+    """
+    first_of_key: dict[tuple[int, str], NewMessage] = {}
+    rows: list[NewMessage] = []
+    for item in batch:
+        if item.idempotency_key is not None:
+            key = (item.account_id, item.idempotency_key)
+            if key in first_of_key:
+                continue
+            first_of_key[key] = item
+        rows.append(item)
+
+    inserted: set[str] = set()
+    pending = rows
+    # A second round only if a random message id collided: 2^-64 per pair.
+    for _ in range(3):
+        if not pending:
+            break
+        statement = insert_ignoring_conflicts(connection, messages).returning(messages.c.message_id)
+        result = await connection.execute(statement, [_message_values(m) for m in pending])
+        inserted.update(result.scalars())
+        pending = [
+            _with_new_id(m)
+            for m in pending
+            if m.message_id not in inserted and m.idempotency_key is None
+        ]
+
+    earlier = await _messages_by_key(
+        connection,
+        [key for key, item in first_of_key.items() if item.message_id not in inserted],
+    )
+
+    answers: list[Accepted | IdempotencyMismatch] = []
+    for item in batch:
+        if item.idempotency_key is None:
+            answers.append(Accepted(item.message_id, item.recipient))
+            continue
+        first = first_of_key[(item.account_id, item.idempotency_key)]
+        if first.message_id in inserted:
+            stored = (first.message_id, first.recipient, first.request_fingerprint)
+            replayed = item is not first
+        else:
+            stored = earlier[(item.account_id, item.idempotency_key)]
+            replayed = True
+        message_id, recipient, fingerprint = stored
+        if fingerprint != item.request_fingerprint:
+            answers.append(IdempotencyMismatch(message_id))
+        else:
+            answers.append(Accepted(message_id, recipient, replayed=replayed))
+    return answers
+
+
+def _message_values(message: NewMessage) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "account_id": message.account_id,
+        "device_id": message.device_id,
+        "recipient": message.recipient,
+        "content": message.content,
+        "status": message.status,
+        "due_at": message.due_at,
+        "created_at": message.created_at,
+        "idempotency_key": message.idempotency_key,
+        "request_fingerprint": message.request_fingerprint,
+    }
+
+
+def _with_new_id(message: NewMessage) -> NewMessage:
+    values = _message_values(message)
+    values["message_id"] = new_message_id()
+    return NewMessage(**values)
+
+
+async def _messages_by_key(
+    connection: AsyncConnection, keys: list[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[str, str, str | None]]:
+    if not keys:
+        return {}
+    query = sa.select(
+        messages.c.account_id,
+        messages.c.idempotency_key,
+        messages.c.message_id,
+        messages.c.recipient,
+        messages.c.request_fingerprint,
+    ).where(sa.tuple_(messages.c.account_id, messages.c.idempotency_key).in_(keys))
+    found = await connection.execute(query)
+    return {(row[0], row[1]): (row[2], row[3], row[4]) for row in found}
+
+
+_VIEW_COLUMNS = (
+    messages.c.message_id,
+    devices.c.public_id.label("device"),
+    devices.c.phone.label("device_phone"),
+    devices.c.transport.label("device_transport"),
+    messages.c.recipient,
+    messages.c.content,
+    messages.c.status,
+    messages.c.due_at,
+    messages.c.attempts,
+    messages.c.last_error,
+    messages.c.provider_message_id,
+    messages.c.reply,
+    messages.c.created_at,
+    messages.c.sending_at,
+    messages.c.sent_at,
+    messages.c.delivered_at,
+    messages.c.read_at,
+    messages.c.failed_at,
+    messages.c.cancelled_at,
+)
+
+
+async def get_message(
+    connection: AsyncConnection, message_id: str, *, account_id: int | None
+) -> MessageView | None:
+    """The message, if it exists and (when ``account_id`` is given) that account owns it."""
+    query = (
+        sa.select(*_VIEW_COLUMNS)
+        .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
+        .where(messages.c.message_id == message_id)
+    )
+    if account_id is not None:
+        query = query.where(messages.c.account_id == account_id)
+    row = (await connection.execute(query)).first()
+    return MessageView(**row._asdict()) if row is not None else None
+
+
+async def cancel_message(
+    connection: AsyncConnection, message_id: str, *, account_id: int, now: int
+) -> MessageView | None:
+    """Withdraw a message that no worker has claimed yet.
+
+    Returns the message as it is afterwards (cancelled, or unchanged when it
+    was too late), or None when the account has no such message.
+    """
+    await connection.execute(
+        messages.update()
+        .where(
+            messages.c.message_id == message_id,
+            messages.c.account_id == account_id,
+            messages.c.status.in_([str(s) for s in CANCELLABLE]),
+        )
+        .values(status=MessageStatus.CANCELLED, cancelled_at=now)
+    )
+    return await get_message(connection, message_id, account_id=account_id)
+
+
+async def next_due_by_device(
+    connection: AsyncConnection, device_ids: Sequence[int]
+) -> dict[int, int]:
+    """For each device with waiting work, when its next message can be claimed.
+
+    That is its earliest due time, or the moment a lease on a message that is
+    stuck in "sending" runs out (its worker died), whichever is sooner.
+    """
+    if not device_ids:
+        return {}
+    claimable_at = sa.case(
+        (messages.c.status == MessageStatus.SENDING, messages.c.lease_until),
+        else_=messages.c.due_at,
+    )
+    query = (
+        sa.select(messages.c.device_id, sa.func.min(claimable_at))
+        .where(
+            messages.c.device_id.in_(device_ids),
+            messages.c.status.in_([*_CLAIMABLE, MessageStatus.SENDING.value]),
+        )
+        .group_by(messages.c.device_id)
+    )
+    return {int(row[0]): int(row[1]) for row in await connection.execute(query)}
+
+
+async def release_claims(connection: AsyncConnection, *, worker: str, pks: Sequence[int]) -> None:
+    """Give back claimed messages a stopping worker will not send, for a prompt resend."""
+    if not pks:
+        return
+    await connection.execute(
+        messages.update()
+        .where(
+            messages.c.id.in_(list(pks)),
+            messages.c.lease_owner == worker,
+            messages.c.status == MessageStatus.SENDING,
+        )
+        .values(
+            status=MessageStatus.QUEUED,
+            lease_owner=None,
+            lease_until=None,
+            attempts=messages.c.attempts - 1,
+        )
+    )
+
+
+async def claim_due_messages(
+    connection: AsyncConnection,
+    *,
+    worker: str,
+    device_limits: dict[int, int],
+    now: int,
+    lease_ms: int,
+) -> list[ClaimedMessage]:
+    """Lease up to ``device_limits[device]`` due messages of each device, oldest first.
+
+    Also takes back messages whose lease ran out while ``sending``: their
+    worker died mid-send. Each device's messages come back in due order, so a
+    device sends them in the order they were meant to go.
+    """
+    if not device_limits:
+        return []
+    due = sa.or_(
+        sa.and_(messages.c.status.in_(_CLAIMABLE), messages.c.due_at <= now),
+        sa.and_(messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now),
+    )
+    ranked = (
+        sa.select(
+            messages.c.id,
+            messages.c.device_id,
+            sa.func.row_number()
+            .over(
+                partition_by=messages.c.device_id,
+                order_by=(messages.c.due_at, messages.c.id),
+            )
+            .label("position"),
+        )
+        .where(messages.c.device_id.in_(list(device_limits)), due)
+        .subquery()
+    )
+    limit_cases = sa.case(
+        {device: limit for device, limit in device_limits.items()}, value=ranked.c.device_id
+    )
+    chosen = sa.select(ranked.c.id).where(ranked.c.position <= limit_cases)
+    if connection.dialect.name == "postgresql":
+        chosen = (
+            sa.select(messages.c.id)
+            .where(messages.c.id.in_(chosen))
+            .with_for_update(skip_locked=True)
+        )
+    statement = (
+        messages.update()
+        .where(messages.c.id.in_(chosen), due)
+        .values(
+            status=MessageStatus.SENDING,
+            lease_owner=worker,
+            lease_until=now + lease_ms,
+            attempts=messages.c.attempts + 1,
+            sending_at=now,
+        )
+        .returning(
+            messages.c.id,
+            messages.c.message_id,
+            messages.c.device_id,
+            messages.c.recipient,
+            messages.c.content,
+            messages.c.attempts,
+            messages.c.due_at,
+        )
+    )
+    rows = sorted((await connection.execute(statement)).all(), key=lambda r: (r.due_at, r.id))
+    return [
+        ClaimedMessage(
+            id=row.id,
+            message_id=row.message_id,
+            device_id=row.device_id,
+            recipient=row.recipient,
+            content=row.content,
+            attempts=row.attempts,
+        )
+        for row in rows
+    ]
+
+
+# A receipt may have been recorded before the worker recorded "sent".
+_STATUS_AFTER_SEND = sa.case(
+    (messages.c.read_at.is_not(None), MessageStatus.READ.value),
+    (messages.c.delivered_at.is_not(None), MessageStatus.DELIVERED.value),
+    else_=MessageStatus.SENT.value,
+)
+
+
+async def record_outcomes(connection: AsyncConnection, outcomes: Sequence[SendOutcome]) -> None:
+    """Record send results, each only if its worker still holds the message's lease.
+
+    A worker whose lease ran out (it stalled, another worker took over) must
+    not overwrite what the new holder records.
+    """
+    held = sa.and_(
+        messages.c.id == sa.bindparam("pk"),
+        messages.c.status == MessageStatus.SENDING,
+        messages.c.lease_owner == sa.bindparam("worker"),
+    )
+    sent = [o for o in outcomes if o.status == MessageStatus.SENT]
+    retried = [o for o in outcomes if o.status == MessageStatus.QUEUED]
+    failed = [o for o in outcomes if o.status == MessageStatus.FAILED]
+    if sent:
+        await connection.execute(
+            messages.update()
+            .where(held)
+            .values(
+                status=_STATUS_AFTER_SEND,
+                # A receipt stamped earlier than our own record proves it was sent by then.
+                sent_at=sa.func.coalesce(
+                    sa.case(
+                        (messages.c.delivered_at < sa.bindparam("at"), messages.c.delivered_at)
+                    ),
+                    sa.bindparam("at"),
+                ),
+                provider_message_id=sa.bindparam("provider_id"),
+                lease_owner=None,
+                lease_until=None,
+                last_error=None,
+            ),
+            [
+                {
+                    "pk": o.message_pk,
+                    "worker": o.worker,
+                    "at": o.at,
+                    "provider_id": o.provider_message_id,
+                }
+                for o in sent
+            ],
+        )
+    if retried:
+        await connection.execute(
+            messages.update()
+            .where(held)
+            .values(
+                status=MessageStatus.QUEUED,
+                due_at=sa.bindparam("due"),
+                last_error=sa.bindparam("error"),
+                lease_owner=None,
+                lease_until=None,
+            ),
+            [
+                {"pk": o.message_pk, "worker": o.worker, "due": o.due_at, "error": o.error}
+                for o in retried
+            ],
+        )
+    if failed:
+        await connection.execute(
+            messages.update()
+            .where(held)
+            .values(
+                status=MessageStatus.FAILED,
+                failed_at=sa.bindparam("at"),
+                last_error=sa.bindparam("error"),
+                lease_owner=None,
+                lease_until=None,
+            ),
+            [
+                {"pk": o.message_pk, "worker": o.worker, "at": o.at, "error": o.error}
+                for o in failed
+            ],
+        )
+
+
+async def apply_receipt(
+    connection: AsyncConnection,
+    *,
+    message_id: str,
+    status: MessageStatus,
+    at: int,
+    reply: str | None = None,
+) -> bool:
+    """Record a delivery or read receipt (and a button reply) on a message.
+
+    Receipts only move a message forward, and may arrive out of order: a read
+    receipt also fills in a missing delivery time, and a receipt that beats
+    the worker's own "sent" record is kept as a time for that record to use.
+    """
+    row = (
+        await connection.execute(
+            sa.select(messages.c.status).where(messages.c.message_id == message_id)
+        )
+    ).first()
+    if row is None:
+        return False
+    current = MessageStatus(row.status)
+    values: dict[str, Any] = {}
+    if current == MessageStatus.SENDING or current in RECEIPT_ORDER:
+        values = _receipt_times(status, at)
+        if is_receipt_progress(current, status):
+            values["status"] = status
+    if reply is not None:
+        values["reply"] = reply
+    if values:
+        await connection.execute(
+            messages.update().where(messages.c.message_id == message_id).values(**values)
+        )
+    return True
+
+
+def _receipt_times(status: MessageStatus, at: int) -> dict[str, Any]:
+    times: dict[str, Any] = {"delivered_at": sa.func.coalesce(messages.c.delivered_at, at)}
+    if status == MessageStatus.READ:
+        times["read_at"] = sa.func.coalesce(messages.c.read_at, at)
+    return times
+
+
+async def latest_reply_target(
+    connection: AsyncConnection, *, device_id: int, recipient: str
+) -> tuple[str, str] | None:
+    """The newest message the device sent to ``recipient``: ``(message_id, content)``."""
+    query = (
+        sa.select(messages.c.message_id, messages.c.content)
+        .where(
+            messages.c.device_id == device_id,
+            messages.c.recipient == recipient,
+            messages.c.status.in_(
+                [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ]
+            ),
+        )
+        .order_by(messages.c.sent_at.desc(), messages.c.id.desc())
+        .limit(1)
+    )
+    row = (await connection.execute(query)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def record_sandbox_deliveries(
+    connection: AsyncConnection, deliveries: Sequence[SandboxDelivery]
+) -> list[None]:
+    """Record what the sandbox delivered; a message delivered before stays delivered once."""
+    await connection.execute(
+        insert_ignoring_conflicts(connection, sandbox_deliveries),
+        [
+            {
+                "message_id": d.message_id,
+                "device_id": d.device_id,
+                "recipient": d.recipient,
+                "content": d.content,
+                "delivered_at": d.delivered_at,
+            }
+            for d in deliveries
+        ],
+    )
+    # The sandbox's phone "receives" at once: the delivery receipt comes with it.
+    # It is recorded while the message is still "sending"; recording "sent"
+    # then moves it straight on to "delivered" (see _STATUS_AFTER_SEND).
+    await connection.execute(
+        messages.update()
+        .where(messages.c.message_id == sa.bindparam("mid"))
+        .values(delivered_at=sa.func.coalesce(messages.c.delivered_at, sa.bindparam("at"))),
+        [{"mid": d.message_id, "at": d.delivered_at} for d in deliveries],
+    )
+    return [None] * len(deliveries)
+
+
+async def list_sandbox_deliveries(
+    connection: AsyncConnection, *, device_id: int, limit: int
+) -> list[SandboxDelivery]:
+    query = (
+        sa.select(
+            sandbox_deliveries.c.message_id,
+            sandbox_deliveries.c.device_id,
+            sandbox_deliveries.c.recipient,
+            sandbox_deliveries.c.content,
+            sandbox_deliveries.c.delivered_at,
+        )
+        .where(sandbox_deliveries.c.device_id == device_id)
+        .order_by(sandbox_deliveries.c.id.desc())
+        .limit(limit)
+    )
+    return [SandboxDelivery(**row._asdict()) for row in await connection.execute(query)]
