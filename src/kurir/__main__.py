@@ -1,0 +1,5 @@
+"""``python -m kurir`` is the ``kurir`` command."""
+
+from kurir.cli import main
+
+main()

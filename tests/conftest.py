@@ -1,0 +1,38 @@
+"""Shared fixtures: real databases of both kinds and real server processes."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import PostgresUnavailable, postgres_database, sqlite_url
+from tests.support.server import KurirProcess
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, then a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    try:
+        with postgres_database() as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture
+def sqlite_database_url(tmp_path: Path) -> str:
+    """For tests about SQLite specifically."""
+    return sqlite_url(tmp_path)
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[KurirProcess]:
+    """``kurir serve`` on a fresh database, bootstrapped with a known key and device."""
+    process = KurirProcess(database_url, tmp_path).start()
+    try:
+        yield process
+    finally:
+        process.stop()

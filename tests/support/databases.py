@@ -1,0 +1,49 @@
+"""Real databases for tests: a fresh SQLite file, or a fresh PostgreSQL database.
+
+PostgreSQL is the machine's own server (``KURIR_TEST_POSTGRES_URL``, by default
+``postgresql://postgres@127.0.0.1:5432/test``); each test gets a database of
+its own, created from it and dropped afterwards. Where no server answers, the
+PostgreSQL variants skip and say why.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+
+ADMIN_URL = os.environ.get("KURIR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class PostgresUnavailable(Exception):
+    pass
+
+
+async def _admin(statement: str) -> None:
+    try:
+        connection = await asyncpg.connect(ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        raise PostgresUnavailable(f"no PostgreSQL at {ADMIN_URL}: {error}") from error
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database; its URL. Dropped on exit."""
+    name = f"kurir_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base, _, _ = ADMIN_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'kurir.db'}"

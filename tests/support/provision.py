@@ -1,0 +1,79 @@
+"""Accounts, keys and devices written straight into a test database."""
+
+import asyncio
+import secrets
+
+import msgspec
+
+from kurir.clock import now_ms
+from kurir.domain.keys import hash_api_key, key_hint, new_api_key
+from kurir.store import Store, accounts
+from kurir.store.migrate import upgrade_to_head
+
+
+class Tenant(msgspec.Struct, frozen=True):
+    account_id: int
+    api_key: str
+    device_id: str
+    device_phone: str
+
+
+def provision_tenant(
+    database_url: str,
+    *,
+    name: str | None = None,
+    device_phone: str = "628133333333",
+    transport_config: str = "{}",
+    min_interval_ms: int = 0,
+    max_interval_ms: int = 0,
+) -> Tenant:
+    """A new account with one key and one sandbox device."""
+    upgrade_to_head(database_url)
+    return asyncio.run(
+        _provision(
+            database_url,
+            name or f"tenant-{secrets.token_hex(4)}",
+            device_phone,
+            transport_config,
+            min_interval_ms,
+            max_interval_ms,
+        )
+    )
+
+
+async def _provision(
+    database_url: str,
+    name: str,
+    device_phone: str,
+    transport_config: str,
+    min_interval_ms: int,
+    max_interval_ms: int,
+) -> Tenant:
+    store = Store(database_url, pool_size=1)
+    try:
+        now = now_ms()
+        key = new_api_key()
+        async with store.database.writer.begin() as connection:
+            account = await accounts.create_account(connection, name=name, now=now)
+            await accounts.create_api_key(
+                connection,
+                account_id=account.id,
+                key_hash=hash_api_key(key),
+                hint=key_hint(key),
+                label="test",
+                now=now,
+            )
+            device = await accounts.add_device(
+                connection,
+                public_id=f"dev-{secrets.token_hex(4)}",
+                account_id=account.id,
+                phone=device_phone,
+                transport="sandbox",
+                config=transport_config,
+                min_interval_ms=min_interval_ms,
+                max_interval_ms=max_interval_ms,
+                created_at=now,
+            )
+        return Tenant(account.id, key, device.public_id, device.phone)
+    finally:
+        await store.close()
