@@ -251,6 +251,7 @@ class Routes:
                             msgspec.json.decode(item.content, type=ButtonMessage), limits
                         ),
                         delivered_at=self._iso(item.delivered_at),
+                        sends=item.send_count,
                     )
                     for item in found
                 ]

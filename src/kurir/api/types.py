@@ -82,6 +82,8 @@ class SandboxDeliveryData(msgspec.Struct, frozen=True):
     to: str
     content: MessageContent
     delivered_at: str
+    #: How often the gateway sent it; WhatsApp, like the sandbox, delivers a resent id once.
+    sends: int
 
 
 class SandboxDeliveriesResponse(msgspec.Struct, kw_only=True):

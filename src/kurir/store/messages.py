@@ -29,11 +29,11 @@ from kurir.store.tables import devices, messages, sandbox_deliveries
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
 
 
-def insert_ignoring_conflicts(connection: AsyncConnection, table: sa.Table) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
+def _dialect_insert(connection: AsyncConnection, table: sa.Table) -> Any:
+    """An INSERT with the connection's dialect's ``ON CONFLICT`` clauses."""
     if connection.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 async def insert_messages(
@@ -62,7 +62,11 @@ async def insert_messages(
     for _ in range(3):
         if not pending:
             break
-        statement = insert_ignoring_conflicts(connection, messages).returning(messages.c.message_id)
+        statement = (
+            _dialect_insert(connection, messages)
+            .on_conflict_do_nothing()
+            .returning(messages.c.message_id)
+        )
         result = await connection.execute(statement, [_message_values(m) for m in pending])
         inserted.update(result.scalars())
         pending = [
@@ -464,9 +468,18 @@ async def latest_reply_target(
 async def record_sandbox_deliveries(
     connection: AsyncConnection, deliveries: Sequence[SandboxDelivery]
 ) -> list[None]:
-    """Record what the sandbox delivered; a message delivered before stays delivered once."""
+    """Record what the sandbox delivered: once per message, counting every send."""
+    sends: dict[str, int] = {}
+    first: dict[str, SandboxDelivery] = {}
+    for delivery in deliveries:
+        sends[delivery.message_id] = sends.get(delivery.message_id, 0) + 1
+        first.setdefault(delivery.message_id, delivery)
+    insert = _dialect_insert(connection, sandbox_deliveries)
     await connection.execute(
-        insert_ignoring_conflicts(connection, sandbox_deliveries),
+        insert.on_conflict_do_update(
+            index_elements=[sandbox_deliveries.c.message_id],
+            set_={"send_count": sandbox_deliveries.c.send_count + insert.excluded.send_count},
+        ),
         [
             {
                 "message_id": d.message_id,
@@ -474,11 +487,11 @@ async def record_sandbox_deliveries(
                 "recipient": d.recipient,
                 "content": d.content,
                 "delivered_at": d.delivered_at,
+                "send_count": sends[d.message_id],
             }
-            for d in deliveries
+            for d in first.values()
         ],
     )
-    # The sandbox's phone "receives" at once: the delivery receipt comes with it.
     # It is recorded while the message is still "sending"; recording "sent"
     # then moves it straight on to "delivered" (see _STATUS_AFTER_SEND).
     await connection.execute(
@@ -500,6 +513,7 @@ async def list_sandbox_deliveries(
             sandbox_deliveries.c.recipient,
             sandbox_deliveries.c.content,
             sandbox_deliveries.c.delivered_at,
+            sandbox_deliveries.c.send_count,
         )
         .where(sandbox_deliveries.c.device_id == device_id)
         .order_by(sandbox_deliveries.c.id.desc())

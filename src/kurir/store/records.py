@@ -120,3 +120,5 @@ class SandboxDelivery(msgspec.Struct, frozen=True):
     recipient: str
     content: str
     delivered_at: int
+    #: How many times the gateway sent this message (more than 1 only after a crash).
+    send_count: int = 1

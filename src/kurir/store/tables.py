@@ -93,7 +93,9 @@ messages = sa.Table(
     sa.Index(None, "device_id", "recipient"),
 )
 
-# What the sandbox transport "delivered": one row per message, ever.
+# What the sandbox transport "delivered": one row per message, ever, as
+# WhatsApp delivers a resent message id once. ``send_count`` counts how often
+# the gateway sent it, so a resend after a crash stays visible.
 sandbox_deliveries = sa.Table(
     "sandbox_deliveries",
     metadata,
@@ -103,5 +105,6 @@ sandbox_deliveries = sa.Table(
     sa.Column("recipient", sa.String(20), nullable=False),
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("delivered_at", sa.BigInteger, nullable=False),
+    sa.Column("send_count", sa.Integer, nullable=False, server_default="1"),
     sa.Index(None, "device_id", "id"),
 )

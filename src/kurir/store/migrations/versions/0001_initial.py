@@ -111,6 +111,7 @@ def upgrade() -> None:
         sa.Column("recipient", sa.String(20), nullable=False),
         sa.Column("content", sa.Text, nullable=False),
         sa.Column("delivered_at", sa.BigInteger, nullable=False),
+        sa.Column("send_count", sa.Integer, nullable=False, server_default="1"),
         sa.PrimaryKeyConstraint("id", name="pk_sandbox_deliveries"),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name="fk_sandbox_deliveries_device_id_devices"
