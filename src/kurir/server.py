@@ -21,6 +21,7 @@ from kurir.domain.phone import normalise_phone
 from kurir.domain.retry import RetryPolicy
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head_async
+from kurir.store.postgres import NewMessageListener
 
 log = logging.getLogger("kurir")
 
@@ -98,17 +99,15 @@ async def serve(settings: Settings) -> None:
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[None]:
         store.start()
-        task = None
-        if dispatcher is not None:
-            store.on_accepted(dispatcher.wake)
-            task = asyncio.create_task(dispatcher.run(), name="dispatcher")
-        try:
+        if dispatcher is None:
+            try:
+                yield
+            finally:
+                await store.close()
+            return
+        store.on_accepted(dispatcher.wake)
+        async with _dispatching(store, dispatcher):
             yield
-        finally:
-            if dispatcher is not None and task is not None:
-                dispatcher.stop()
-                await task
-            await store.close()
 
     app = create_app(store, settings, running())
     config = uvicorn.Config(
@@ -133,13 +132,38 @@ async def work(settings: Settings) -> None:
     """The dispatcher alone, until SIGINT or SIGTERM."""
     await upgrade_to_head_async(settings.database_url)
     store = Store(settings.database_url)
-    store.start()
-    # No API in this process tells it of new messages: look every half second.
-    dispatcher = Dispatcher(store, dispatch_settings(settings, max_idle_s=0.5))
+    # On SQLite nothing tells a lone worker of new messages (PostgreSQL has
+    # LISTEN/NOTIFY): it looks every half second when otherwise idle.
+    max_idle_s = SQLITE_WORKER_IDLE_S if store.is_sqlite else None
+    dispatcher = Dispatcher(store, dispatch_settings(settings, max_idle_s=max_idle_s))
+    stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, dispatcher.stop)
+        loop.add_signal_handler(signum, stopped.set)
+    store.start()
+    async with _dispatching(store, dispatcher):
+        await stopped.wait()
+
+
+SQLITE_WORKER_IDLE_S = 0.5
+
+
+@contextlib.asynccontextmanager
+async def _dispatching(store: Store, dispatcher: Dispatcher) -> AsyncIterator[None]:
+    """Run the dispatcher (and, on PostgreSQL, its wake-up listener) for the block."""
+    listener = None
+    if not store.is_sqlite:
+        listener = NewMessageListener(
+            store.database.url,
+            lambda device_ids: dispatcher.wake() if dispatcher.owns_any(device_ids) else None,
+        )
+        listener.start()
+    task = asyncio.create_task(dispatcher.run(), name="dispatcher")
     try:
-        await dispatcher.run()
+        yield
     finally:
+        dispatcher.stop()
+        await task
+        if listener is not None:
+            await listener.close()
         await store.close()

@@ -77,3 +77,48 @@ async def _provision(
         return Tenant(account.id, key, device.public_id, device.phone)
     finally:
         await store.close()
+
+
+def add_sandbox_devices(
+    database_url: str,
+    account_id: int,
+    count: int,
+    *,
+    min_interval_ms: int = 0,
+    max_interval_ms: int = 0,
+    prefix: str = "dev",
+) -> list[str]:
+    """``count`` more sandbox devices for an account; their public ids."""
+    return asyncio.run(
+        _add_devices(database_url, account_id, count, min_interval_ms, max_interval_ms, prefix)
+    )
+
+
+async def _add_devices(
+    database_url: str,
+    account_id: int,
+    count: int,
+    min_interval_ms: int,
+    max_interval_ms: int,
+    prefix: str,
+) -> list[str]:
+    store = Store(database_url, pool_size=1)
+    try:
+        now = now_ms()
+        async with store.database.writer.begin() as connection:
+            added = [
+                await accounts.add_device(
+                    connection,
+                    public_id=f"{prefix}-{index:03d}-{secrets.token_hex(2)}",
+                    account_id=account_id,
+                    phone=f"62812{index:07d}",
+                    transport="sandbox",
+                    min_interval_ms=min_interval_ms,
+                    max_interval_ms=max_interval_ms,
+                    created_at=now,
+                )
+                for index in range(count)
+            ]
+        return [device.public_id for device in added]
+    finally:
+        await store.close()

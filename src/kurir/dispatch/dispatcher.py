@@ -16,8 +16,10 @@ next lease renewal.
 import asyncio
 import contextlib
 import logging
+import os
 import random
-import uuid
+import secrets
+import socket
 
 import msgspec
 
@@ -25,7 +27,7 @@ from kurir.clock import now_ms
 from kurir.domain.buttons import ButtonMessage
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, accounts, messages
+from kurir.store import Store, leases, messages
 from kurir.store.records import ClaimedMessage, Device, SendOutcome
 from kurir.transports import (
     OutboundMessage,
@@ -85,11 +87,13 @@ class Dispatcher:
     def __init__(self, store: Store, settings: DispatchSettings | None = None) -> None:
         self.store = store
         self.settings = settings or DispatchSettings()
-        self.worker_id = f"{uuid.uuid4().hex[:12]}"
+        # Host and pid tell an operator which process holds a lease.
+        self.worker_id = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}"
         self._devices: dict[int, _DeviceWork] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._leases_renewed_at = 0
+        self._takeover_at: int | None = None
 
     def wake(self) -> None:
         """Look for due work now (new messages were committed, a device went idle)."""
@@ -100,12 +104,13 @@ class Dispatcher:
         log.info("dispatcher %s started", self.worker_id)
         try:
             while not self._stopping:
+                # Cleared before the pass: a wake during it means another pass.
+                self._wake.clear()
                 try:
                     wait_s = await self._dispatch_once()
                 except Exception:  # a database hiccup must not end the worker
                     log.exception("dispatch cycle failed; retrying shortly")
                     wait_s = 1.0
-                self._wake.clear()
                 if wait_s > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), wait_s)
@@ -120,9 +125,13 @@ class Dispatcher:
         """One pass: renew leases, claim for idle devices; return seconds to sleep."""
         now = now_ms()
         renew_every = self.settings.device_lease_ms // 3
-        if now - self._leases_renewed_at >= renew_every:
+        if now - self._leases_renewed_at >= renew_every or (
+            self._takeover_at is not None and now >= self._takeover_at
+        ):
             await self._renew_device_leases(now)
         wake_at = self._leases_renewed_at + renew_every
+        if self._takeover_at is not None:
+            wake_at = min(wake_at, self._takeover_at)
 
         idle = [work for work in self._devices.values() if work.idle]
         ready = {
@@ -157,24 +166,38 @@ class Dispatcher:
         return wait_s
 
     async def _renew_device_leases(self, now: int) -> None:
-        owned = await self.store.write(
-            accounts.acquire_device_leases,
+        held = await self.store.write(
+            leases.renew_device_leases,
             worker=self.worker_id,
             now=now,
             lease_ms=self.settings.device_lease_ms,
+            releasable=[work.device.id for work in self._devices.values() if work.idle],
         )
         self._leases_renewed_at = now
-        current = {device.id for device, _ in owned}
+        # Another worker's lease running out may be a dead worker's: look then.
+        self._takeover_at = (
+            held.next_foreign_expiry + 1 if held.next_foreign_expiry is not None else None
+        )
+        current = {device.id for device, _ in held.owned}
         for device_id in list(self._devices):
-            if device_id not in current:  # removed, or lost to another worker
+            if device_id not in current:  # removed, handed back, or lost after a stall
                 work = self._devices.pop(device_id)
                 if work.task is not None:
                     work.task.cancel()
-        for device, next_send_at in owned:
+                await work.transport.aclose()
+        for device, next_send_at in held.owned:
             if device.id not in self._devices:
                 transport = self._transport_for(device)
                 if transport is not None:
+                    # A dead previous owner may have sent without recording it:
+                    # one full interval before the first send keeps the pace.
+                    if device.min_interval_ms:
+                        next_send_at = max(next_send_at, now + device.min_interval_ms)
                     self._devices[device.id] = _DeviceWork(device, transport, next_send_at)
+
+    def owns_any(self, device_ids: set[int]) -> bool:
+        """Whether a notice about ``device_ids`` (empty: any device) concerns this worker."""
+        return not device_ids or not device_ids.isdisjoint(self._devices)
 
     def _transport_for(self, device: Device) -> Transport | None:
         try:
@@ -280,6 +303,6 @@ class Dispatcher:
             await asyncio.wait(tasks, timeout=self.settings.send_timeout_s)
         for work in self._devices.values():
             await work.transport.aclose()
-        with contextlib.suppress(Exception):
-            await self.store.write(accounts.release_device_leases, worker=self.worker_id)
+        with contextlib.suppress(Exception):  # if this fails, the leases run out instead
+            await self.store.write(leases.retire_worker, worker=self.worker_id)
         log.info("dispatcher %s stopped", self.worker_id)

@@ -10,7 +10,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kurir.store import accounts, messages
+from kurir.store import leases, messages
 from kurir.store.database import Database, DatabaseURLError
 from kurir.store.group_commit import GroupCommitter, Overloaded
 from kurir.store.records import (
@@ -90,7 +90,10 @@ class Store:
 
 async def _record_outcomes(connection: AsyncConnection, batch: Sequence[SendOutcome]) -> list[None]:
     await messages.record_outcomes(connection, batch)
-    paced = {o.device_id: o.next_send_at for o in batch if o.next_send_at is not None}
-    if paced:
-        await accounts.save_next_send_times(connection, worker=batch[0].worker, next_send_at=paced)
+    paced: dict[str, dict[int, int]] = {}
+    for outcome in batch:
+        if outcome.next_send_at is not None:
+            paced.setdefault(outcome.worker, {})[outcome.device_id] = outcome.next_send_at
+    for worker, next_send_at in paced.items():
+        await leases.save_next_send_times(connection, worker=worker, next_send_at=next_send_at)
     return [None] * len(batch)

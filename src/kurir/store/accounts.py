@@ -10,7 +10,7 @@ from kurir.domain.status import CLAIMABLE, MessageStatus
 from kurir.store.records import Account, ApiKey, Device
 from kurir.store.tables import accounts, api_keys, devices, messages
 
-_DEVICE_COLUMNS = (
+DEVICE_COLUMNS = (
     devices.c.id,
     devices.c.public_id,
     devices.c.account_id,
@@ -22,11 +22,12 @@ _DEVICE_COLUMNS = (
     devices.c.created_at,
     devices.c.lease_until,
 )
-_DEVICE_FIELDS = {field.name for field in msgspec.structs.fields(Device)}
+_DEVICE_FIELDS = [field.name for field in msgspec.structs.fields(Device)]
 
 
-def _device(row: Any) -> Device:
-    return Device(**{k: v for k, v in row._asdict().items() if k in _DEVICE_FIELDS})
+def device_from_row(row: Any) -> Device:
+    """A Device from a row that selected DEVICE_COLUMNS (and maybe more)."""
+    return Device(**{name: row._mapping[name] for name in _DEVICE_FIELDS})
 
 
 _KEY_COLUMNS = (
@@ -117,35 +118,35 @@ async def account_for_key(connection: AsyncConnection, key_hash: str) -> tuple[i
 
 
 async def add_device(connection: AsyncConnection, /, **values: Any) -> Device:
-    result = await connection.execute(devices.insert().values(**values).returning(*_DEVICE_COLUMNS))
-    return Device(**result.one()._asdict())
+    result = await connection.execute(devices.insert().values(**values).returning(*DEVICE_COLUMNS))
+    return device_from_row(result.one())
 
 
 async def find_device(connection: AsyncConnection, public_id: str) -> Device | None:
     """A device that has not been removed, whoever owns it: callers check the owner."""
     row = (
         await connection.execute(
-            sa.select(*_DEVICE_COLUMNS).where(
+            sa.select(*DEVICE_COLUMNS).where(
                 devices.c.public_id == public_id, devices.c.removed_at.is_(None)
             )
         )
     ).first()
-    return Device(**row._asdict()) if row is not None else None
+    return device_from_row(row) if row is not None else None
 
 
 async def find_device_by_id(connection: AsyncConnection, device_id: int) -> Device | None:
     row = (
-        await connection.execute(sa.select(*_DEVICE_COLUMNS).where(devices.c.id == device_id))
+        await connection.execute(sa.select(*DEVICE_COLUMNS).where(devices.c.id == device_id))
     ).first()
-    return Device(**row._asdict()) if row is not None else None
+    return device_from_row(row) if row is not None else None
 
 
 async def list_devices(connection: AsyncConnection, *, account_id: int | None) -> list[Device]:
-    query = sa.select(*_DEVICE_COLUMNS).where(devices.c.removed_at.is_(None))
+    query = sa.select(*DEVICE_COLUMNS).where(devices.c.removed_at.is_(None))
     if account_id is not None:
         query = query.where(devices.c.account_id == account_id)
     rows = await connection.execute(query.order_by(devices.c.id))
-    return [Device(**row._asdict()) for row in rows]
+    return [device_from_row(row) for row in rows]
 
 
 async def remove_device(
@@ -175,51 +176,3 @@ async def remove_device(
         .values(status=MessageStatus.FAILED, failed_at=now, last_error="the device was removed")
     )
     return True
-
-
-async def acquire_device_leases(
-    connection: AsyncConnection, *, worker: str, now: int, lease_ms: int
-) -> list[tuple[Device, int]]:
-    """Renew this worker's device leases and take every device that has none.
-
-    Returns the devices the worker now owns, with the earliest time each may
-    send next (pacing carried over from a previous owner).
-    """
-    free_or_mine = sa.or_(
-        devices.c.lease_owner.is_(None),
-        devices.c.lease_owner == worker,
-        devices.c.lease_until < now,
-    )
-    await connection.execute(
-        devices.update()
-        .where(devices.c.removed_at.is_(None), free_or_mine)
-        .values(lease_owner=worker, lease_until=now + lease_ms)
-    )
-    rows = await connection.execute(
-        sa.select(*_DEVICE_COLUMNS, devices.c.next_send_at)
-        .where(devices.c.lease_owner == worker, devices.c.removed_at.is_(None))
-        .order_by(devices.c.id)
-    )
-    return [(_device(row), int(row.next_send_at)) for row in rows]
-
-
-async def release_device_leases(connection: AsyncConnection, *, worker: str) -> None:
-    await connection.execute(
-        devices.update()
-        .where(devices.c.lease_owner == worker)
-        .values(lease_owner=None, lease_until=None)
-    )
-
-
-async def save_next_send_times(
-    connection: AsyncConnection, *, worker: str, next_send_at: dict[int, int]
-) -> None:
-    """Persist pacing, so a worker that takes a device over keeps the interval."""
-    if not next_send_at:
-        return
-    await connection.execute(
-        devices.update()
-        .where(devices.c.id == sa.bindparam("pk"), devices.c.lease_owner == worker)
-        .values(next_send_at=sa.bindparam("next_at")),
-        [{"pk": pk, "next_at": at} for pk, at in next_send_at.items()],
-    )

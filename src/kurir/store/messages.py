@@ -15,6 +15,7 @@ from kurir.domain.status import (
     MessageStatus,
     is_receipt_progress,
 )
+from kurir.store.postgres import notify_new_messages
 from kurir.store.records import (
     Accepted,
     ClaimedMessage,
@@ -56,48 +57,63 @@ async def insert_messages(
             first_of_key[key] = item
         rows.append(item)
 
-    inserted: set[str] = set()
-    pending = rows
-    # A second round only if a random message id collided: 2^-64 per pair.
-    for _ in range(3):
-        if not pending:
-            break
-        statement = (
-            _dialect_insert(connection, messages)
-            .on_conflict_do_nothing()
-            .returning(messages.c.message_id)
-        )
-        result = await connection.execute(statement, [_message_values(m) for m in pending])
-        inserted.update(result.scalars())
-        pending = [
-            _with_new_id(m)
-            for m in pending
-            if m.message_id not in inserted and m.idempotency_key is None
-        ]
-
+    stored = await _insert_new(connection, rows)
+    if stored and connection.dialect.name == "postgresql":
+        await notify_new_messages(connection, {m.device_id for m in stored.values()})
     earlier = await _messages_by_key(
-        connection,
-        [key for key, item in first_of_key.items() if item.message_id not in inserted],
+        connection, [key for key, item in first_of_key.items() if id(item) not in stored]
     )
 
     answers: list[Accepted | IdempotencyMismatch] = []
     for item in batch:
         if item.idempotency_key is None:
-            answers.append(Accepted(item.message_id, item.recipient))
+            answers.append(Accepted(stored[id(item)].message_id, item.recipient))
             continue
         first = first_of_key[(item.account_id, item.idempotency_key)]
-        if first.message_id in inserted:
-            stored = (first.message_id, first.recipient, first.request_fingerprint)
+        if id(first) in stored:
+            message_id, recipient, fingerprint = (
+                first.message_id,
+                first.recipient,
+                first.request_fingerprint,
+            )
             replayed = item is not first
         else:
-            stored = earlier[(item.account_id, item.idempotency_key)]
+            message_id, recipient, fingerprint = earlier[(item.account_id, item.idempotency_key)]
             replayed = True
-        message_id, recipient, fingerprint = stored
         if fingerprint != item.request_fingerprint:
             answers.append(IdempotencyMismatch(message_id))
         else:
             answers.append(Accepted(message_id, recipient, replayed=replayed))
     return answers
+
+
+async def _insert_new(
+    connection: AsyncConnection, rows: Sequence[NewMessage]
+) -> dict[int, NewMessage]:
+    """Insert what no conflict stops; map ``id(row)`` to the row as stored.
+
+    A row that conflicts on its Idempotency-Key is left out (an earlier
+    request owns the key). One whose random message id collided (2^-64 per
+    pair) is inserted again under a new id.
+    """
+    statement = (
+        _dialect_insert(connection, messages)
+        .on_conflict_do_nothing()
+        .returning(messages.c.message_id)
+    )
+    stored: dict[int, NewMessage] = {}
+    pending = [(id(row), row) for row in rows]
+    while pending:
+        result = await connection.execute(statement, [_message_values(m) for _, m in pending])
+        inserted = set(result.scalars())
+        retry: list[tuple[int, NewMessage]] = []
+        for origin, row in pending:
+            if row.message_id in inserted:
+                stored[origin] = row
+            elif row.idempotency_key is None:
+                retry.append((origin, _with_new_id(row)))
+        pending = retry
+    return stored
 
 
 def _message_values(message: NewMessage) -> dict[str, Any]:

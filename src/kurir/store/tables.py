@@ -108,3 +108,13 @@ sandbox_deliveries = sa.Table(
     sa.Column("send_count", sa.Integer, nullable=False, server_default="1"),
     sa.Index(None, "device_id", "id"),
 )
+
+# The workers alive now: each renews its row with its device leases, and the
+# count of live rows sets every worker's fair share of the devices.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("heartbeat_at", sa.BigInteger, nullable=False),
+)

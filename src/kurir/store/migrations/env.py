@@ -2,11 +2,15 @@
 
 import asyncio
 
+import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import Connection
 
 from kurir.store.database import Database
 from kurir.store.tables import metadata
+
+# An arbitrary constant naming Kurir's migration lock among advisory locks.
+_LOCK_KEY = 0x6B75726972  # "kurir"
 
 
 def _run(connection: Connection) -> None:
@@ -17,6 +21,10 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Processes of a cluster may start together; one migrates, the
+            # others wait here and then find nothing left to do.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         context.run_migrations()
 
 

@@ -1,0 +1,149 @@
+"""Device leases: which worker sends for which device, shared fairly across workers.
+
+A device is sent for by one worker at a time; that is what keeps its pacing
+and its order across a cluster. Each worker renews its leases (and its
+heartbeat) every third of the lease time. The live workers split the devices
+evenly: a worker takes free or expired devices up to its share and hands back
+idle ones beyond it, so a new worker gets devices and a dead worker's devices
+are taken over as soon as its leases run out.
+"""
+
+import math
+from collections.abc import Collection
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kurir.store.accounts import DEVICE_COLUMNS, device_from_row
+from kurir.store.records import Device
+from kurir.store.tables import devices, workers
+
+
+class DeviceLeases(msgspec.Struct, frozen=True):
+    """What a worker holds after renewing."""
+
+    #: The devices it owns, with the earliest time each may send next.
+    owned: list[tuple[Device, int]]
+    #: When the next lease held by another worker runs out (a takeover chance).
+    next_foreign_expiry: int | None
+
+
+async def renew_device_leases(
+    connection: AsyncConnection,
+    *,
+    worker: str,
+    now: int,
+    lease_ms: int,
+    releasable: Collection[int],
+) -> DeviceLeases:
+    """Heartbeat, renew this worker's leases, then take or give back to reach its share.
+
+    ``releasable`` are owned devices with nothing in flight, the only ones
+    that may be handed to another worker without risking two senders.
+    """
+    await _heartbeat(connection, worker=worker, now=now, lease_ms=lease_ms)
+    live_workers = (
+        await connection.execute(
+            sa.select(sa.func.count()).where(workers.c.heartbeat_at >= now - lease_ms)
+        )
+    ).scalar_one()
+    active = sa.and_(devices.c.removed_at.is_(None))
+    device_count = (
+        await connection.execute(sa.select(sa.func.count()).select_from(devices).where(active))
+    ).scalar_one()
+    share = math.ceil(device_count / max(1, live_workers))
+
+    renewed = await connection.execute(
+        devices.update()
+        .where(active, devices.c.lease_owner == worker)
+        .values(lease_until=now + lease_ms)
+        .returning(devices.c.id)
+    )
+    mine = list(renewed.scalars())
+    if len(mine) < share:
+        await _take_free_devices(
+            connection, worker=worker, now=now, lease_ms=lease_ms, count=share - len(mine)
+        )
+    elif len(mine) > share:
+        surplus = sorted(set(mine) & set(releasable))[: len(mine) - share]
+        await release_device_leases(connection, worker=worker, device_ids=surplus)
+
+    rows = await connection.execute(
+        sa.select(*DEVICE_COLUMNS, devices.c.next_send_at)
+        .where(active, devices.c.lease_owner == worker)
+        .order_by(devices.c.id)
+    )
+    owned = [(device_from_row(row), int(row.next_send_at)) for row in rows]
+    expiry = (
+        await connection.execute(
+            sa.select(sa.func.min(devices.c.lease_until)).where(
+                active, devices.c.lease_owner != worker
+            )
+        )
+    ).scalar()
+    return DeviceLeases(owned, int(expiry) if expiry is not None else None)
+
+
+async def _heartbeat(connection: AsyncConnection, *, worker: str, now: int, lease_ms: int) -> None:
+    updated = await connection.execute(
+        workers.update().where(workers.c.id == worker).values(heartbeat_at=now)
+    )
+    if updated.rowcount == 0:
+        await connection.execute(
+            workers.insert().values(id=worker, started_at=now, heartbeat_at=now)
+        )
+    # Rows of workers long dead only clutter the table.
+    await connection.execute(workers.delete().where(workers.c.heartbeat_at < now - 4 * lease_ms))
+
+
+async def _take_free_devices(
+    connection: AsyncConnection, *, worker: str, now: int, lease_ms: int, count: int
+) -> None:
+    free = sa.and_(
+        devices.c.removed_at.is_(None),
+        sa.or_(devices.c.lease_owner.is_(None), devices.c.lease_until < now),
+    )
+    candidates = sa.select(devices.c.id).where(free).order_by(devices.c.id).limit(count)
+    if connection.dialect.name == "postgresql":
+        # Two workers taking at once each skip the rows the other is taking.
+        candidates = candidates.with_for_update(skip_locked=True)
+    await connection.execute(
+        devices.update()
+        .where(devices.c.id.in_(candidates.scalar_subquery()), free)
+        .values(lease_owner=worker, lease_until=now + lease_ms)
+    )
+
+
+async def release_device_leases(
+    connection: AsyncConnection, *, worker: str, device_ids: Collection[int] | None = None
+) -> None:
+    """Hand devices back (all of the worker's when ``device_ids`` is None)."""
+    condition = devices.c.lease_owner == worker
+    if device_ids is not None:
+        if not device_ids:
+            return
+        condition = sa.and_(condition, devices.c.id.in_(list(device_ids)))
+    await connection.execute(
+        devices.update().where(condition).values(lease_owner=None, lease_until=None)
+    )
+
+
+async def retire_worker(connection: AsyncConnection, *, worker: str) -> None:
+    """A stopping worker hands back its devices and leaves the share count at once."""
+    await release_device_leases(connection, worker=worker)
+    await connection.execute(workers.delete().where(workers.c.id == worker))
+
+
+async def save_next_send_times(
+    connection: AsyncConnection, *, worker: str, next_send_at: dict[int, int]
+) -> None:
+    """Persist pacing, so a worker that takes a device over keeps the interval."""
+    if not next_send_at:
+        return
+    await connection.execute(
+        devices.update()
+        .where(devices.c.id == sa.bindparam("pk"), devices.c.lease_owner == worker)
+        .values(next_send_at=sa.bindparam("next_at")),
+        [{"pk": pk, "next_at": at} for pk, at in next_send_at.items()],
+    )

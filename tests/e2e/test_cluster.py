@@ -1,0 +1,212 @@
+"""A PostgreSQL cluster of real processes: 3 API servers, 3 workers, one of them killed.
+
+The claim under test: with any number of API and worker processes on one
+database, every acknowledged message is sent; none twice, except a message a
+killed worker had in flight (at most one per device it owned); per-device
+pacing holds across workers; a dead worker's devices are taken over.
+"""
+
+import asyncio
+import itertools
+import random
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+import httpx
+import pytest
+
+from tests.support.databases import PostgresUnavailable, postgres_database
+from tests.support.provision import add_sandbox_devices
+from tests.support.server import KurirProcess
+
+pytestmark = pytest.mark.postgres
+
+MESSAGES = 20_000
+UNPACED_DEVICES = 45
+PACED_DEVICES = 5
+MESSAGES_PER_PACED_DEVICE = 30
+MIN_INTERVAL_MS = 40
+LEASE_ENV = {
+    "KURIR_DEVICE_LEASE_SECONDS": "3",
+    "KURIR_MESSAGE_LEASE_SECONDS": "3",
+    "KURIR_LOG_LEVEL": "info",
+}
+
+
+@pytest.fixture
+def cluster_database() -> Iterator[str]:
+    try:
+        with postgres_database() as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+
+
+def _fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
+    async def run() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(url.replace("postgresql://", "postgres://", 1))
+        try:
+            return list(await connection.fetch(query, *args))
+        finally:
+            await connection.close()
+
+    return asyncio.run(run())
+
+
+async def _send_all(
+    apis: list[KurirProcess], jobs: list[tuple[str, str | None]]
+) -> list[tuple[str, str]]:
+    """Post every (device, schedule) job across the API processes; the acknowledged ids."""
+    acked: list[tuple[str, str]] = []
+    cycle = itertools.cycle(apis)
+    queue: asyncio.Queue[tuple[int, str, str | None]] = asyncio.Queue()
+    for index, (device, schedule) in enumerate(jobs):
+        queue.put_nowait((index, device, schedule))
+    clients = [
+        httpx.AsyncClient(base_url=api.base_url, headers={"Authorization": api.api_key})
+        for api in apis
+    ]
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            index, device, schedule = queue.get_nowait()
+            body = {
+                "device": device,
+                "phone": "628111111111",
+                "message_header": "Cluster",
+                "message": f"message {index}",
+                "message_footer": "test",
+                "buttons": ["Ya", "Tidak"],
+            }
+            if schedule is not None:
+                body["schedule"] = schedule
+            response = await client.post("/send/button", json=body)
+            assert response.status_code == 200, response.text
+            acked.append((response.json()["message_id"], device))
+
+    try:
+        await asyncio.gather(*(sender(clients[i % len(clients)]) for i in range(48)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    del cycle
+    return acked
+
+
+def test_cluster_sends_everything_once_through_a_worker_kill(
+    cluster_database: str, tmp_path: Path
+) -> None:
+    url = cluster_database
+    # All three start at once: migrations and bootstrap must not collide.
+    apis = [
+        KurirProcess(url, tmp_path, args=("--no-dispatch",), env=LEASE_ENV).start(wait=False)
+        for _ in range(3)
+    ]
+    workers: list[KurirProcess] = []
+    try:
+        for api in apis:
+            api.wait_healthy()
+        account_id = _fetch(url, "SELECT id FROM accounts WHERE name = 'default'")[0]["id"]
+        unpaced = add_sandbox_devices(url, account_id, UNPACED_DEVICES, prefix="fast")
+        paced = add_sandbox_devices(
+            url,
+            account_id,
+            PACED_DEVICES,
+            min_interval_ms=MIN_INTERVAL_MS,
+            max_interval_ms=MIN_INTERVAL_MS + 20,
+            prefix="paced",
+        )
+        workers = [
+            KurirProcess(url, tmp_path, command="worker", env=LEASE_ENV).start() for _ in range(3)
+        ]
+
+        soon = datetime.now(UTC) + timedelta(seconds=3)
+        jobs: list[tuple[str, str | None]] = [
+            (device, None) for device in paced for _ in range(MESSAGES_PER_PACED_DEVICE)
+        ]
+        rng = random.Random(7)
+        while len(jobs) < MESSAGES:
+            schedule = soon.isoformat() if rng.random() < 0.1 else None
+            jobs.append((rng.choice(unpaced), schedule))
+        rng.shuffle(jobs)
+
+        victim = workers[0]
+        assert victim.process is not None
+        killed_devices: set[str] = set()
+
+        def kill_mid_run() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                sent = _fetch(url, "SELECT count(*) AS n FROM sandbox_deliveries")[0]["n"]
+                if sent >= MESSAGES // 4:
+                    break
+                time.sleep(0.2)
+            rows = _fetch(
+                url,
+                "SELECT public_id FROM devices WHERE lease_owner LIKE $1",
+                f"%:{victim.process.pid}:%",  # type: ignore[union-attr]  # started above
+            )
+            killed_devices.update(row["public_id"] for row in rows)
+            victim.kill()
+
+        killer = threading.Thread(target=kill_mid_run)
+        killer.start()
+        acked = asyncio.run(_send_all(apis, jobs))
+        killer.join()
+        assert killed_devices, "the killed worker owned no device: nothing was tested"
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            waiting = _fetch(
+                url,
+                "SELECT count(*) AS n FROM messages WHERE status NOT IN ('delivered', 'read')",
+            )[0]["n"]
+            if waiting == 0:
+                break
+            time.sleep(0.5)
+
+        _check_outcome(url, acked, killed_devices, set(paced))
+        # The dead worker's devices now belong to the live ones.
+        owners = _fetch(url, "SELECT public_id, lease_owner FROM devices")
+        live = {f":{w.process.pid}:" for w in workers[1:] if w.process is not None}
+        for row in owners:
+            assert any(pid in (row["lease_owner"] or "") for pid in live), row
+    finally:
+        for process in [*workers, *apis]:
+            process.stop()
+
+
+def _check_outcome(
+    url: str, acked: list[tuple[str, str]], killed_devices: set[str], paced: set[str]
+) -> None:
+    assert len(acked) == MESSAGES
+    rows = _fetch(
+        url,
+        """
+        SELECT m.message_id, m.status, d.public_id, s.send_count, s.delivered_at
+        FROM messages m
+        JOIN devices d ON d.id = m.device_id
+        LEFT JOIN sandbox_deliveries s ON s.message_id = m.message_id
+        """,
+    )
+    by_id = {row["message_id"]: row for row in rows}
+    # Every acknowledged message exists and was delivered; nothing else exists.
+    assert set(by_id) == {message_id for message_id, _ in acked}
+    undelivered = [row for row in rows if row["send_count"] is None]
+    assert undelivered == []
+    # Sent twice only where the killed worker had it in flight: one per device at most.
+    resent = [row for row in rows if row["send_count"] > 1]
+    assert all(row["send_count"] == 2 for row in resent)
+    assert {row["public_id"] for row in resent} <= killed_devices
+    assert len(resent) == len({row["public_id"] for row in resent})
+
+    # Pacing held across workers: consecutive deliveries of a paced device.
+    for device in paced:
+        times = sorted(row["delivered_at"] for row in rows if row["public_id"] == device)
+        assert len(times) == MESSAGES_PER_PACED_DEVICE
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert min(gaps) >= MIN_INTERVAL_MS, (device, gaps)
