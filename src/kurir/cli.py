@@ -12,6 +12,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
@@ -22,6 +24,11 @@ from kurir.store import Store, accounts, messages
 from kurir.store.database import DatabaseURLError
 from kurir.store.records import Account
 from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_transport_config
+
+#: The widths of the columns these land in (tables.py): checked here, because
+#: SQLite would store a longer value silently and PostgreSQL would fail loudly.
+_MAX_DEVICE_ID = 64
+_MAX_LABEL = 100
 
 
 class CommandError(Exception):
@@ -34,11 +41,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = load_settings(database_url=getattr(args, "database_url", None))
         args.run(args, settings)
-    except (CommandError, SettingsError, ValidationError, DatabaseURLError) as error:
+    except (CommandError, SettingsError, ValidationError) as error:
         print(f"kurir: {error}", file=sys.stderr)
         sys.exit(2)
+    except DatabaseURLError as error:
+        # Name where the URL came from, as settings errors do.
+        print(f"kurir: KURIR_DATABASE_URL (or --database-url): {error}", file=sys.stderr)
+        sys.exit(2)
     except KurirError as error:
-        print(f"kurir: HTTP {error.status_code}: {error.message}", file=sys.stderr)
+        # Status 0 is the client's "no answer at all", not an HTTP status.
+        status = f"HTTP {error.status_code}: " if error.status_code else ""
+        print(f"kurir: {status}{error.message}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -233,6 +246,8 @@ async def _accounts_list(store: Store, _args: argparse.Namespace) -> None:
 
 async def _keys_create(store: Store, args: argparse.Namespace) -> None:
     account = await _account(store, args.account)
+    if len(args.label) > _MAX_LABEL:
+        raise CommandError(f"a key label is at most {_MAX_LABEL} characters")
     key = new_api_key()
     created = await store.write(
         accounts.create_api_key,
@@ -271,22 +286,32 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
         validate_transport_config(args.transport, args.config)
     except TransportConfigError as error:
         raise CommandError(str(error)) from None
-    if not 0 <= args.min_interval_ms <= args.max_interval_ms and args.max_interval_ms:
+    # A max of 0 means "the same as the min" (fixed pacing), so only a max above 0 bounds it.
+    lowest, highest = args.min_interval_ms, args.max_interval_ms
+    if lowest < 0 or highest < 0 or 0 < highest < lowest:
         raise CommandError("pacing: need 0 <= --min-interval-ms <= --max-interval-ms")
     public_id = args.public_id or secrets.token_hex(6)
+    if len(public_id) > _MAX_DEVICE_ID:
+        raise CommandError(f"a device id is at most {_MAX_DEVICE_ID} characters")
+    taken = CommandError(f"device id {public_id!r} is taken")
     if await store.read(accounts.find_device, public_id) is not None:
-        raise CommandError(f"device id {public_id!r} is taken")
-    device = await store.write(
-        accounts.add_device,
-        public_id=public_id,
-        account_id=account.id,
-        phone=phone,
-        transport=args.transport,
-        config=args.config,
-        min_interval_ms=args.min_interval_ms,
-        max_interval_ms=max(args.min_interval_ms, args.max_interval_ms),
-        created_at=now_ms(),
-    )
+        raise taken
+    try:
+        device = await store.write(
+            accounts.add_device,
+            public_id=public_id,
+            account_id=account.id,
+            phone=phone,
+            transport=args.transport,
+            config=args.config,
+            min_interval_ms=args.min_interval_ms,
+            max_interval_ms=max(args.min_interval_ms, args.max_interval_ms),
+            created_at=now_ms(),
+        )
+    except IntegrityError:
+        # find_device skips removed devices, but their ids stay taken (their
+        # messages still name them); also a concurrent add of the same id.
+        raise taken from None
     print(
         f"device {device.public_id} ({device.transport}, {device.phone}) added to {account.name!r}"
     )

@@ -6,6 +6,7 @@ Every refusal raises `KurirError`, carrying the server's message and status.
 
 from collections.abc import Sequence
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -56,6 +57,12 @@ def _result(response: httpx.Response) -> dict[str, Any]:
     if response.is_error or body.get("status") != "ok":
         raise KurirError(response.status_code, str(body.get("message", "unknown error")))
     return body
+
+
+def _message_path(message_id: str) -> str:
+    # Quoted as one path segment: httpx resolves dot segments, so an unquoted
+    # "../device/list" would call another endpoint and return its body as a message.
+    return f"/message/{quote(message_id, safe='')}"
 
 
 def _unreachable(error: httpx.TransportError) -> KurirError:
@@ -111,11 +118,11 @@ class Client:
 
     def get_message(self, message_id: str) -> dict[str, Any]:
         """The message and its life so far (the ``data`` of GET /message/{id})."""
-        data: dict[str, Any] = self._call("GET", f"/message/{message_id}")["data"]
+        data: dict[str, Any] = self._call("GET", _message_path(message_id))["data"]
         return data
 
     def cancel_message(self, message_id: str) -> dict[str, Any]:
-        return self._call("DELETE", f"/message/{message_id}")
+        return self._call("DELETE", _message_path(message_id))
 
     def list_devices(self) -> list[dict[str, Any]]:
         devices: list[dict[str, Any]] = self._call("GET", "/device/list")["data"]
@@ -171,11 +178,11 @@ class AsyncClient:
         )
 
     async def get_message(self, message_id: str) -> dict[str, Any]:
-        data: dict[str, Any] = (await self._call("GET", f"/message/{message_id}"))["data"]
+        data: dict[str, Any] = (await self._call("GET", _message_path(message_id)))["data"]
         return data
 
     async def cancel_message(self, message_id: str) -> dict[str, Any]:
-        return await self._call("DELETE", f"/message/{message_id}")
+        return await self._call("DELETE", _message_path(message_id))
 
     async def list_devices(self) -> list[dict[str, Any]]:
         devices: list[dict[str, Any]] = (await self._call("GET", "/device/list"))["data"]
