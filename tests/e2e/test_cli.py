@@ -1,0 +1,264 @@
+"""The ``kurir`` command, run as subprocesses against real databases and a real server.
+
+Administration works on the database directly; ``send`` goes through the HTTP
+API of a running ``kurir serve``. Refusals exit 2 (the command cannot be
+carried out) or 1 (the server refused), always with a one-line message.
+Commands that do not depend on each other run side by side, to keep this fast.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from kurir import Client, KurirError
+from tests.e2e.kurir_cli import (
+    assert_all_refused,
+    jakarta_schedule,
+    run_kurir,
+    sqlite_server,
+    succeeded,
+    wait_until,
+)
+from tests.support.provision import provision_tenant
+from tests.support.server import KurirProcess, free_port
+
+#: Small, so that revoking a key or removing a device shows within a test.
+AUTH_CACHE_S = 0.5
+#: Allowance on top of it for a request's own time on a busy machine.
+SLACK_S = 1.5
+UNKNOWN_MESSAGE = "3EB0" + "0" * 16
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KurirProcess]:
+    """``kurir serve`` on the database the commands administer, trusting auth briefly.
+
+    Shared by the module: each test works on an account of its own.
+    """
+    env = {"KURIR_AUTH_CACHE_SECONDS": str(AUTH_CACHE_S)}
+    with sqlite_server(tmp_path_factory.mktemp("cli"), env) as process:
+        yield process
+
+
+def _status(server: KurirProcess, api_key: str, device: str) -> int:
+    """The HTTP status of a send through ``device`` (200, or the KurirError's status)."""
+    try:
+        with Client(server.base_url, api_key) as kurir:
+            kurir.send_button(
+                device=device,
+                phone="08111111111",
+                header="H",
+                message="M",
+                footer="F",
+                buttons=["A"],
+            )
+    except KurirError as error:
+        return error.status_code
+    return 200
+
+
+def _columns(listing: str) -> list[list[str]]:
+    return [line.split("\t") for line in listing.splitlines()]
+
+
+def test_migrate_twice(database_url: str) -> None:
+    for _ in range(2):
+        assert succeeded(run_kurir("migrate", database_url=database_url)) == (
+            "database is at the current schema\n"
+        )
+
+
+def test_accounts_create_and_list(sqlite_database_url: str) -> None:
+    url = sqlite_database_url
+    assert succeeded(run_kurir("accounts", "create", "acme", database_url=url)) == (
+        "account 1 'acme' created\n"
+    )
+    [listed] = assert_all_refused(
+        [
+            (["accounts", "create", " acme "], 2, "account 'acme' exists already"),
+            (["accounts", "create", "  "], 2, "an account name is 1 to 100 characters"),
+        ],
+        database_url=url,
+        alongside=[["accounts", "list"]],
+    )
+    assert [row[:2] for row in _columns(succeeded(listed))] == [["1", "acme"]]
+
+
+def test_keys_create_list_revoke(running: KurirProcess) -> None:
+    url = running.database_url
+    tenant = provision_tenant(url, name="keys")
+    keys = ["keys", "list", "--account", "keys"]
+    revoke = ["keys", "revoke", "--account", "keys"]
+    created = run_kurir("keys", "create", "--account", "keys", "--label", "ci", database_url=url)
+    announcement, key = succeeded(created).splitlines()
+    found = re.fullmatch(
+        r"key (\d+) for account 'keys' \(shown once, store it now\):", announcement
+    )
+    assert found, announcement
+    key_id = found[1]
+    assert _status(running, key, tenant.device_id) == 200
+
+    [listed] = assert_all_refused(
+        [
+            (["keys", "create", "--account", "nobody"], 2, "no account 'nobody'"),
+            (
+                ["keys", "create", "--account", "keys", "--label", "l" * 101],
+                2,
+                "a key label is at most 100 characters",
+            ),
+            # Another account's key is as unknown as a missing one.
+            (
+                ["keys", "revoke", "--account", "default", key_id],
+                2,
+                f"account 'default' has no active key {key_id}",
+            ),
+        ],
+        database_url=url,
+        alongside=[keys],
+    )
+    assert key not in listed.stdout
+    assert _columns(succeeded(listed))[1] == [key_id, key[:9] + "…", "ci", "active"]
+
+    assert succeeded(run_kurir(*revoke, key_id, database_url=url)) == f"key {key_id} revoked\n"
+    wait_until(
+        lambda: _status(running, key, tenant.device_id) == 401,
+        within=AUTH_CACHE_S + SLACK_S,
+        what="the revoked key is refused once the auth cache expires",
+    )
+    assert _status(running, tenant.api_key, tenant.device_id) == 200
+
+    [listed] = assert_all_refused(
+        [([*revoke, key_id], 2, f"account 'keys' has no active key {key_id}")],
+        database_url=url,
+        alongside=[keys],
+    )
+    states = [row[3] for row in _columns(succeeded(listed))]
+    assert states[0] == "active"
+    assert states[1].startswith("revoked ")
+
+
+def test_devices_add_list_remove(running: KurirProcess) -> None:
+    url = running.database_url
+    tenant = provision_tenant(url, name="shops")
+    other = provision_tenant(url, name="other")
+    add = ["devices", "add", "--account", "shops", "--phone", "08144444444"]
+    shop, till = assert_all_refused(
+        [
+            ([*add[:-1], "12345"], 2, "phone is not a valid phone number: '12345'"),
+            ([*add, "--config", "{fail_attempts: 1}"], 2, "sandbox config: JSON is malformed"),
+            ([*add, "--id", tenant.device_id], 2, f"device id {tenant.device_id!r} is taken"),
+            # Device ids are global: another account's id is taken too.
+            ([*add, "--id", other.device_id], 2, f"device id {other.device_id!r} is taken"),
+            ([*add, "--id", "x" * 65], 2, "a device id is at most 64 characters"),
+            (
+                [*add, "--min-interval-ms", "-5"],
+                2,
+                "pacing: need 0 <= --min-interval-ms <= --max-interval-ms",
+            ),
+        ],
+        database_url=url,
+        alongside=[
+            [*add[:-1], "+62 811-1111-111", "--id", "shop"],
+            [*add, "--id", "till", "--config", '{"fail_attempts": 1}', "--max-interval-ms", "900"],
+        ],
+    )
+    assert succeeded(shop) == "device shop (sandbox, 628111111111) added to 'shops'\n"
+    assert succeeded(till) == "device till (sandbox, 628144444444) added to 'shops'\n"
+
+    with Client(running.base_url, tenant.api_key) as kurir:
+        waiting = kurir.send_button(
+            device="shop",
+            phone="08111111111",
+            header="H",
+            message="M",
+            footer="F",
+            buttons=["A"],
+            schedule=jakarta_schedule(timedelta(hours=1)),
+        )
+        removed = run_kurir("devices", "remove", "--account", "shops", "shop", database_url=url)
+        assert succeeded(removed) == "device shop removed\n"
+        wait_until(
+            lambda: _status(running, tenant.api_key, "shop") == 404,
+            within=AUTH_CACHE_S + SLACK_S,
+            what="the removed device answers 404 once the auth cache expires",
+        )
+        message = kurir.get_message(waiting["message_id"])
+    assert (message["status"], message["last_error"]) == ("failed", "the device was removed")
+    assert "failed" in message["timestamps"]
+
+    remove = ["devices", "remove", "--account", "shops"]
+    [listed] = assert_all_refused(
+        [
+            ([*remove, "shop"], 2, "account 'shops' has no device 'shop'"),
+            ([*remove, other.device_id], 2, f"account 'shops' has no device {other.device_id!r}"),
+            # A removed device's id stays taken: its messages still name it.
+            ([*add, "--id", "shop"], 2, "device id 'shop' is taken"),
+        ],
+        database_url=url,
+        alongside=[["devices", "list", "--account", "shops"]],
+    )
+    assert [row[:4] for row in _columns(succeeded(listed))] == [
+        [tenant.device_id, tenant.device_phone, "sandbox", "0-0ms"],
+        ["till", "628144444444", "sandbox", "0-900ms"],
+    ]
+
+
+def test_send_button_and_messages_show(running: KurirProcess) -> None:
+    send = ["send", "button", "--device", running.device_id, "--phone", "0811-1111-111"]
+    send += ["--header", "Header", "--message", "Pilih salah satu:", "--footer", "Footer"]
+    send += ["--button", "Opsi 1", "--button", "Opsi 2"]
+    here = ["--url", running.base_url]
+    schedule = jakarta_schedule(timedelta(hours=1))
+    by_env = run_kurir(
+        *send,
+        "--schedule",
+        schedule,
+        database_url=None,
+        env={"KURIR_URL": running.base_url, "KURIR_API_KEY": running.api_key},
+    )
+    later = json.loads(succeeded(by_env))
+
+    elsewhere = f"http://127.0.0.1:{free_port()}"
+    by_flags, shown = assert_all_refused(
+        [
+            (
+                [*send, *here, "--api-key", running.api_key, "--phone", "123"],
+                1,
+                "HTTP 422: phone is not a valid phone number: '123'",
+            ),
+            (
+                [*send, "--url", elsewhere, "--api-key", running.api_key],
+                1,
+                "cannot reach the server: ",
+            ),
+            ([*send, *here], 2, "an API key is needed: --api-key or KURIR_API_KEY"),
+            (["messages", "show", UNKNOWN_MESSAGE], 2, f"no message {UNKNOWN_MESSAGE}"),
+        ],
+        database_url=running.database_url,
+        alongside=[
+            [*send, *here, "--api-key", running.api_key],
+            ["messages", "show", later["message_id"]],
+        ],
+    )
+    now = json.loads(succeeded(by_flags))
+    for sent in now, later:
+        assert sent == {
+            "status": "ok",
+            "message_id": sent["message_id"],
+            "from": running.device_phone,
+            "to": "628111111111",
+            "message": "Success",
+        }
+    assert now["message_id"] != later["message_id"]
+
+    message = json.loads(succeeded(shown))
+    assert (message["message_id"], message["status"]) == (later["message_id"], "scheduled")
+    assert (message["device"], message["recipient"]) == (running.device_id, "628111111111")
+    date, time = schedule.split(" ")
+    with Client(running.base_url, running.api_key) as kurir:
+        assert kurir.get_message(later["message_id"])["scheduled_for"] == (
+            f"{date}T{time}.000+07:00"
+        )
