@@ -342,6 +342,31 @@ _STATUS_AFTER_SEND = sa.case(
 )
 
 
+# What each outcome writes; every one also ends the worker's lease.
+_OUTCOME_VALUES: dict[str, dict[str, Any]] = {
+    MessageStatus.SENT: {
+        "status": _STATUS_AFTER_SEND,
+        # A receipt stamped earlier than our own record proves it was sent by then.
+        "sent_at": sa.func.coalesce(
+            sa.case((messages.c.delivered_at < sa.bindparam("at"), messages.c.delivered_at)),
+            sa.bindparam("at"),
+        ),
+        "provider_message_id": sa.bindparam("provider_id"),
+        "last_error": None,
+    },
+    MessageStatus.QUEUED: {
+        "status": MessageStatus.QUEUED,
+        "due_at": sa.bindparam("due"),
+        "last_error": sa.bindparam("error"),
+    },
+    MessageStatus.FAILED: {
+        "status": MessageStatus.FAILED,
+        "failed_at": sa.bindparam("at"),
+        "last_error": sa.bindparam("error"),
+    },
+}
+
+
 async def record_outcomes(connection: AsyncConnection, outcomes: Sequence[SendOutcome]) -> None:
     """Record send results, each only if its worker still holds the message's lease.
 
@@ -353,67 +378,25 @@ async def record_outcomes(connection: AsyncConnection, outcomes: Sequence[SendOu
         messages.c.status == MessageStatus.SENDING,
         messages.c.lease_owner == sa.bindparam("worker"),
     )
-    sent = [o for o in outcomes if o.status == MessageStatus.SENT]
-    retried = [o for o in outcomes if o.status == MessageStatus.QUEUED]
-    failed = [o for o in outcomes if o.status == MessageStatus.FAILED]
-    if sent:
+    for status, values in _OUTCOME_VALUES.items():
+        group = [o for o in outcomes if o.status == status]
+        if not group:
+            continue
+        statement = (
+            messages.update().where(held).values(**values, lease_owner=None, lease_until=None)
+        )
         await connection.execute(
-            messages.update()
-            .where(held)
-            .values(
-                status=_STATUS_AFTER_SEND,
-                # A receipt stamped earlier than our own record proves it was sent by then.
-                sent_at=sa.func.coalesce(
-                    sa.case(
-                        (messages.c.delivered_at < sa.bindparam("at"), messages.c.delivered_at)
-                    ),
-                    sa.bindparam("at"),
-                ),
-                provider_message_id=sa.bindparam("provider_id"),
-                lease_owner=None,
-                lease_until=None,
-                last_error=None,
-            ),
+            statement,
             [
                 {
                     "pk": o.message_pk,
                     "worker": o.worker,
                     "at": o.at,
                     "provider_id": o.provider_message_id,
+                    "due": o.due_at,
+                    "error": o.error,
                 }
-                for o in sent
-            ],
-        )
-    if retried:
-        await connection.execute(
-            messages.update()
-            .where(held)
-            .values(
-                status=MessageStatus.QUEUED,
-                due_at=sa.bindparam("due"),
-                last_error=sa.bindparam("error"),
-                lease_owner=None,
-                lease_until=None,
-            ),
-            [
-                {"pk": o.message_pk, "worker": o.worker, "due": o.due_at, "error": o.error}
-                for o in retried
-            ],
-        )
-    if failed:
-        await connection.execute(
-            messages.update()
-            .where(held)
-            .values(
-                status=MessageStatus.FAILED,
-                failed_at=sa.bindparam("at"),
-                last_error=sa.bindparam("error"),
-                lease_owner=None,
-                lease_until=None,
-            ),
-            [
-                {"pk": o.message_pk, "worker": o.worker, "at": o.at, "error": o.error}
-                for o in failed
+                for o in group
             ],
         )
 
