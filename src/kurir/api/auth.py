@@ -57,6 +57,10 @@ class Authenticator:
 
     async def device(self, account_id: int, public_id: str) -> Device:
         """The account's device; another account's device is as unknown as a missing one."""
+        if "\x00" in public_id:
+            # No device id holds a NUL, and PostgreSQL refuses one in any text
+            # parameter; asking would turn a client's typo into a 503.
+            raise ApiError(404, f"device {public_id[:64]!r} not found")
         found, cached = self._devices.get(public_id)
         if not found:
             cached = await self._store.read(accounts.find_device, public_id)

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from kurir.api.errors import ApiError
@@ -65,6 +66,10 @@ def json_fields(body: bytes) -> Fields:
         value = _DECODER.decode(body)
     except msgspec.DecodeError as error:
         raise ApiError(400, f"Request body is not valid JSON: {error}") from None
+    except RecursionError:
+        # msgspec gives up on deeply nested input ("[[[[…", a few KiB suffice)
+        # with RecursionError, which would otherwise surface as a 500.
+        raise ApiError(400, "Request body is not valid JSON: it is nested too deeply") from None
     if not isinstance(value, dict):
         raise ApiError(400, "Request body must be a JSON object")
     return value
@@ -79,7 +84,10 @@ async def _multipart_fields(request: Request, body: bytes) -> Fields:
     try:
         form = await copy.form()
     except Exception as error:  # python-multipart raises several unrelated types
-        raise ApiError(400, f"Request body is not a valid multipart form: {error}") from None
+        # Starlette wraps parser errors in an HTTPException, whose str() is
+        # "400: <detail>"; the client needs only the detail.
+        detail = error.detail if isinstance(error, HTTPException) else error
+        raise ApiError(400, f"Request body is not a valid multipart form: {detail}") from None
     pairs = [(key, value) for key, value in form.multi_items() if not isinstance(value, UploadFile)]
     return _form_fields([(key, str(value)) for key, value in pairs])
 

@@ -322,7 +322,8 @@ def _buttons_field(fields: Fields) -> list[str]:
             raise ValidationError("buttons must be an array of labels")
         try:
             value = msgspec.json.decode(value)
-        except msgspec.DecodeError:
+        # RecursionError: msgspec's answer to deeply nested input, a client error too.
+        except (msgspec.DecodeError, RecursionError):
             raise ValidationError("buttons is not a valid JSON array") from None
     if not isinstance(value, list):
         raise ValidationError("buttons must be an array of labels")
@@ -355,6 +356,7 @@ def _message_not_found(request: Request) -> ApiError:
 
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    # isascii: str.isdigit() also accepts "²", which int() then refuses with a 500.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
         raise ValidationError("limit must be a whole number from 1 to 500")
     return int(raw)

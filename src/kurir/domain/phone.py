@@ -21,10 +21,11 @@ def normalise_phone(raw: str, default_region: str, *, field: str = "phone") -> s
     (``0811…``) and, as phonenumbers does, also recognises a leading country
     code (``62811…``). ``00`` is taken as the international prefix.
     """
-    cleaned = raw.strip().translate(_PUNCTUATION)
-    if not cleaned:
+    if not raw.strip():
         raise ValidationError(f"{field} is required")
-    normalised = _normalise_cleaned(cleaned, default_region.upper())
+    cleaned = raw.strip().translate(_PUNCTUATION)
+    # Only punctuation ("---", "()") was sent: not a number, but not missing either.
+    normalised = _normalise_cleaned(cleaned, default_region.upper()) if cleaned else None
     if normalised is None:
         raise ValidationError(f"{field} is not a valid phone number: {raw.strip()[:32]!r}")
     return normalised
