@@ -149,6 +149,8 @@ def test_a_form_breaking_a_rule_is_refused(
             {"Content-Type": "application/x-www-form-urlencoded"}, id="JSON behind a form type"
         ),
         pytest.param({}, id="no content type"),
+        # What fetch() sends for a string body when no header is set.
+        pytest.param({"Content-Type": "text/plain;charset=UTF-8"}, id="text/plain"),
     ],
 )
 def test_a_json_body_is_read_whatever_its_content_type_says(
@@ -156,6 +158,13 @@ def test_a_json_body_is_read_whatever_its_content_type_says(
 ) -> None:
     body = json.dumps(button_body(shared_server.device_id)).encode()
     accepted_id(post_json_bytes(http, body, headers))
+
+
+def test_a_byte_order_mark_before_json_is_ignored(
+    shared_server: KurirProcess, http: httpx.Client
+) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(button_body(shared_server.device_id)).encode()
+    accepted_id(post_json_bytes(http, body, {"Content-Type": "application/json"}))
 
 
 def test_php_json_encode_escapes_are_decoded(
@@ -217,7 +226,7 @@ _NOT_JSON = "Request body is not valid JSON: "
             400,
             "Request body is not a valid multipart form: Invalid multipart data.",
         ),
-        ({"Content-Type": "text/plain"}, b'{"device": "x"}', 415, CONTENT_TYPES),
+        ({"Content-Type": "text/plain"}, b"device=x", 415, CONTENT_TYPES),
         ({"Content-Type": "text/xml"}, b"<send/>", 415, CONTENT_TYPES),
         ({"Content-Type": "application/octet-stream"}, b"\x00\x01", 415, CONTENT_TYPES),
         ({}, b"device=x", 415, CONTENT_TYPES),

@@ -368,7 +368,17 @@ def test_the_phone_is_normalised_to_country_code_and_number(
 
 @pytest.mark.parametrize(
     "phone",
-    ["12345", "0811", "abc", "+", "---", "62811111111111111111", "+62 811 1111 111 ext 2", 5],
+    [
+        "12345",
+        "0811",
+        "abc",
+        "+",
+        "---",
+        "-628111111111",
+        "62811111111111111111",
+        "+62 811 1111 111 ext 2",
+        5,
+    ],
 )
 def test_a_number_that_is_not_a_phone_number_is_refused(
     shared_server: KurirProcess, http: httpx.Client, phone: object
@@ -407,6 +417,7 @@ def test_an_unknown_device_is_404(
         ("GET", "/", 404, "Not found"),
         ("POST", "/send/text", 404, "Not found"),
         ("POST", "/send/button/extra", 404, "Not found"),
+        ("POST", "/send/button/", 404, "Not found"),
         ("GET", "/message", 404, "Not found"),
         ("GET", "/send/button", 405, "Method not allowed"),
         ("PUT", "/send/button", 405, "Method not allowed"),

@@ -28,7 +28,7 @@ def create_app(
         async with lifespan:
             yield
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/send/button", routes.send_button, methods=["POST"]),
             Route("/message/{message_id}", routes.get_message, methods=["GET"]),
@@ -41,3 +41,6 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=_lifespan,
     )
+    # "/send/button/" is a typo to report, not a 307 a POST client may not follow.
+    app.router.redirect_slashes = False
+    return app

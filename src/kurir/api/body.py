@@ -19,6 +19,8 @@ from kurir.api.errors import ApiError
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
+_SNIFFED = ("", _FORM, "text/plain")
+_BOM = b"\xef\xbb\xbf"
 _INDEXED = re.compile(r"^(?P<name>[A-Za-z_]+)\[(?P<index>\d*)\]$")
 _DECODER = msgspec.json.Decoder()
 
@@ -43,13 +45,15 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 async def read_fields(request: Request, max_bytes: int) -> Fields:
     """The body's fields, whatever of the accepted forms it came in."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await read_body(request, max_bytes)
+    # Some Windows tools start UTF-8 text with a byte-order mark; JSON forbids it.
+    body = (await read_body(request, max_bytes)).removeprefix(_BOM)
     if media_type == _MULTIPART:
         return await _multipart_fields(request, body)
     # A JSON body behind a form content type, or none, is what curl -d and
-    # PHP's CURLOPT_POSTFIELDS send when the header is forgotten.
-    if media_type == _JSON or (media_type in ("", _FORM) and body.lstrip()[:1] == b"{"):
-        return json_fields(body)
+    # PHP's CURLOPT_POSTFIELDS send when the header is forgotten; fetch()
+    # sends a string body as text/plain.
+    if media_type == _JSON or (media_type in _SNIFFED and body.lstrip()[:1] == b"{"):
+        return _json_fields(body)
     if media_type == _FORM:
         return _form_fields(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     raise ApiError(
@@ -59,7 +63,7 @@ async def read_fields(request: Request, max_bytes: int) -> Fields:
     )
 
 
-def json_fields(body: bytes) -> Fields:
+def _json_fields(body: bytes) -> Fields:
     if not body.strip():
         raise ApiError(400, "Request body is empty; expected a JSON object")
     try:

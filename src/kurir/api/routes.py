@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kurir.api.auth import Authenticator
-from kurir.api.body import Fields, json_fields, read_body, read_fields
+from kurir.api.body import Fields, read_fields
 from kurir.api.errors import ApiError
 from kurir.api.ratelimit import RateLimiter
 from kurir.api.types import (
@@ -207,7 +207,7 @@ class Routes:
         """Play the recipient: press one of the buttons of the latest message they got."""
         account_id = await self._auth.account_id(request.headers.get("authorization"))
         device = await self._sandbox_device(request, account_id)
-        fields = json_fields(await read_body(request, self._settings.max_body_bytes))
+        fields = await read_fields(request, self._settings.max_body_bytes)
         recipient = normalise_phone(
             _text_field(fields, "phone", numbers=True), self._settings.default_region
         )

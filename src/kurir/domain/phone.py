@@ -23,9 +23,11 @@ def normalise_phone(raw: str, default_region: str, *, field: str = "phone") -> s
     """
     if not raw.strip():
         raise ValidationError(f"{field} is required")
-    cleaned = raw.strip().translate(_PUNCTUATION)
-    # Only punctuation ("---", "()") was sent: not a number, but not missing either.
-    normalised = _normalise_cleaned(cleaned, default_region.upper()) if cleaned else None
+    stripped = raw.strip()
+    cleaned = stripped.translate(_PUNCTUATION)
+    # Only punctuation ("---", "()") is not a number, and neither is a negative one.
+    usable = cleaned and not stripped.startswith("-")
+    normalised = _normalise_cleaned(cleaned, default_region.upper()) if usable else None
     if normalised is None:
         raise ValidationError(f"{field} is not a valid phone number: {raw.strip()[:32]!r}")
     return normalised
