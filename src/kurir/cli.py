@@ -335,12 +335,16 @@ async def _devices_remove(store: Store, args: argparse.Namespace) -> None:
 
 
 async def _messages_show(store: Store, args: argparse.Namespace) -> None:
+    """The message as its owner sees it through GET /message/{id}, whoever owns it."""
+    import msgspec
+
+    from kurir.api.views import message_data
+
     view = await store.read(messages.get_message, args.message_id, account_id=None)
     if view is None:
         raise CommandError(f"no message {args.message_id}")
-    import msgspec
-
-    print(json.dumps(msgspec.to_builtins(view), indent=2, ensure_ascii=False))
+    shown = msgspec.to_builtins(message_data(view, load_settings().zone))
+    print(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
 def _send_button(args: argparse.Namespace, _settings: Settings) -> None:

@@ -15,29 +15,27 @@ from kurir.api.body import Fields, read_fields
 from kurir.api.errors import ApiError
 from kurir.api.ratelimit import RateLimiter
 from kurir.api.types import (
-    ButtonReply,
     CancelResponse,
     DeviceData,
     DeviceListResponse,
     HealthResponse,
-    MessageContent,
-    MessageData,
     MessageResponse,
     SandboxDeliveriesResponse,
     SandboxDeliveryData,
     SandboxReplyResponse,
     SendResponse,
 )
+from kurir.api.views import content_data, iso_time, message_data
 from kurir.clock import now_ms, to_datetime, to_ms
 from kurir.config import Settings
-from kurir.domain.buttons import ButtonLimits, ButtonMessage, build_button_message, find_button
+from kurir.domain.buttons import ButtonMessage, build_button_message, find_button
 from kurir.domain.errors import ValidationError
 from kurir.domain.ids import is_message_id, new_message_id
 from kurir.domain.phone import normalise_phone
 from kurir.domain.schedule import parse_schedule
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts, messages
-from kurir.store.records import Accepted, Device, MessageView, NewMessage
+from kurir.store.records import Accepted, Device, NewMessage
 from kurir.transports import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
@@ -131,7 +129,7 @@ class Routes:
         )
         if view is None:
             raise _message_not_found(request)
-        return _ok(MessageResponse(data=self._message_data(view)))
+        return _ok(MessageResponse(data=message_data(view, self._zone)))
 
     async def cancel_message(self, request: Request) -> Response:
         account_id = await self._auth.account_id(request.headers.get("authorization"))
@@ -146,37 +144,6 @@ class Routes:
                 409, f"message {message_id} is already {view.status}; it can no longer be cancelled"
             )
         return _ok(CancelResponse(message_id=message_id))
-
-    def _message_data(self, view: MessageView) -> MessageData:
-        content = msgspec.json.decode(view.content, type=ButtonMessage)
-        reply = None
-        if view.reply is not None:
-            stored = msgspec.json.decode(view.reply)
-            reply = ButtonReply(
-                button=stored["button"], index=stored["index"], at=self._iso(stored["at"])
-            )
-        reached = {
-            "created": view.created_at,
-            "sending": view.sending_at,
-            "sent": view.sent_at,
-            "delivered": view.delivered_at,
-            "read": view.read_at,
-            "failed": view.failed_at,
-            "cancelled": view.cancelled_at,
-        }
-        return MessageData(
-            message_id=view.message_id,
-            device=view.device,
-            from_=view.device_phone,
-            to=view.recipient,
-            status=view.status,
-            content=_content(content, transport_limits(view.device_transport)),
-            scheduled_for=self._iso(view.due_at),
-            attempts=view.attempts,
-            last_error=view.last_error,
-            reply=reply,
-            timestamps={name: self._iso(at) for name, at in reached.items() if at is not None},
-        )
 
     # -- devices ---------------------------------------------------------------
 
@@ -247,7 +214,7 @@ class Routes:
                     SandboxDeliveryData(
                         message_id=item.message_id,
                         to=item.recipient,
-                        content=_content(
+                        content=content_data(
                             msgspec.json.decode(item.content, type=ButtonMessage), limits
                         ),
                         delivered_at=self._iso(item.delivered_at),
@@ -273,17 +240,7 @@ class Routes:
         return _ok(HealthResponse())
 
     def _iso(self, ms: int) -> str:
-        return to_datetime(ms).astimezone(self._zone).isoformat(timespec="milliseconds")
-
-
-def _content(content: ButtonMessage, limits: ButtonLimits) -> MessageContent:
-    return MessageContent(
-        message_header=content.header,
-        message=content.body,
-        message_footer=content.footer,
-        buttons=content.buttons,
-        layout=content.layout(limits),
-    )
+        return iso_time(ms, self._zone)
 
 
 def _device_state(device: Device, now: int) -> str:
