@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy.exc import IntegrityError
 
 from kurir.client import Client, KurirError
@@ -29,6 +30,15 @@ from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_tra
 #: SQLite would store a longer value silently and PostgreSQL would fail loudly.
 _MAX_DEVICE_ID = 64
 _MAX_LABEL = 100
+
+
+# Settings that have a flag of their own: the database URL is every command's,
+# and a key on the command line would show in every `ps`, so it stays in the environment.
+_SERVE_FLAGS = tuple(
+    field.name
+    for field in msgspec.structs.fields(Settings)
+    if field.name not in ("database_url", "dispatch", "bootstrap_api_key")
+)
 
 
 class CommandError(Exception):
@@ -68,17 +78,11 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     serve = command("serve", _serve, "run the HTTP API and the dispatcher")
-    serve.add_argument("--host", help="overrides KURIR_HOST")
-    serve.add_argument("--port", type=int, help="overrides KURIR_PORT")
-    serve.add_argument("--timezone", help="overrides KURIR_TIMEZONE")
-    serve.add_argument("--default-region", help="overrides KURIR_DEFAULT_REGION")
-    serve.add_argument(
-        "--schedule-horizon-days", type=int, help="overrides KURIR_SCHEDULE_HORIZON_DAYS"
-    )
-    serve.add_argument("--max-body-bytes", type=int, help="overrides KURIR_MAX_BODY_BYTES")
-    serve.add_argument(
-        "--rate-limit-per-second", type=float, help="overrides KURIR_RATE_LIMIT_PER_SECOND"
-    )
+    # Every setting has its flag; values are checked with the environment's.
+    for name in _SERVE_FLAGS:
+        serve.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, help=f"overrides KURIR_{name.upper()}"
+        )
     serve.add_argument("--no-dispatch", action="store_true", help="serve the API only")
     command("worker", _worker, "run the dispatcher alone")
     command("migrate", _migrate, "bring the database to the current schema")
@@ -158,18 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     from kurir.server import serve
 
-    overrides: dict[str, Any] = {
-        name: getattr(args, name)
-        for name in (
-            "host",
-            "port",
-            "timezone",
-            "default_region",
-            "schedule_horizon_days",
-            "max_body_bytes",
-            "rate_limit_per_second",
-        )
-    }
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in _SERVE_FLAGS}
     if args.no_dispatch:
         overrides["dispatch"] = False
     settings = load_settings(database_url=args.database_url, **overrides)
@@ -336,8 +329,6 @@ async def _devices_remove(store: Store, args: argparse.Namespace) -> None:
 
 async def _messages_show(store: Store, args: argparse.Namespace) -> None:
     """The message as its owner sees it through GET /message/{id}, whoever owns it."""
-    import msgspec
-
     from kurir.api.views import message_data
 
     view = await store.read(messages.get_message, args.message_id, account_id=None)
