@@ -1,5 +1,6 @@
 """Settings, read from ``KURIR_*`` environment variables (``serve`` flags override them)."""
 
+import math
 import os
 from collections.abc import Mapping
 from datetime import timedelta, tzinfo
@@ -97,8 +98,24 @@ def _check(settings: Settings) -> None:
         "device_lease_seconds": settings.device_lease_seconds,
         "send_timeout_seconds": settings.send_timeout_seconds,
     }
+    # A negative retry delay would retry at once, every time.
+    not_negative = {
+        "retry_base_seconds": settings.retry_base_seconds,
+        "retry_max_seconds": settings.retry_max_seconds,
+        "auth_cache_seconds": settings.auth_cache_seconds,
+        "rate_limit_per_second": settings.rate_limit_per_second,
+    }
+    # nan passes every comparison below, and inf breaks int(seconds * 1000).
+    for name, value in {**positive, **not_negative}.items():
+        if not math.isfinite(value):
+            raise SettingsError(f"KURIR_{name.upper()}: must be a number")
     for name, value in positive.items():
         if value <= 0:
             raise SettingsError(f"KURIR_{name.upper()}: must be greater than 0")
+    if settings.port > 65535:
+        raise SettingsError("KURIR_PORT: must be at most 65535")
     if settings.rate_limit_per_second < 0:
         raise SettingsError("KURIR_RATE_LIMIT_PER_SECOND: must be 0 (off) or more")
+    for name, value in not_negative.items():
+        if value < 0:
+            raise SettingsError(f"KURIR_{name.upper()}: must be 0 or more")

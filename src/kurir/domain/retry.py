@@ -20,5 +20,7 @@ class RetryPolicy(msgspec.Struct, frozen=True):
         """
         if attempts >= self.max_attempts:
             return None
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempts - 1)))
+        # The exponent is capped: past ~1024 attempts 2.0 * 2**n overflows a float,
+        # and 2**64 times any base is far beyond any useful max_delay anyway.
+        ceiling = min(self.max_delay, self.base_delay * (2 ** min(attempts - 1, 64)))
         return (rng or random).uniform(ceiling / 2, ceiling)

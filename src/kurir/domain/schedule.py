@@ -47,7 +47,9 @@ def _parse_local(text: str, timezone: tzinfo) -> datetime | None:
 
 
 def _parse_iso(text: str, timezone: tzinfo) -> datetime | None:
-    if "T" not in text and "+" not in text and not text.endswith("Z"):
+    # A date alone is not a time. Checking for a time part (T or a space) rather
+    # than for "+" also accepts a negative offset written after a space.
+    if "T" not in text and " " not in text:
         return None
     try:
         parsed = datetime.fromisoformat(text)

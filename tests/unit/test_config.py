@@ -1,0 +1,90 @@
+"""Settings from an explicit environment: defaults, conversions, and errors naming the variable."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kurir.config import Settings, SettingsError, load_settings
+
+
+def test_defaults_without_any_variable() -> None:
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8080
+    assert settings.database_url == "sqlite:///data/kurir.db"
+    assert settings.zone == ZoneInfo("Asia/Jakarta")
+    assert settings.default_region == "ID"
+    assert settings.schedule_horizon == timedelta(days=365)
+    assert settings.max_body_bytes == 64 * 1024
+
+
+def test_reads_kurir_variables_and_converts_them() -> None:
+    settings = load_settings(
+        {
+            "KURIR_PORT": "9090",
+            "KURIR_DATABASE_URL": "postgresql://kurir@db/kurir",
+            "KURIR_TIMEZONE": "Asia/Makassar",
+            "KURIR_DEFAULT_REGION": "MY",
+            "KURIR_DISPATCH": "false",
+            "KURIR_MESSAGE_LEASE_SECONDS": "1.5",
+            "KURIR_MAX_ATTEMPTS": "3",
+            "KURIR_SCHEDULE_HORIZON_DAYS": "30",
+            "PORT": "1",  # not Kurir's
+            "KURIR_UNKNOWN": "ignored",
+        }
+    )
+    assert settings.port == 9090
+    assert settings.database_url == "postgresql://kurir@db/kurir"
+    assert settings.zone == ZoneInfo("Asia/Makassar")
+    assert settings.default_region == "MY"
+    assert settings.dispatch is False
+    assert settings.message_lease_seconds == 1.5
+    assert settings.max_attempts == 3
+    assert settings.schedule_horizon == timedelta(days=30)
+
+
+def test_an_empty_variable_means_the_default() -> None:
+    assert load_settings({"KURIR_PORT": "", "KURIR_TIMEZONE": ""}) == Settings()
+
+
+def test_overrides_win_and_none_means_not_given() -> None:
+    settings = load_settings({"KURIR_PORT": "9090", "KURIR_HOST": "0.0.0.0"}, port=7070, host=None)
+    assert settings.port == 7070
+    assert settings.host == "0.0.0.0"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("KURIR_PORT", "abc", "Expected `int`, got `str`"),
+        ("KURIR_PORT", "0", "must be greater than 0"),
+        ("KURIR_PORT", "70000", "must be at most 65535"),
+        ("KURIR_MAX_ATTEMPTS", "1.5", "Expected `int`, got `str`"),
+        ("KURIR_MAX_ATTEMPTS", "0", "must be greater than 0"),
+        ("KURIR_DISPATCH", "maybe", "Expected `bool`, got `str`"),
+        ("KURIR_TIMEZONE", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        ("KURIR_TIMEZONE", "../etc", "unknown time zone '../etc'"),
+        ("KURIR_DEFAULT_REGION", "XX", "unknown region 'XX' (use e.g. ID)"),
+        ("KURIR_SCHEDULE_HORIZON_DAYS", "0", "must be greater than 0"),
+        ("KURIR_MAX_BODY_BYTES", "-1", "must be greater than 0"),
+        ("KURIR_MESSAGE_LEASE_SECONDS", "0", "must be greater than 0"),
+        ("KURIR_DEVICE_LEASE_SECONDS", "-2", "must be greater than 0"),
+        ("KURIR_SEND_TIMEOUT_SECONDS", "0", "must be greater than 0"),
+        ("KURIR_RATE_LIMIT_PER_SECOND", "-1", "must be 0 (off) or more"),
+        # Not a number at all: nan slips through "<= 0" and inf through int().
+        ("KURIR_MESSAGE_LEASE_SECONDS", "nan", "must be a number"),
+        ("KURIR_DEVICE_LEASE_SECONDS", "inf", "must be a number"),
+        # A negative delay would retry at once, every time.
+        ("KURIR_RETRY_BASE_SECONDS", "-1", "must be 0 or more"),
+        ("KURIR_RETRY_MAX_SECONDS", "-1", "must be 0 or more"),
+        ("KURIR_AUTH_CACHE_SECONDS", "-1", "must be 0 or more"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_variable(
+    variable: str, value: str, problem: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: value})
+    assert str(caught.value) == f"{variable}: {problem}"
