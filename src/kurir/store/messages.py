@@ -104,6 +104,13 @@ async def _insert_new(
     stored: dict[int, NewMessage] = {}
     pending = [(id(row), row) for row in rows]
     while pending:
+        # Two rows of one round with the same id: the second would be dropped by
+        # the conflict yet look inserted (its id is in RETURNING). Renew it first.
+        ids: set[str] = set()
+        for index, (origin, row) in enumerate(pending):
+            if row.message_id in ids:
+                pending[index] = (origin, _with_new_id(row))
+            ids.add(pending[index][1].message_id)
         result = await connection.execute(statement, [_message_values(m) for _, m in pending])
         inserted = set(result.scalars())
         retry: list[tuple[int, NewMessage]] = []
