@@ -21,6 +21,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8080
     database_url: str = "sqlite:///data/kurir.db"
+    #: Connections per process to PostgreSQL (SQLite uses one writer and four readers).
+    database_pool_size: int = 10
     timezone: str = "Asia/Jakarta"
     default_region: str = "ID"
     #: How far ahead a message may be scheduled.
@@ -91,6 +93,7 @@ def _check(settings: Settings) -> None:
         )
     positive = {
         "port": settings.port,
+        "database_pool_size": settings.database_pool_size,
         "schedule_horizon_days": settings.schedule_horizon_days,
         "max_body_bytes": settings.max_body_bytes,
         "max_attempts": settings.max_attempts,

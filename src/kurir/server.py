@@ -92,7 +92,7 @@ async def bootstrap(store: Store, settings: Settings, out: TextIO) -> None:
 async def serve(settings: Settings) -> None:
     """The API on ``host:port``; with ``settings.dispatch`` also the dispatcher."""
     await upgrade_to_head_async(settings.database_url)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, pool_size=settings.database_pool_size)
     await bootstrap(store, settings, sys.stdout)
     dispatcher = Dispatcher(store, dispatch_settings(settings)) if settings.dispatch else None
 
@@ -131,7 +131,7 @@ async def serve(settings: Settings) -> None:
 async def work(settings: Settings) -> None:
     """The dispatcher alone, until SIGINT or SIGTERM."""
     await upgrade_to_head_async(settings.database_url)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, pool_size=settings.database_pool_size)
     # On SQLite nothing tells a lone worker of new messages (PostgreSQL has
     # LISTEN/NOTIFY): it looks every half second when otherwise idle.
     max_idle_s = SQLITE_WORKER_IDLE_S if store.is_sqlite else None
