@@ -8,8 +8,6 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-import pytest
-
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, messages
 from kurir.store.records import (
@@ -136,12 +134,6 @@ async def test_a_colliding_message_id_gets_a_new_id_and_answers_with_it(store: S
     assert len(await message_rows(store)) == 4
 
 
-@pytest.mark.xfail(
-    reason="insert_messages: a keyed message whose random id collides with a stored one is "
-    "taken for a key conflict, not retried, then its key is not found: KeyError fails the batch",
-    raises=KeyError,
-    strict=True,
-)
 async def test_a_colliding_message_id_with_an_idempotency_key_is_stored(store: Store) -> None:
     account, (device,) = await add_account(store)
     existing = new_message(account, device)

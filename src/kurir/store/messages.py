@@ -57,12 +57,9 @@ async def insert_messages(
             first_of_key[key] = item
         rows.append(item)
 
-    stored = await _insert_new(connection, rows)
+    stored, earlier = await _insert_new(connection, rows)
     if stored and connection.dialect.name == "postgresql":
         await notify_new_messages(connection, {m.device_id for m in stored.values()})
-    earlier = await _messages_by_key(
-        connection, [key for key, item in first_of_key.items() if id(item) not in stored]
-    )
 
     answers: list[Accepted | IdempotencyMismatch] = []
     for item in batch:
@@ -71,10 +68,11 @@ async def insert_messages(
             continue
         first = first_of_key[(item.account_id, item.idempotency_key)]
         if id(first) in stored:
+            row = stored[id(first)]  # its message id may have been renewed
             message_id, recipient, fingerprint = (
-                first.message_id,
-                first.recipient,
-                first.request_fingerprint,
+                row.message_id,
+                row.recipient,
+                row.request_fingerprint,
             )
             replayed = item is not first
         else:
@@ -89,12 +87,13 @@ async def insert_messages(
 
 async def _insert_new(
     connection: AsyncConnection, rows: Sequence[NewMessage]
-) -> dict[int, NewMessage]:
-    """Insert what no conflict stops; map ``id(row)`` to the row as stored.
+) -> tuple[dict[int, NewMessage], dict[tuple[int, str], tuple[str, str, str | None]]]:
+    """Insert what no conflict stops.
 
-    A row that conflicts on its Idempotency-Key is left out (an earlier
-    request owns the key). One whose random message id collided (2^-64 per
-    pair) is inserted again under a new id.
+    Returns the rows as stored, by ``id(row)``, and for each Idempotency-Key
+    that an earlier request owns, that request's message. A row whose random
+    message id collided (2^-64 per pair) is inserted again under a new id;
+    a keyed row is taken for a key conflict only once its key is found.
     """
     statement = (
         _dialect_insert(connection, messages)
@@ -102,6 +101,7 @@ async def _insert_new(
         .returning(messages.c.message_id)
     )
     stored: dict[int, NewMessage] = {}
+    earlier: dict[tuple[int, str], tuple[str, str, str | None]] = {}
     pending = [(id(row), row) for row in rows]
     while pending:
         # Two rows of one round with the same id: the second would be dropped by
@@ -113,14 +113,24 @@ async def _insert_new(
             ids.add(pending[index][1].message_id)
         result = await connection.execute(statement, [_message_values(m) for _, m in pending])
         inserted = set(result.scalars())
-        retry: list[tuple[int, NewMessage]] = []
-        for origin, row in pending:
-            if row.message_id in inserted:
-                stored[origin] = row
-            elif row.idempotency_key is None:
-                retry.append((origin, _with_new_id(row)))
-        pending = retry
-    return stored
+        refused = [(origin, row) for origin, row in pending if row.message_id not in inserted]
+        stored.update((origin, row) for origin, row in pending if row.message_id in inserted)
+        earlier.update(
+            await _messages_by_key(
+                connection,
+                [
+                    (row.account_id, row.idempotency_key)
+                    for _, row in refused
+                    if row.idempotency_key
+                ],
+            )
+        )
+        pending = [
+            (origin, _with_new_id(row))
+            for origin, row in refused
+            if row.idempotency_key is None or (row.account_id, row.idempotency_key) not in earlier
+        ]
+    return stored, earlier
 
 
 def _message_values(message: NewMessage) -> dict[str, Any]:
