@@ -105,7 +105,7 @@ async def serve(settings: Settings) -> None:
             finally:
                 await store.close()
             return
-        store.on_accepted(dispatcher.wake)
+        store.on_accepted(dispatcher.notice_new_messages)
         async with _dispatching(store, dispatcher):
             yield
 
@@ -153,10 +153,7 @@ async def _dispatching(store: Store, dispatcher: Dispatcher) -> AsyncIterator[No
     """Run the dispatcher (and, on PostgreSQL, its wake-up listener) for the block."""
     listener = None
     if not store.is_sqlite:
-        listener = NewMessageListener(
-            store.database.url,
-            lambda device_ids: dispatcher.wake() if dispatcher.owns_any(device_ids) else None,
-        )
+        listener = NewMessageListener(store.database.url, dispatcher.notice_new_messages)
         listener.start()
     task = asyncio.create_task(dispatcher.run(), name="dispatcher")
     try:

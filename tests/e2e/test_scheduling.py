@@ -9,7 +9,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 from tests.support.gateway import (
     at,
@@ -106,11 +105,6 @@ def test_waiting_for_a_due_time_is_not_a_busy_poll(
     assert used < 0.05, f"{used:.2f} s of CPU in one idle second"
 
 
-@pytest.mark.xfail(
-    reason="a device added while the dispatcher runs is only taken at the next device-lease "
-    "renewal (every KURIR_DEVICE_LEASE_SECONDS / 3), so its first messages wait up to that long",
-    strict=True,
-)
 def test_a_device_added_while_running_sends_at_once(
     sqlite_database_url: str, tmp_path: Path
 ) -> None:

@@ -39,6 +39,9 @@ from kurir.transports import (
 
 log = logging.getLogger("kurir.dispatch")
 
+# Renewals asked for by news of unknown devices come at most this often.
+_EARLY_RENEWAL_GAP_MS = 250
+
 
 class DispatchSettings(msgspec.Struct, frozen=True):
     """How the dispatcher claims and sends."""
@@ -94,6 +97,8 @@ class Dispatcher:
         self._stopping = False
         self._leases_renewed_at = 0
         self._takeover_at: int | None = None
+        self._renew_early = False
+        self._active_devices: frozenset[int] = frozenset()
 
     def wake(self) -> None:
         """Look for due work now (new messages were committed, a device went idle)."""
@@ -125,13 +130,17 @@ class Dispatcher:
         """One pass: renew leases, claim for idle devices; return seconds to sleep."""
         now = now_ms()
         renew_every = self.settings.device_lease_ms // 3
-        if now - self._leases_renewed_at >= renew_every or (
-            self._takeover_at is not None and now >= self._takeover_at
+        if (
+            now - self._leases_renewed_at >= renew_every
+            or (self._takeover_at is not None and now >= self._takeover_at)
+            or (self._renew_early and now - self._leases_renewed_at >= _EARLY_RENEWAL_GAP_MS)
         ):
             await self._renew_device_leases(now)
         wake_at = self._leases_renewed_at + renew_every
         if self._takeover_at is not None:
             wake_at = min(wake_at, self._takeover_at)
+        if self._renew_early:
+            wake_at = min(wake_at, self._leases_renewed_at + _EARLY_RENEWAL_GAP_MS)
 
         idle = [work for work in self._devices.values() if work.idle]
         ready = {
@@ -174,6 +183,8 @@ class Dispatcher:
             releasable=[work.device.id for work in self._devices.values() if work.idle],
         )
         self._leases_renewed_at = now
+        self._renew_early = False
+        self._active_devices = held.active
         # Another worker's lease running out may be a dead worker's: look then.
         self._takeover_at = (
             held.next_foreign_expiry + 1 if held.next_foreign_expiry is not None else None
@@ -195,9 +206,18 @@ class Dispatcher:
                         next_send_at = max(next_send_at, now + device.min_interval_ms)
                     self._devices[device.id] = _DeviceWork(device, transport, next_send_at)
 
-    def owns_any(self, device_ids: set[int]) -> bool:
-        """Whether a notice about ``device_ids`` (empty: any device) concerns this worker."""
-        return not device_ids or not device_ids.isdisjoint(self._devices)
+    def notice_new_messages(self, device_ids: set[int]) -> None:
+        """New messages were committed for ``device_ids`` (empty: for any device).
+
+        Wakes the loop if one of this worker's devices is named, and also when
+        a device is named that did not exist at the last renewal: a device
+        added while running is leased at once, not at the next renewal.
+        """
+        if device_ids and not device_ids.isdisjoint(self._devices):
+            self._wake.set()
+        elif not device_ids or not device_ids <= self._active_devices:
+            self._renew_early = True
+            self._wake.set()
 
     def _transport_for(self, device: Device) -> Transport | None:
         try:

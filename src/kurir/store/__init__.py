@@ -34,7 +34,7 @@ class Store:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.database = Database(url, pool_size=pool_size)
-        self._accept_listeners: list[Callable[[], None]] = []
+        self._accept_listeners: list[Callable[[set[int]], None]] = []
         self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch](
             self.database.writer, messages.insert_messages, after_commit=self._notify_accepted
         )
@@ -59,13 +59,14 @@ class Store:
     def _committers(self) -> tuple[GroupCommitter[object, object], ...]:
         return (self._accepted, self._outcomes, self._sandbox)  # type: ignore[return-value]  # the tuple only starts and closes them
 
-    def on_accepted(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after each commit that stored new messages."""
+    def on_accepted(self, listener: Callable[[set[int]], None]) -> None:
+        """Call ``listener`` with the devices that got messages, after each such commit."""
         self._accept_listeners.append(listener)
 
-    def _notify_accepted(self, _batch: Sequence[NewMessage]) -> None:
+    def _notify_accepted(self, batch: Sequence[NewMessage]) -> None:
+        device_ids = {message.device_id for message in batch}
         for listener in self._accept_listeners:
-            listener()
+            listener(device_ids)
 
     async def accept(self, message: NewMessage) -> Accepted | IdempotencyMismatch:
         """Store a new message; returns once it is committed. May raise Overloaded."""

@@ -27,6 +27,8 @@ class DeviceLeases(msgspec.Struct, frozen=True):
     owned: list[tuple[Device, int]]
     #: When the next lease held by another worker runs out (a takeover chance).
     next_foreign_expiry: int | None
+    #: Every device in service, owned by whomever: news of another is news of a new device.
+    active: frozenset[int]
 
 
 async def renew_device_leases(
@@ -49,10 +51,10 @@ async def renew_device_leases(
         )
     ).scalar_one()
     active = sa.and_(devices.c.removed_at.is_(None))
-    device_count = (
-        await connection.execute(sa.select(sa.func.count()).select_from(devices).where(active))
-    ).scalar_one()
-    share = math.ceil(device_count / max(1, live_workers))
+    active_ids = frozenset(
+        (await connection.execute(sa.select(devices.c.id).where(active))).scalars()
+    )
+    share = math.ceil(len(active_ids) / max(1, live_workers))
 
     renewed = await connection.execute(
         devices.update()
@@ -82,7 +84,7 @@ async def renew_device_leases(
             )
         )
     ).scalar()
-    return DeviceLeases(owned, int(expiry) if expiry is not None else None)
+    return DeviceLeases(owned, int(expiry) if expiry is not None else None, active_ids)
 
 
 async def _heartbeat(connection: AsyncConnection, *, worker: str, now: int, lease_ms: int) -> None:
