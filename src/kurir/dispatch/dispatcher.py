@@ -8,7 +8,7 @@ worker that dies leaves leases that run out; whoever holds the device next
 claims the message again.
 
 Waiting is driven by events and timers, never a busy poll: a commit of new
-messages wakes the loop (``wake``), and otherwise it sleeps until the
+messages wakes the loop (``notice_new_messages``), and otherwise it sleeps until the
 earliest due time among its idle devices, a pacing interval ending, or the
 next lease renewal.
 """
@@ -99,10 +99,6 @@ class Dispatcher:
         self._takeover_at: int | None = None
         self._renew_early = False
         self._active_devices: frozenset[int] = frozenset()
-
-    def wake(self) -> None:
-        """Look for due work now (new messages were committed, a device went idle)."""
-        self._wake.set()
 
     async def run(self) -> None:
         """Dispatch until `stop` is called."""
@@ -241,7 +237,7 @@ class Dispatcher:
                 await self._send_one(work, message)
         finally:
             work.queue.clear()
-            self.wake()
+            self._wake.set()  # the device is idle: claim for it again
 
     async def _send_one(self, work: _DeviceWork, message: ClaimedMessage) -> None:
         content = msgspec.json.decode(message.content, type=ButtonMessage)
