@@ -1,0 +1,68 @@
+"""The baseline: a Starlette+msgspec ``POST /send/button`` that does no work.
+
+It reads the body and answers a fixed Alat WA success response, served by
+uvicorn with the settings ``kurir serve`` uses (httptools, no access log, no
+server header, one process). What Kurir adds on top of this is the price of
+its own work: authentication, validation, and the durable commit.
+
+    python benchmarks/bare_app.py --port 8090 [--loop uvloop|asyncio]
+"""
+
+import argparse
+
+import msgspec
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+_RESPONSE = msgspec.json.encode(
+    {
+        "status": "ok",
+        "message_id": "3EB0000000000000000A",
+        "from": "628122222222",
+        "to": "628111111111",
+        "message": "Success",
+    }
+)
+
+
+async def send_button(request: Request) -> Response:
+    await request.body()
+    return Response(_RESPONSE, media_type="application/json")
+
+
+async def health(_request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+app = Starlette(
+    routes=[
+        Route("/send/button", send_button, methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    args = parser.parse_args()
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop=args.loop,
+        http="httptools",
+        access_log=False,
+        server_header=False,
+        log_level="warning",
+        lifespan="off",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,473 @@
+"""Kurir's benchmark: the accept path of ``POST /send/button`` and the dispatcher, in one run.
+
+Accept path. A real ``kurir serve --no-dispatch`` (bootstrapped key and
+device, warning-level logs) is measured against a bare Starlette+msgspec
+endpoint that does no work, both served by uvicorn with httptools and no
+access log, each in its own process; the load generator (``loadgen.py``) is
+a third process. Two modes:
+
+* closed loop: ``--connections`` keep-alive connections, each sending its
+  next request when the last is answered: the most the server accepts;
+* open loop: ``--rate`` requests/s on a fixed schedule, latency measured
+  from each request's scheduled time (no coordinated omission).
+
+Kurir answers 200 only once the message is committed, so every 200 counted
+is a durable send; afterwards the messages table is counted, and it must
+hold exactly one row per 200. A sample of the 200s is checked to be Alat WA's
+exact success body.
+
+The baseline runs on uvloop, as the issue's comparison assumes. ``kurir
+serve`` calls ``asyncio.run`` itself, so it runs on the standard library
+loop; a second bare row on that loop shows how much of the gap that explains.
+
+Dispatch: see ``bench_dispatch.py``.
+
+On PostgreSQL (a fresh database per measurement, created and dropped here)
+the accept path runs with one and with two API processes, the load split
+between them, and the dispatcher with one and two workers. Where no
+PostgreSQL answers, those rows are skipped with the reason.
+
+    .venv/bin/python benchmarks/bench_send_button.py [--duration 5] [--connections 64]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench_dispatch import DISPATCH_GOAL, DispatchResult, add_arguments, report, run_suite
+from harness import (
+    API_KEY,
+    DEVICE_ID,
+    HERE,
+    PYTHON,
+    HttpServer,
+    code_version,
+    least_disturbed,
+    load_average,
+    machine_busy_seconds,
+    postgres_cpu_seconds,
+    postgres_database,
+    postgres_unavailable_reason,
+    progress,
+    sqlite_url,
+    start_bare,
+    start_kurir_serve,
+    table,
+    verdict,
+)
+from kurir.store import Store
+from kurir.store.tables import messages
+
+#: From the issue: one process accepts >= 5,000 durable sends/s, >= 0.6 of the bare
+#: endpoint, with p99 < 25 ms at 2,000 req/s.
+ACCEPT_GOAL = 5000.0
+RATIO_GOAL = 0.6
+P99_GOAL_MS = 25.0
+#: More CPU than this used by other work during a measurement makes the run suspect.
+BUSY_CORES = 0.2
+
+
+@dataclass
+class AcceptResult:
+    name: str
+    database: str
+    processes: int
+    closed: dict[str, Any]
+    open: dict[str, Any]
+    #: CPU used by the server process(es) per wall second during the closed loop
+    #: (1.0 is one core busy).
+    server_cores_closed: float
+    server_cores_open: float
+    #: CPU used on the machine by anything but the server(s) and the load generator,
+    #: per wall second: other work sharing the cores, which lowers every figure.
+    other_cores_closed: float = 0.0
+    other_cores_open: float = 0.0
+    #: CPU used by PostgreSQL's processes per wall second (0 on SQLite, which is in-process).
+    database_cores_closed: float = 0.0
+    database_cores_open: float = 0.0
+    #: Kurir only: rows in the messages table afterwards (must equal all 200s).
+    stored: int | None = None
+
+    @property
+    def total_ok(self) -> int:
+        return int(self.closed["total_ok"]) + int(self.open["total_ok"])
+
+
+def run_loadgen(ports: list[int], args: argparse.Namespace, *, mode: str, strict: bool) -> Any:
+    """One load generator process; its JSON result."""
+    argv = [
+        PYTHON,
+        str(HERE / "loadgen.py"),
+        *(f"--port={port}" for port in ports),
+        f"--mode={mode}",
+        f"--api-key={API_KEY}",
+        f"--device={DEVICE_ID}",
+    ]
+    if mode == "closed":
+        argv += [
+            f"--connections={args.connections}",
+            f"--duration={args.duration}",
+            f"--warmup={args.warmup}",
+        ]
+    else:
+        argv += [
+            f"--connections={args.open_connections}",
+            f"--duration={args.open_duration}",
+            f"--warmup={args.open_warmup}",
+            f"--rate={args.rate}",
+        ]
+    if strict:
+        argv.append("--strict")
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout)
+
+
+def measure(
+    name: str,
+    database: str,
+    servers: list[HttpServer],
+    args: argparse.Namespace,
+    *,
+    strict: bool,
+) -> AcceptResult:
+    """Closed loop, then open loop, against ``servers`` (the load split among them)."""
+    ports = [server.port for server in servers]
+    cores = {}
+    others = {}
+    databases = {}
+    results = {}
+    for mode in ("closed", "open"):
+        progress(f"accept: {name}, {mode} loop")
+        machine_before = machine_busy_seconds()
+        children_before = _children_cpu_seconds()
+        server_before = sum(server.cpu_seconds() for server in servers)
+        database_before = postgres_cpu_seconds() if database == "PostgreSQL" else 0.0
+        wall_before = time.perf_counter()
+        results[mode] = run_loadgen(ports, args, mode=mode, strict=strict)
+        wall = time.perf_counter() - wall_before
+        server = sum(server.cpu_seconds() for server in servers) - server_before
+        client = _children_cpu_seconds() - children_before
+        used = machine_busy_seconds() - machine_before
+        db = postgres_cpu_seconds() - database_before if database == "PostgreSQL" else 0.0
+        cores[mode] = server / wall
+        databases[mode] = db / wall
+        others[mode] = max(0.0, used - server - client - db) / wall
+        for running in servers:
+            running.check_alive()
+    return AcceptResult(
+        name,
+        database,
+        len(servers),
+        results["closed"],
+        results["open"],
+        cores["closed"],
+        cores["open"],
+        others["closed"],
+        others["open"],
+        databases["closed"],
+        databases["open"],
+    )
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of reaped children: around one subprocess.run, the load generator's."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _count_messages(url: str) -> int:
+    store = Store(url, pool_size=1)
+    try:
+        async with store.database.reader.connect() as connection:
+            rows = await connection.execute(sa.select(sa.func.count()).select_from(messages))
+            return int(rows.scalar_one())
+    finally:
+        await store.close()
+
+
+def measure_kurir(
+    name: str, database: str, url: str, processes: int, args: argparse.Namespace, log_dir: Path
+) -> AcceptResult:
+    # One after the other: the first applies the migrations and bootstraps the key.
+    servers = [
+        start_kurir_serve(url, log_dir, f"serve-{database.lower()}-{processes}-{n}")
+        for n in range(processes)
+    ]
+    try:
+        result = measure(name, database, servers, args, strict=True)
+    finally:
+        for server in servers:
+            server.stop()
+    result.stored = asyncio.run(_count_messages(url))
+    return result
+
+
+def measure_bare(loop: str, args: argparse.Namespace, log_dir: Path) -> AcceptResult:
+    server = start_bare(log_dir, loop)
+    try:
+        return measure(f"bare Starlette+msgspec ({loop})", "-", [server], args, strict=False)
+    finally:
+        server.stop()
+
+
+def accept_suite(args: argparse.Namespace, log_dir: Path) -> tuple[list[AcceptResult], str | None]:
+    def settled(attempt: Callable[[int], AcceptResult]) -> AcceptResult:
+        return least_disturbed(attempt, _disturbance, args.busy_retries, BUSY_CORES)
+
+    def bare(loop: str) -> AcceptResult:
+        return settled(lambda _n: measure_bare(loop, args, log_dir))
+
+    def sqlite(n: int) -> AcceptResult:
+        directory = log_dir / f"accept-sqlite-{n}"
+        directory.mkdir()
+        return measure_kurir(
+            "kurir serve, SQLite", "SQLite", sqlite_url(directory), 1, args, log_dir
+        )
+
+    def postgres(processes: int) -> Callable[[int], AcceptResult]:
+        def attempt(_n: int) -> AcceptResult:
+            with postgres_database() as url:
+                name = f"kurir serve, PostgreSQL x{processes}"
+                return measure_kurir(name, "PostgreSQL", url, processes, args, log_dir)
+
+        return attempt
+
+    results = [bare("uvloop")]
+    if not args.no_asyncio_baseline:
+        results.append(bare("asyncio"))
+    results.append(settled(sqlite))
+    skipped = "--no-postgres was given" if args.no_postgres else postgres_unavailable_reason()
+    if skipped is None:
+        for processes in (1, 2):
+            results.append(settled(postgres(processes)))
+    return results, skipped
+
+
+def _disturbance(result: AcceptResult) -> float:
+    return max(result.other_cores_closed, result.other_cores_open)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def accept_report(results: list[AcceptResult], skipped: str | None) -> str:
+    bare = results[0]
+    bare_rate = float(bare.closed["ok_per_s"])
+    closed_rows = []
+    open_rows = []
+    for r in results:
+        c, o = r.closed, r.open
+        closed_rows.append(
+            [
+                r.name,
+                r.processes,
+                f"{c['ok_per_s']:,.0f}",
+                f"{c['ok_per_s'] / bare_rate:.2f}" if bare_rate else "-",
+                _ms(c["p50_ms"]),
+                _ms(c["p90_ms"]),
+                _ms(c["p99_ms"]),
+                _ms(c["max_ms"]),
+                f"{c['non_200'] + c['errors']:,}",
+                f"{r.server_cores_closed:.2f}",
+                f"{c['client_cpu_s'] / c['client_wall_s']:.2f}",
+                f"{r.database_cores_closed:.2f}",
+                f"{r.other_cores_closed:.2f}",
+            ]
+        )
+        open_rows.append(
+            [
+                r.name,
+                r.processes,
+                f"{o['ok_per_s']:,.0f}",
+                _ms(o["p50_ms"]),
+                _ms(o["p90_ms"]),
+                _ms(o["p99_ms"]),
+                _ms(o["max_ms"]),
+                _ms(o["send_lag_p99_ms"]),
+                f"{o['non_200'] + o['errors']:,}",
+                f"{r.server_cores_open:.2f}",
+                f"{r.database_cores_open:.2f}",
+                f"{r.other_cores_open:.2f}",
+            ]
+        )
+    closed = results[0].closed
+    opened = results[0].open
+    lines = [
+        f"Closed loop: {closed['connections']} keep-alive connections, "
+        f"{closed['window_s']:.0f} s measured after a warm-up",
+        table(
+            [
+                "target",
+                "procs",
+                "200/s",
+                "x bare",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "non-200",
+                "server cores",
+                "client cores",
+                "pg cores",
+                "other cores",
+            ],
+            closed_rows,
+        ),
+        "",
+        f"Open loop: {opened['rate']:,.0f} req/s scheduled, {opened['window_s']:.0f} s measured, "
+        f"up to {opened['connections']} connections; latency from the scheduled time",
+        table(
+            [
+                "target",
+                "procs",
+                "200/s",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "client lag p99",
+                "non-200",
+                "server cores",
+                "pg cores",
+                "other cores",
+            ],
+            open_rows,
+        ),
+    ]
+    if skipped is not None:
+        lines.append(f"PostgreSQL rows skipped: {skipped}")
+    for r in results:
+        for mode, figures in (("closed", r.closed), ("open", r.open)):
+            if figures["samples_bad"]:
+                lines.append(
+                    f"WARNING {r.name} ({mode}): {figures['samples_bad']} of "
+                    f"{figures['samples_checked']} sampled 200s were not a proper success: "
+                    f"{figures['bad_examples']}"
+                )
+            if figures["error_examples"]:
+                lines.append(f"WARNING {r.name} ({mode}): {figures['error_examples']}")
+        checked = r.closed["samples_checked"] + r.open["samples_checked"]
+        if r.stored is not None:
+            state = "equal" if r.stored == r.total_ok else "DIFFERENT"
+            lines.append(
+                f"{r.name}: {r.total_ok:,} answers 200, {r.stored:,} messages stored ({state}); "
+                f"{checked} sampled bodies checked"
+            )
+    sqlite = next((r for r in results if r.database == "SQLite"), None)
+    if sqlite is not None:
+        rate = float(sqlite.closed["ok_per_s"])
+        ratio = rate / bare_rate if bare_rate else 0.0
+        p99 = float(sqlite.open["p99_ms"])
+        lines += [
+            f"goal: one process (SQLite) accepts >= {ACCEPT_GOAL:,.0f} durable sends/s: "
+            f"{rate:,.0f} -> {verdict(rate >= ACCEPT_GOAL)}",
+            f"goal: >= {RATIO_GOAL} of the bare endpoint (uvloop): "
+            f"{ratio:.2f} -> {verdict(ratio >= RATIO_GOAL)}",
+            f"goal: p99 < {P99_GOAL_MS:.0f} ms at {opened['rate']:,.0f} req/s: "
+            f"{p99:.1f} ms -> {verdict(p99 < P99_GOAL_MS)}",
+        ]
+    return "\n".join(lines)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="closed loop: measured s")
+    parser.add_argument("--warmup", type=float, default=1.0, help="closed loop: warm-up s")
+    parser.add_argument("--connections", type=int, default=64, help="closed loop: connections")
+    parser.add_argument("--rate", type=float, default=2000.0, help="open loop: requests/s")
+    parser.add_argument("--open-duration", type=float, default=4.0, help="open loop: measured s")
+    parser.add_argument("--open-warmup", type=float, default=0.5, help="open loop: warm-up s")
+    parser.add_argument(
+        "--open-connections", type=int, default=64, help="open loop: most connections in use"
+    )
+    add_arguments(parser)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-dispatch", action="store_true", help="the accept path only")
+    parser.add_argument("--no-accept", action="store_true", help="the dispatcher only")
+    parser.add_argument(
+        "--no-asyncio-baseline", action="store_true", help="skip the bare endpoint on asyncio"
+    )
+    parser.add_argument(
+        "--busy-retries",
+        type=int,
+        default=1,
+        help="measure a row again (keeping the least disturbed) when other work on the "
+        f"machine used more than {BUSY_CORES} cores meanwhile",
+    )
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="keep the server logs in this directory (else deleted)"
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    load_before = load_average()
+    accept: list[AcceptResult] = []
+    dispatch: list[DispatchResult] = []
+    accept_skipped = dispatch_skipped = None
+    with tempfile.TemporaryDirectory(prefix="kurir-bench-") as tmp:
+        log_dir = args.keep_logs or Path(tmp)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        if not args.no_accept:
+            accept, accept_skipped = accept_suite(args, log_dir)
+        if not args.no_dispatch:
+            dispatch, dispatch_skipped = run_suite(args, log_dir)
+    print()
+    if accept:
+        print("Accept path: POST /send/button (the seed's example body)")
+        print(accept_report(accept, accept_skipped))
+        print()
+    if dispatch:
+        print(f"Dispatch: {args.messages:,} due messages over {args.devices} sandbox devices")
+        print(report(dispatch, dispatch_skipped, DISPATCH_GOAL))
+        print()
+    others = [r.other_cores_closed for r in accept] + [r.other_cores_open for r in accept]
+    others += [r.other_cores for r in dispatch]
+    if others and max(others) > BUSY_CORES:
+        print(
+            f"WARNING: other work on the machine used up to {max(others):.2f} of its "
+            f"{os.cpu_count()} cores during the measurements (see 'other cores'); those "
+            "figures are lower than an idle machine gives. Run again when it is idle."
+        )
+    print(f"code: {code_version()}")
+    print(
+        f"machine: {os.cpu_count()} cores; load average {load_before} before the run, "
+        f"{load_average()} after; the whole run took {time.perf_counter() - started:.0f} s"
+    )
+    print(
+        "cores: CPU seconds per wall second of the server(s), the load generator, PostgreSQL, "
+        "and everything else on the machine ('other': work that competes for the cores)"
+    )
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "accept": [asdict(r) for r in accept],
+                    "dispatch": [asdict(r) for r in dispatch],
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
