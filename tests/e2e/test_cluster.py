@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
-import httpx
 import pytest
 
+from tests.support.bulk import post_all
 from tests.support.databases import PostgresUnavailable, postgres_database
 from tests.support.provision import add_sandbox_devices
 from tests.support.server import KurirProcess
@@ -57,44 +58,31 @@ def _fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
     return asyncio.run(run())
 
 
-async def _send_all(
-    apis: list[KurirProcess], jobs: list[tuple[str, str | None]]
-) -> list[tuple[str, str]]:
+def _send_all(apis: list[KurirProcess], jobs: list[tuple[str, str | None]]) -> list[str]:
     """Post every (device, schedule) job across the API processes; the acknowledged ids."""
-    acked: list[tuple[str, str]] = []
-    cycle = itertools.cycle(apis)
-    queue: asyncio.Queue[tuple[int, str, str | None]] = asyncio.Queue()
+    bodies: list[dict[str, Any]] = []
     for index, (device, schedule) in enumerate(jobs):
-        queue.put_nowait((index, device, schedule))
-    clients = [
-        httpx.AsyncClient(base_url=api.base_url, headers={"Authorization": api.api_key})
-        for api in apis
-    ]
-
-    async def sender(client: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            index, device, schedule = queue.get_nowait()
-            body = {
-                "device": device,
-                "phone": "628111111111",
-                "message_header": "Cluster",
-                "message": f"message {index}",
-                "message_footer": "test",
-                "buttons": ["Ya", "Tidak"],
-            }
-            if schedule is not None:
-                body["schedule"] = schedule
-            response = await client.post("/send/button", json=body)
-            assert response.status_code == 200, response.text
-            acked.append((response.json()["message_id"], device))
-
-    try:
-        await asyncio.gather(*(sender(clients[i % len(clients)]) for i in range(48)))
-    finally:
-        for client in clients:
-            await client.aclose()
-    del cycle
-    return acked
+        body: dict[str, Any] = {
+            "device": device,
+            "phone": "628111111111",
+            "message_header": "Cluster",
+            "message": f"message {index}",
+            "message_footer": "test",
+            "buttons": ["Ya", "Tidak"],
+        }
+        if schedule is not None:
+            body["schedule"] = schedule
+        bodies.append(body)
+    answers = asyncio.run(
+        post_all(
+            [("127.0.0.1", api.port) for api in apis],
+            {"Authorization": apis[0].api_key},
+            "/send/button",
+            bodies,
+        )
+    )
+    assert [status for status, _ in answers] == [200] * len(jobs)
+    return [answer["message_id"] for _, answer in answers]
 
 
 def test_cluster_sends_everything_once_through_a_worker_kill(
@@ -155,7 +143,7 @@ def test_cluster_sends_everything_once_through_a_worker_kill(
 
         killer = threading.Thread(target=kill_mid_run)
         killer.start()
-        acked = asyncio.run(_send_all(apis, jobs))
+        acked = _send_all(apis, jobs)
         killer.join()
         assert killed_devices, "the killed worker owned no device: nothing was tested"
 
@@ -180,9 +168,7 @@ def test_cluster_sends_everything_once_through_a_worker_kill(
             process.stop()
 
 
-def _check_outcome(
-    url: str, acked: list[tuple[str, str]], killed_devices: set[str], paced: set[str]
-) -> None:
+def _check_outcome(url: str, acked: list[str], killed_devices: set[str], paced: set[str]) -> None:
     assert len(acked) == MESSAGES
     rows = _fetch(
         url,
@@ -195,7 +181,7 @@ def _check_outcome(
     )
     by_id = {row["message_id"]: row for row in rows}
     # Every acknowledged message exists and was delivered; nothing else exists.
-    assert set(by_id) == {message_id for message_id, _ in acked}
+    assert set(by_id) == set(acked)
     undelivered = [row for row in rows if row["send_count"] is None]
     assert undelivered == []
     # Sent twice only where the killed worker had it in flight: one per device at most.
