@@ -137,8 +137,40 @@ class Process:
                 self.popen.wait(10)
 
 
+class ServerExited(RuntimeError):
+    """A server process ended before it was ready (for one, its port was taken)."""
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process ``pid`` itself holds a listening TCP socket on ``port``.
+
+    Other jobs on a shared machine pick free ports too: between our choosing a
+    port and our server binding it, another server can take it and answer
+    our health check. Only a socket of our own process counts.
+    """
+    sockets = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    sockets.add(target[8:-1])
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            # State 0A is LISTEN; the local address ends in the port, in hex.
+            if state == "0A" and int(local.rpartition(":")[2], 16) == port and inode in sockets:
+                return True
+    return False
+
+
 class HttpServer(Process):
-    """A server process that answers ``GET /healthz`` on ``port`` once it is up."""
+    """A server process that listens on ``port`` and answers ``GET /healthz`` once up."""
 
     def __init__(
         self, name: str, argv: Sequence[str], log_dir: Path, env: dict[str, str], port: int
@@ -150,16 +182,39 @@ class HttpServer(Process):
         deadline = time.monotonic() + timeout
         request = f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
         while time.monotonic() < deadline:
-            self.check_alive()
+            if self.popen.poll() is not None:
+                raise ServerExited(
+                    f"{self.name} exited with {self.popen.returncode}; its log ends:\n{self.log()}"
+                )
             try:
-                with socket.create_connection((HOST, self.port), timeout=1) as sock:
-                    sock.sendall(request)
-                    if sock.recv(64).startswith(b"HTTP/1.1 200"):
-                        return
+                if listens_on(self.pid, self.port):
+                    with socket.create_connection((HOST, self.port), timeout=1) as sock:
+                        sock.sendall(request)
+                        if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                            return
             except OSError:
                 pass
             time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"{self.name} did not become ready; its log ends:\n{self.log()}")
+
+
+def start_server(
+    name: str, argv: Callable[[int], list[str]], log_dir: Path, env: Callable[[int], dict[str, str]]
+) -> HttpServer:
+    """A server on a free port; on another port if it could not start on the first."""
+    for attempt in range(3):
+        port = free_port()
+        server = HttpServer(name, argv(port), log_dir, env(port), port)
+        try:
+            server.wait_ready()
+        except ServerExited:
+            if attempt == 2:
+                raise
+            progress(f"{name} could not start on port {port}; trying another")
+            continue
+        return server
+    raise AssertionError("unreachable")
 
 
 def kurir_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -178,16 +233,12 @@ def kurir_env(database_url: str, **extra: str) -> dict[str, str]:
 
 def start_kurir_serve(database_url: str, log_dir: Path, name: str) -> HttpServer:
     """``kurir serve --no-dispatch``: the accept path alone."""
-    port = free_port()
-    server = HttpServer(
+    return start_server(
         name,
-        [PYTHON, "-m", "kurir", "serve", "--no-dispatch"],
+        lambda _port: [PYTHON, "-m", "kurir", "serve", "--no-dispatch"],
         log_dir,
-        kurir_env(database_url, KURIR_PORT=str(port)),
-        port,
+        lambda port: kurir_env(database_url, KURIR_PORT=str(port)),
     )
-    server.wait_ready()
-    return server
 
 
 def start_kurir_worker(database_url: str, log_dir: Path, name: str) -> Process:
@@ -196,16 +247,12 @@ def start_kurir_worker(database_url: str, log_dir: Path, name: str) -> Process:
 
 def start_bare(log_dir: Path, loop: str) -> HttpServer:
     """The do-nothing Starlette+msgspec endpoint, on uvicorn as Kurir is served."""
-    port = free_port()
-    server = HttpServer(
+    return start_server(
         f"bare-{loop}",
-        [PYTHON, str(HERE / "bare_app.py"), "--port", str(port), "--loop", loop],
+        lambda port: [PYTHON, str(HERE / "bare_app.py"), "--port", str(port), "--loop", loop],
         log_dir,
-        dict(os.environ),
-        port,
+        lambda _port: dict(os.environ),
     )
-    server.wait_ready()
-    return server
 
 
 # -- PostgreSQL ----------------------------------------------------------------
