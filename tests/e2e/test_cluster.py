@@ -11,7 +11,7 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -196,3 +196,67 @@ def _check_outcome(url: str, acked: list[str], killed_devices: set[str], paced: 
         assert len(times) == MESSAGES_PER_PACED_DEVICE
         gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
         assert min(gaps) >= MIN_INTERVAL_MS, (device, gaps)
+
+
+def test_a_worker_joining_under_load_gets_its_share_of_the_devices(
+    cluster_database: str, tmp_path: Path
+) -> None:
+    """A worker that started first holds every device; one joining mid-load gets half."""
+    url = cluster_database
+    api = KurirProcess(url, tmp_path, args=("--no-dispatch",), env=LEASE_ENV).start()
+    workers: list[KurirProcess] = []
+    try:
+        account_id = _fetch(url, "SELECT id FROM accounts WHERE name = 'default'")[0]["id"]
+        # The bootstrap device has no pacing: only these ten stay busy for seconds.
+        devices = add_sandbox_devices(
+            url, account_id, 10, min_interval_ms=40, max_interval_ms=50, prefix="busy"
+        )
+        acked = _send_all([api], [(device, None) for device in devices for _ in range(100)])
+        first = KurirProcess(url, tmp_path, command="worker", env=LEASE_ENV).start()
+        workers.append(first)
+        _wait_for(lambda: _owned_by(url, first) == 11, "the first worker to own every device")
+
+        second = KurirProcess(url, tmp_path, command="worker", env=LEASE_ENV).start()
+        workers.append(second)
+        # A renewal comes every second (the lease is 3 s); draining takes one send.
+        _wait_for(lambda: _owned_by(url, second) >= 5, "the second worker to get its share")
+        assert _owned_by(url, first) >= 5
+        left = _fetch(url, "SELECT count(*) AS n FROM messages WHERE status <> 'delivered'")
+        assert left[0]["n"] > 0, "the load was over before the handover: nothing was tested"
+
+        _wait_for(
+            lambda: (
+                _fetch(url, "SELECT count(*) AS n FROM sandbox_deliveries")[0]["n"] == len(acked)
+            ),
+            "every message to be delivered",
+            timeout=60,
+        )
+        rows = _fetch(
+            url,
+            """
+            SELECT d.public_id, s.send_count, s.delivered_at FROM sandbox_deliveries s
+            JOIN devices d ON d.id = s.device_id
+            """,
+        )
+        assert {row["send_count"] for row in rows} == {1}
+        for device in devices:  # the pace held through the handover
+            times = sorted(row["delivered_at"] for row in rows if row["public_id"] == device)
+            assert min(b - a for a, b in itertools.pairwise(times)) >= 40
+    finally:
+        for process in [*workers, api]:
+            process.stop()
+
+
+def _owned_by(url: str, worker: KurirProcess) -> int:
+    assert worker.process is not None
+    pattern = f"%:{worker.process.pid}:%"
+    rows = _fetch(url, "SELECT count(*) AS n FROM devices WHERE lease_owner LIKE $1", pattern)
+    count: int = rows[0]["n"]
+    return count
+
+
+def _wait_for(condition: Callable[[], bool], what: str, *, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.1)

@@ -99,6 +99,7 @@ class Dispatcher:
         self._takeover_at: int | None = None
         self._renew_early = False
         self._active_devices: frozenset[int] = frozenset()
+        self._draining: set[int] = set()
 
     async def run(self) -> None:
         """Dispatch until `stop` is called."""
@@ -138,7 +139,11 @@ class Dispatcher:
         if self._renew_early:
             wake_at = min(wake_at, self._leases_renewed_at + _EARLY_RENEWAL_GAP_MS)
 
-        idle = [work for work in self._devices.values() if work.idle]
+        idle = [
+            work
+            for work in self._devices.values()
+            if work.idle and work.device.id not in self._draining
+        ]
         ready = {
             work.device.id: (self.settings.batch_per_device if not work.paced else 1)
             for work in idle
@@ -192,6 +197,7 @@ class Dispatcher:
                 if work.task is not None:
                     work.task.cancel()
                 await work.transport.aclose()
+        self._draining = self._devices_to_hand_back(len(held.owned) - held.share)
         for device, next_send_at in held.owned:
             if device.id not in self._devices:
                 transport = self._transport_for(device)
@@ -201,6 +207,19 @@ class Dispatcher:
                     if device.min_interval_ms:
                         next_send_at = max(next_send_at, now + device.min_interval_ms)
                     self._devices[device.id] = _DeviceWork(device, transport, next_send_at)
+
+    def _devices_to_hand_back(self, surplus: int) -> set[int]:
+        """Devices beyond this worker's share: claim nothing more for them.
+
+        Idle ones go back at the next renewal; busy ones finish what they
+        hold first, so a device never has two senders. Under steady load no
+        device is ever idle by itself, so without draining a worker that
+        started first would keep every device and a new worker would get none.
+        """
+        if surplus <= 0:
+            return set()
+        works = sorted(self._devices.values(), key=lambda w: (not w.idle, -w.device.id))
+        return {work.device.id for work in works[:surplus]}
 
     def notice_new_messages(self, device_ids: set[int]) -> None:
         """New messages were committed for ``device_ids`` (empty: for any device).
@@ -237,6 +256,8 @@ class Dispatcher:
                 await self._send_one(work, message)
         finally:
             work.queue.clear()
+            if work.device.id in self._draining:
+                self._renew_early = True  # hand it back now, not at the next renewal
             self._wake.set()  # the device is idle: claim for it again
 
     async def _send_one(self, work: _DeviceWork, message: ClaimedMessage) -> None:

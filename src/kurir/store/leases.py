@@ -29,6 +29,8 @@ class DeviceLeases(msgspec.Struct, frozen=True):
     next_foreign_expiry: int | None
     #: Every device in service, owned by whomever: news of another is news of a new device.
     active: frozenset[int]
+    #: How many devices this worker should hold; beyond it, it drains and hands back.
+    share: int
 
 
 async def renew_device_leases(
@@ -84,7 +86,7 @@ async def renew_device_leases(
             )
         )
     ).scalar()
-    return DeviceLeases(owned, int(expiry) if expiry is not None else None, active_ids)
+    return DeviceLeases(owned, int(expiry) if expiry is not None else None, active_ids, share)
 
 
 async def _heartbeat(connection: AsyncConnection, *, worker: str, now: int, lease_ms: int) -> None:
