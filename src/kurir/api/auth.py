@@ -1,7 +1,9 @@
 """Who is calling: API keys checked against their stored hashes, briefly cached."""
 
+import asyncio
 import time
-from typing import cast
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from kurir.api.errors import ApiError
 from kurir.domain.keys import hash_api_key, hashes_match, parse_authorization
@@ -11,46 +13,91 @@ from kurir.store.records import Device
 UNAUTHORIZED = ApiError(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
 
 
-class TTLCache:
-    """A small map whose entries expire, bounded so a flood of keys cannot grow it."""
+V = TypeVar("V")
 
-    def __init__(self, ttl_seconds: float, max_entries: int = 50_000) -> None:
+
+class LookupCache(Generic[V]):
+    """Database lookups remembered for ``ttl_seconds``, refreshed ahead of expiry.
+
+    Under load an entry never lapses: in the last quarter of its life one
+    background query refreshes it while requests keep the current value. A
+    miss is single-flight: requests arriving together wait on one query
+    rather than each sending its own (which once stalled p99 for 80 ms at
+    every expiry). A value is never served past its ttl, so a revoked key
+    stops working within it. The map is bounded against a flood of keys.
+    """
+
+    def __init__(
+        self,
+        ttl_seconds: float,
+        load: Callable[[str], Awaitable[V]],
+        max_entries: int = 50_000,
+    ) -> None:
         self._ttl = ttl_seconds
+        self._load = load
         self._max = max_entries
-        self._entries: dict[str, tuple[float, object]] = {}
+        self._entries: dict[str, tuple[float, V]] = {}
+        self._loading: dict[str, asyncio.Future[V]] = {}
 
-    def get(self, key: str) -> tuple[bool, object]:
+    async def get(self, key: str) -> V:
         entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
+        if entry is not None:
+            expires, value = entry
+            now = time.monotonic()
+            if now < expires:
+                if now > expires - self._ttl / 4:
+                    self._refresh(key)
+                return value
+        # shield: one caller giving up must not cancel the others' query.
+        return await asyncio.shield(self._refresh(key))
 
-    def put(self, key: str, value: object) -> None:
+    def _refresh(self, key: str) -> asyncio.Future[V]:
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_and_keep(key))
+            self._loading[key] = loading
+            loading.add_done_callback(self._loaded)
+        return loading
+
+    async def _load_and_keep(self, key: str) -> V:
+        value = await self._load(key)
         if len(self._entries) >= self._max:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + self._ttl, value)
+        return value
+
+    def _loaded(self, future: asyncio.Future[V]) -> None:
+        for key, loading in list(self._loading.items()):
+            if loading is future:
+                del self._loading[key]
+        # A background refresh's failure is retried by the next request;
+        # retrieving it here keeps asyncio from reporting it as lost.
+        if not future.cancelled():
+            future.exception()
 
 
 class Authenticator:
     """Maps an Authorization header to an account id, or refuses with 401."""
 
     def __init__(self, store: Store, cache_seconds: float) -> None:
-        self._store = store
-        self._keys = TTLCache(cache_seconds)
-        self._devices = TTLCache(cache_seconds)
+        async def key_owner(key_hash: str) -> tuple[int, str] | None:
+            return await store.read(accounts.account_for_key, key_hash)
+
+        async def device(public_id: str) -> Device | None:
+            return await store.read(accounts.find_device, public_id)
+
+        self._keys = LookupCache(cache_seconds, key_owner)
+        self._devices = LookupCache(cache_seconds, device)
 
     async def account_id(self, authorization: str | None) -> int:
         key = parse_authorization(authorization)
         if key is None or len(key) > 256:
             raise UNAUTHORIZED
         presented = hash_api_key(key)
-        found, cached = self._keys.get(presented)
-        if not found:
-            cached = await self._store.read(accounts.account_for_key, presented)
-            self._keys.put(presented, cached)
-        if cached is None:
+        found = await self._keys.get(presented)
+        if found is None:
             raise UNAUTHORIZED
-        account_id, stored = cast(tuple[int, str], cached)
+        account_id, stored = found
         if not hashes_match(stored, presented):
             raise UNAUTHORIZED
         return account_id
@@ -61,10 +108,7 @@ class Authenticator:
             # No device id holds a NUL, and PostgreSQL refuses one in any text
             # parameter; asking would turn a client's typo into a 503.
             raise ApiError(404, f"device {public_id[:64]!r} not found")
-        found, cached = self._devices.get(public_id)
-        if not found:
-            cached = await self._store.read(accounts.find_device, public_id)
-            self._devices.put(public_id, cached)
-        if not isinstance(cached, Device) or cached.account_id != account_id:
+        found = await self._devices.get(public_id)
+        if found is None or found.account_id != account_id:
             raise ApiError(404, f"device {public_id[:64]!r} not found")
-        return cached
+        return found
