@@ -28,7 +28,7 @@ from pathlib import Path
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from harness import (
     Process,
@@ -93,11 +93,11 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
     store = Store(url, pool_size=2)
     try:
         now = now_ms()
-        async with store.database.writer.begin() as connection:
-            account = await accounts.create_account(connection, name="bench", now=now)
-            device_ids = []
-            for n in range(device_count):
-                device = await accounts.add_device(
+
+        def add_devices(connection: Connection) -> tuple[int, list[int]]:
+            account = accounts.create_account(connection, name="bench", now=now)
+            added = [
+                accounts.add_device(
                     connection,
                     public_id=f"bench-{n:03d}",
                     account_id=account.id,
@@ -105,7 +105,11 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
                     transport="sandbox",
                     created_at=now,
                 )
-                device_ids.append(device.id)
+                for n in range(device_count)
+            ]
+            return account.id, [device.id for device in added]
+
+        account_id, device_ids = await store.database.write(add_devices)
         content = msgspec.json.encode(
             build_button_message(
                 header="Header",
@@ -119,7 +123,7 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
             batch = [
                 NewMessage(
                     message_id=new_message_id(),
-                    account_id=account.id,
+                    account_id=account_id,
                     device_id=device_ids[i % device_count],
                     recipient=f"6281111111{10 + i % 16:02d}",
                     content=content,
@@ -129,8 +133,7 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
                 )
                 for i in range(start, min(message_count, start + 1000))
             ]
-            async with store.database.writer.begin() as connection:
-                await message_queries.insert_messages(connection, batch)
+            await store.write(message_queries.insert_messages, batch)
     finally:
         await store.close()
 
@@ -143,17 +146,17 @@ def prefill(url: str, device_count: int, message_count: int) -> None:
 # -- watching the workers ------------------------------------------------------
 
 
-async def _progress(connection: AsyncConnection) -> tuple[int, int]:
+def _progress(connection: Connection) -> tuple[int, int]:
     """(messages sent or further, messages failed)."""
-    rows = await connection.execute(
+    rows = connection.execute(
         sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
     )
     counts = {str(status): int(n) for status, n in rows}
     return sum(counts.get(s, 0) for s in _DONE), counts.get(MessageStatus.FAILED.value, 0)
 
 
-async def _owners(connection: AsyncConnection) -> list[int]:
-    rows = await connection.execute(
+def _owners(connection: Connection) -> list[int]:
+    rows = connection.execute(
         sa.select(sa.func.count())
         .select_from(devices)
         .where(devices.c.lease_owner.is_not(None), devices.c.lease_until > now_ms())
@@ -162,8 +165,8 @@ async def _owners(connection: AsyncConnection) -> list[int]:
     return sorted((int(n) for (n,) in rows), reverse=True)
 
 
-async def _deliveries(connection: AsyncConnection) -> int:
-    rows = await connection.execute(sa.select(sa.func.count()).select_from(sandbox_deliveries))
+def _deliveries(connection: Connection) -> int:
+    rows = connection.execute(sa.select(sa.func.count()).select_from(sandbox_deliveries))
     return int(rows.scalar_one())
 
 
@@ -207,8 +210,9 @@ async def _watch(
 async def _floor(url: str, per_commit: int) -> float:
     store = Store(url, pool_size=1)
     try:
-        async with store.database.reader.connect() as connection:
-            pks = list((await connection.execute(sa.select(messages.c.id))).scalars())
+        pks = await store.database.read(
+            lambda connection: list(connection.execute(sa.select(messages.c.id)).scalars())
+        )
         statement = (
             messages.update()
             .where(messages.c.id == sa.bindparam("pk"))
@@ -217,10 +221,12 @@ async def _floor(url: str, per_commit: int) -> float:
         started = time.perf_counter()
         for start in range(0, len(pks), per_commit):
             chunk = pks[start : start + per_commit]
-            async with store.database.writer.begin() as connection:
-                await connection.execute(
-                    statement, [{"pk": pk, "provider_id": f"floor-{pk}"} for pk in chunk]
-                )
+            params = [{"pk": pk, "provider_id": f"floor-{pk}"} for pk in chunk]
+
+            def update(connection: Connection, params: list[dict[str, object]] = params) -> None:
+                connection.execute(statement, params)
+
+            await store.database.write(update)
         return len(pks) / (time.perf_counter() - started)
     finally:
         await store.close()

@@ -191,9 +191,11 @@ def _children_cpu_seconds() -> float:
 async def _count_messages(url: str) -> int:
     store = Store(url, pool_size=1)
     try:
-        async with store.database.reader.connect() as connection:
-            rows = await connection.execute(sa.select(sa.func.count()).select_from(messages))
-            return int(rows.scalar_one())
+        return await store.database.read(
+            lambda connection: int(
+                connection.execute(sa.select(sa.func.count()).select_from(messages)).scalar_one()
+            )
+        )
     finally:
         await store.close()
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import TextIO
 
 import uvicorn
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from kurir.api import create_app
@@ -53,25 +54,28 @@ async def bootstrap(store: Store, settings: Settings, out: TextIO) -> None:
         field="KURIR_BOOTSTRAP_DEVICE_PHONE",
     )
     now = now_ms()
+
+    def create_first_account(connection: Connection) -> None:
+        account = accounts.create_account(connection, name="default", now=now)
+        accounts.create_api_key(
+            connection,
+            account_id=account.id,
+            key_hash=hash_api_key(key),
+            hint=key_hint(key),
+            label="bootstrap",
+            now=now,
+        )
+        accounts.add_device(
+            connection,
+            public_id=device_id,
+            account_id=account.id,
+            phone=phone,
+            transport="sandbox",
+            created_at=now,
+        )
+
     try:
-        async with store.database.writer.begin() as connection:
-            account = await accounts.create_account(connection, name="default", now=now)
-            await accounts.create_api_key(
-                connection,
-                account_id=account.id,
-                key_hash=hash_api_key(key),
-                hint=key_hint(key),
-                label="bootstrap",
-                now=now,
-            )
-            await accounts.add_device(
-                connection,
-                public_id=device_id,
-                account_id=account.id,
-                phone=phone,
-                transport="sandbox",
-                created_at=now,
-            )
+        await store.database.write(create_first_account)
     except IntegrityError:  # another process bootstrapped the same database first
         return
     url = f"http://{settings.host}:{settings.port}"

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kurir.store import Store
 from kurir.store.tables import messages
@@ -112,8 +112,8 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-async def _message_ids(connection: AsyncConnection) -> set[str]:
-    return set((await connection.execute(sa.select(messages.c.message_id))).scalars())
+def _message_ids(connection: Connection) -> set[str]:
+    return set(connection.execute(sa.select(messages.c.message_id)).scalars())
 
 
 def stored_message_ids(database_url: str) -> set[str]:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy import Connection
 
 from kurir.store import Store
 from kurir.store.tables import messages, sandbox_deliveries
@@ -94,26 +95,28 @@ class Tables(msgspec.Struct):
 
 
 def _read_tables(database_url: str) -> Tables:
+    def read_both(connection: Connection) -> Tables:
+        rows = connection.execute(
+            sa.select(messages.c.message_id, messages.c.status, messages.c.attempts)
+        )
+        found = {row.message_id: (row.status, row.attempts) for row in rows}
+        rows = connection.execute(
+            sa.select(
+                sandbox_deliveries.c.message_id,
+                sandbox_deliveries.c.content,
+                sandbox_deliveries.c.send_count,
+            )
+        )
+        delivered = [
+            (row.message_id, msgspec.json.decode(row.content)["body"], row.send_count)
+            for row in rows
+        ]
+        return Tables(found, delivered)
+
     async def read() -> Tables:
         store = Store(database_url, pool_size=1)
         try:
-            async with store.database.reader.connect() as connection:
-                rows = await connection.execute(
-                    sa.select(messages.c.message_id, messages.c.status, messages.c.attempts)
-                )
-                found = {row.message_id: (row.status, row.attempts) for row in rows}
-                rows = await connection.execute(
-                    sa.select(
-                        sandbox_deliveries.c.message_id,
-                        sandbox_deliveries.c.content,
-                        sandbox_deliveries.c.send_count,
-                    )
-                )
-                delivered = [
-                    (row.message_id, msgspec.json.decode(row.content)["body"], row.send_count)
-                    for row in rows
-                ]
-            return Tables(found, delivered)
+            return await store.database.read(read_both)
         finally:
             await store.close()
 

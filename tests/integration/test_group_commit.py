@@ -5,17 +5,60 @@ with a unique name), so a duplicate name makes a real database refuse a batch.
 """
 
 import asyncio
-from collections.abc import Sequence
+import threading
+from collections.abc import AsyncIterator, Sequence
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kurir.store import Store
 from kurir.store.group_commit import GroupCommitter, Overloaded
 from kurir.store.tables import accounts
 from tests.support.store_data import T0
+
+
+class Hold:
+    """Keeps a flush inside its open transaction until ``set``.
+
+    A flush is synchronous: on SQLite it runs on the writer thread, which can
+    simply wait for an event; on PostgreSQL it runs on the event loop, so it
+    waits inside the database instead, for an advisory lock this test holds
+    from a connection of its own.
+    """
+
+    _KEY = 4_242_424
+
+    def __init__(self, store: Store) -> None:
+        self._url = store.database.url
+        self._sqlite = store.is_sqlite
+        self._released = threading.Event()
+        self._holder: asyncpg.Connection | None = None
+
+    async def __aenter__(self) -> "Hold":
+        if not self._sqlite:
+            self._holder = await asyncpg.connect(self._url.replace("postgresql://", "postgres://"))
+            await self._holder.execute("SELECT pg_advisory_lock($1)", self._KEY)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.release()
+        if self._holder is not None:
+            await self._holder.close()
+
+    def block(self, connection: Connection) -> None:
+        if self._sqlite:
+            self._released.wait(10)
+        else:
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(self._KEY)))
+
+    async def release(self) -> None:
+        if not self._released.is_set():
+            self._released.set()
+            if self._holder is not None:
+                await self._holder.execute("SELECT pg_advisory_unlock($1)", self._KEY)
 
 
 class AccountWriter:
@@ -26,11 +69,12 @@ class AccountWriter:
         self.batches: list[list[str]] = []
         self.committed: list[list[str]] = []
         self.in_transaction = asyncio.Event()
-        self.hold: asyncio.Event | None = None
+        self.hold: Hold | None = None
+        self._loop = asyncio.get_running_loop()
 
     def committer(self, **options: int) -> GroupCommitter[str, int]:
         committer = GroupCommitter[str, int](
-            self.store.database.writer,
+            self.store.database,
             self.flush,
             after_commit=lambda batch: self.committed.append(list(batch)),
             **options,
@@ -38,28 +82,35 @@ class AccountWriter:
         committer.start()
         return committer
 
-    async def flush(self, connection: AsyncConnection, batch: Sequence[str]) -> list[int]:
+    def flush(self, connection: Connection, batch: Sequence[str]) -> list[int]:
         self.batches.append(list(batch))
-        ids = []
-        for name in batch:
-            result = await connection.execute(
+        ids = [
+            connection.execute(
                 accounts.insert().values(name=name, created_at=T0).returning(accounts.c.id)
-            )
-            ids.append(result.scalar_one())
-        self.in_transaction.set()
+            ).scalar_one()
+            for name in batch
+        ]
+        self._loop.call_soon_threadsafe(self.in_transaction.set)
         if self.hold is not None:
-            await self.hold.wait()
+            self.hold.block(connection)
         return ids
 
     async def stored(self) -> set[str]:
         """Names visible to another connection: committed ones only."""
-        async with self.store.database.reader.connect() as connection:
-            return set((await connection.execute(sa.select(accounts.c.name))).scalars())
+        return await self.store.database.read(
+            lambda connection: set(connection.execute(sa.select(accounts.c.name)).scalars())
+        )
 
 
 @pytest.fixture
 async def writer(store: Store) -> AccountWriter:
     return AccountWriter(store)
+
+
+@pytest.fixture
+async def hold(store: Store) -> AsyncIterator[Hold]:
+    async with Hold(store) as held:
+        yield held
 
 
 async def test_concurrent_submits_share_few_transactions(writer: AccountWriter) -> None:
@@ -79,9 +130,9 @@ async def test_concurrent_submits_share_few_transactions(writer: AccountWriter) 
 
 
 async def test_a_submit_is_answered_only_after_its_transaction_commits(
-    writer: AccountWriter,
+    writer: AccountWriter, hold: Hold
 ) -> None:
-    writer.hold = asyncio.Event()
+    writer.hold = hold
     committer = writer.committer()
 
     async def submit_then_look(name: str) -> bool:
@@ -96,18 +147,18 @@ async def test_a_submit_is_answered_only_after_its_transaction_commits(
         assert not any(task.done() for task in waiting)
         assert await writer.stored() == set()
         assert writer.committed == []
-        writer.hold.set()
+        await writer.hold.release()
         # Whoever is answered finds its row committed.
         assert await asyncio.gather(*waiting) == [True] * 5
     finally:
-        writer.hold.set()
+        await writer.hold.release()
         await committer.close()
 
 
 async def test_a_failing_batch_fails_every_waiter_and_stores_nothing(
-    writer: AccountWriter,
+    writer: AccountWriter, hold: Hold
 ) -> None:
-    writer.hold = asyncio.Event()
+    writer.hold = hold
     committer = writer.committer()
     try:
         # The first batch holds the writer, so the next five wait together.
@@ -116,7 +167,7 @@ async def test_a_failing_batch_fails_every_waiter_and_stores_nothing(
         names = ["a", "b", "taken", "c", "d"]  # "taken" breaks the unique name
         second = [asyncio.create_task(committer.submit(name)) for name in names]
         await asyncio.sleep(0)
-        writer.hold.set()
+        await writer.hold.release()
 
         assert isinstance(await first, int)
         results = await asyncio.gather(*second, return_exceptions=True)
@@ -128,13 +179,15 @@ async def test_a_failing_batch_fails_every_waiter_and_stores_nothing(
         # The committer goes on with the next batch.
         assert isinstance(await committer.submit("after"), int)
     finally:
-        writer.hold.set()
+        await writer.hold.release()
         await committer.close()
     assert await writer.stored() == {"taken", "after"}
 
 
-async def test_too_many_waiting_writes_are_refused_not_queued(writer: AccountWriter) -> None:
-    writer.hold = asyncio.Event()
+async def test_too_many_waiting_writes_are_refused_not_queued(
+    writer: AccountWriter, hold: Hold
+) -> None:
+    writer.hold = hold
     committer = writer.committer(max_pending=3)
     try:
         first = asyncio.create_task(committer.submit("first"))
@@ -143,16 +196,18 @@ async def test_too_many_waiting_writes_are_refused_not_queued(writer: AccountWri
         await asyncio.sleep(0)
         with pytest.raises(Overloaded):
             await committer.submit("one too many")
-        writer.hold.set()
+        await writer.hold.release()
         await asyncio.gather(first, *queued)
     finally:
-        writer.hold.set()
+        await writer.hold.release()
         await committer.close()
     assert await writer.stored() == {"first", "q0", "q1", "q2"}
 
 
-async def test_close_commits_what_is_waiting_then_refuses_more(writer: AccountWriter) -> None:
-    writer.hold = asyncio.Event()
+async def test_close_commits_what_is_waiting_then_refuses_more(
+    writer: AccountWriter, hold: Hold
+) -> None:
+    writer.hold = hold
     committer = writer.committer()
     first = asyncio.create_task(committer.submit("first"))
     await asyncio.wait_for(writer.in_transaction.wait(), 5)
@@ -162,6 +217,6 @@ async def test_close_commits_what_is_waiting_then_refuses_more(writer: AccountWr
     await asyncio.sleep(0)
     with pytest.raises(Overloaded):
         await committer.submit("late")
-    writer.hold.set()
+    await writer.hold.release()
     await asyncio.gather(first, waiting, closing)
     assert await writer.stored() == {"first", "waiting"}

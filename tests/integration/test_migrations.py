@@ -35,8 +35,7 @@ async def test_migrations_apply_twice_and_match_the_tables(database_url: str) ->
 
     database = Database(database_url)
     try:
-        async with database.writer.connect() as connection:
-            differences, revision = await connection.run_sync(_differences)
+        differences, revision = await database.read(_differences)
     finally:
         await database.dispose()
     assert differences == []
@@ -48,11 +47,13 @@ async def test_sqlite_connections_use_wal_and_full_sync(sqlite_database_url: str
     await upgrade_to_head_async(sqlite_database_url)
     database = Database(sqlite_database_url)
     try:
-        for engine in (database.writer, database.reader):
-            async with engine.connect() as connection:
-                pragma = connection.exec_driver_sql
-                assert (await pragma("PRAGMA journal_mode")).scalar() == "wal"
-                assert (await pragma("PRAGMA synchronous")).scalar() == 2  # FULL
-                assert (await pragma("PRAGMA foreign_keys")).scalar() == 1
+        for run in (database.read, database.write):
+            settings = await run(
+                lambda connection: [
+                    connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                    for name in ("journal_mode", "synchronous", "foreign_keys")
+                ]
+            )
+            assert settings == ["wal", 2, 1]  # 2: FULL
     finally:
         await database.dispose()

@@ -4,11 +4,13 @@ import asyncio
 import secrets
 
 import msgspec
+from sqlalchemy import Connection
 
 from kurir.clock import now_ms
 from kurir.domain.keys import hash_api_key, key_hint, new_api_key
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head
+from kurir.store.records import Device
 
 
 class Tenant(msgspec.Struct, frozen=True):
@@ -53,9 +55,10 @@ async def _provision(
     try:
         now = now_ms()
         key = new_api_key()
-        async with store.database.writer.begin() as connection:
-            account = await accounts.create_account(connection, name=name, now=now)
-            await accounts.create_api_key(
+
+        def create(connection: Connection) -> Tenant:
+            account = accounts.create_account(connection, name=name, now=now)
+            accounts.create_api_key(
                 connection,
                 account_id=account.id,
                 key_hash=hash_api_key(key),
@@ -63,7 +66,7 @@ async def _provision(
                 label="test",
                 now=now,
             )
-            device = await accounts.add_device(
+            device = accounts.add_device(
                 connection,
                 public_id=f"dev-{secrets.token_hex(4)}",
                 account_id=account.id,
@@ -74,7 +77,9 @@ async def _provision(
                 max_interval_ms=max_interval_ms,
                 created_at=now,
             )
-        return Tenant(account.id, key, device.public_id, device.phone)
+            return Tenant(account.id, key, device.public_id, device.phone)
+
+        return await store.database.write(create)
     finally:
         await store.close()
 
@@ -105,9 +110,10 @@ async def _add_devices(
     store = Store(database_url, pool_size=1)
     try:
         now = now_ms()
-        async with store.database.writer.begin() as connection:
-            added = [
-                await accounts.add_device(
+
+        def add(connection: Connection) -> list[Device]:
+            return [
+                accounts.add_device(
                     connection,
                     public_id=f"{prefix}-{index:03d}-{secrets.token_hex(2)}",
                     account_id=account_id,
@@ -119,6 +125,7 @@ async def _add_devices(
                 )
                 for index in range(count)
             ]
-        return [device.public_id for device in added]
+
+        return [device.public_id for device in await store.database.write(add)]
     finally:
         await store.close()

@@ -4,6 +4,7 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 
 from kurir.domain.ids import new_message_id
 from kurir.domain.status import MessageStatus
@@ -17,12 +18,11 @@ T0 = 1_772_330_400_000
 
 async def add_account(store: Store, *, devices: int = 1) -> tuple[int, list[int]]:
     """A new account with ``devices`` sandbox devices: ``(account_id, device_ids)``."""
-    async with store.database.writer.begin() as connection:
-        account = await accounts.create_account(
-            connection, name=f"acct-{secrets.token_hex(4)}", now=T0
-        )
+
+    def add(connection: Connection) -> tuple[int, list[int]]:
+        account = accounts.create_account(connection, name=f"acct-{secrets.token_hex(4)}", now=T0)
         added = [
-            await accounts.add_device(
+            accounts.add_device(
                 connection,
                 public_id=f"dev-{secrets.token_hex(4)}",
                 account_id=account.id,
@@ -32,7 +32,9 @@ async def add_account(store: Store, *, devices: int = 1) -> tuple[int, list[int]
             )
             for _ in range(devices)
         ]
-    return account.id, [device.id for device in added]
+        return account.id, [device.id for device in added]
+
+    return await store.database.write(add)
 
 
 def new_message(
@@ -65,5 +67,4 @@ async def message_rows(store: Store, **where: Any) -> list[Any]:
     query = sa.select(messages).order_by(messages.c.id)
     for column, value in where.items():
         query = query.where(messages.c[column] == value)
-    async with store.database.reader.connect() as connection:
-        return list((await connection.execute(query)).all())
+    return await store.database.read(lambda connection: list(connection.execute(query).all()))

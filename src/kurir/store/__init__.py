@@ -5,10 +5,10 @@ single writes on the write pool, and the high-rate writes (accepted messages,
 send outcomes, sandbox deliveries) go through group committers.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kurir.store import leases, messages
 from kurir.store.database import Database, DatabaseURLError
@@ -26,7 +26,7 @@ __all__ = ["DatabaseURLError", "Overloaded", "Store"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-Query = Callable[Concatenate[AsyncConnection, P], Awaitable[R]]
+Query = Callable[Concatenate[Connection, P], R]
 
 
 class Store:
@@ -36,11 +36,11 @@ class Store:
         self.database = Database(url, pool_size=pool_size)
         self._accept_listeners: list[Callable[[set[int]], None]] = []
         self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch](
-            self.database.writer, messages.insert_messages, after_commit=self._notify_accepted
+            self.database, messages.insert_messages, after_commit=self._notify_accepted
         )
-        self._outcomes = GroupCommitter[SendOutcome, None](self.database.writer, _record_outcomes)
+        self._outcomes = GroupCommitter[SendOutcome, None](self.database, _record_outcomes)
         self._sandbox = GroupCommitter[SandboxDelivery, None](
-            self.database.writer, messages.record_sandbox_deliveries
+            self.database, messages.record_sandbox_deliveries
         )
 
     @property
@@ -80,21 +80,19 @@ class Store:
 
     async def read(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a read-only query from `kurir.store.accounts` or `kurir.store.messages`."""
-        async with self.database.reader.connect() as connection:
-            return await query(connection, *args, **kwargs)
+        return await self.database.read(lambda connection: query(connection, *args, **kwargs))
 
     async def write(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a query in its own committed transaction on the write pool."""
-        async with self.database.writer.begin() as connection:
-            return await query(connection, *args, **kwargs)
+        return await self.database.write(lambda connection: query(connection, *args, **kwargs))
 
 
-async def _record_outcomes(connection: AsyncConnection, batch: Sequence[SendOutcome]) -> list[None]:
-    await messages.record_outcomes(connection, batch)
+def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> list[None]:
+    messages.record_outcomes(connection, batch)
     paced: dict[str, dict[int, int]] = {}
     for outcome in batch:
         if outcome.next_send_at is not None:
             paced.setdefault(outcome.worker, {})[outcome.device_id] = outcome.next_send_at
     for worker, next_send_at in paced.items():
-        await leases.save_next_send_times(connection, worker=worker, next_send_at=next_send_at)
+        leases.save_next_send_times(connection, worker=worker, next_send_at=next_send_at)
     return [None] * len(batch)

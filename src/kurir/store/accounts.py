@@ -4,7 +4,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kurir.domain.status import CLAIMABLE, MessageStatus
 from kurir.store.records import Account, ApiKey, Device
@@ -40,34 +40,32 @@ _KEY_COLUMNS = (
 )
 
 
-async def create_account(connection: AsyncConnection, *, name: str, now: int) -> Account:
-    result = await connection.execute(
+def create_account(connection: Connection, *, name: str, now: int) -> Account:
+    result = connection.execute(
         accounts.insert().values(name=name, created_at=now).returning(accounts.c.id)
     )
     return Account(result.scalar_one(), name, now)
 
 
-async def find_account(connection: AsyncConnection, name_or_id: str) -> Account | None:
+def find_account(connection: Connection, name_or_id: str) -> Account | None:
     condition = accounts.c.name == name_or_id
     if name_or_id.isdigit():
         condition = sa.or_(condition, accounts.c.id == int(name_or_id))
-    row = (await connection.execute(sa.select(accounts).where(condition))).first()
+    row = (connection.execute(sa.select(accounts).where(condition))).first()
     return Account(**row._asdict()) if row is not None else None
 
 
-async def list_accounts(connection: AsyncConnection) -> list[Account]:
-    rows = await connection.execute(sa.select(accounts).order_by(accounts.c.id))
+def list_accounts(connection: Connection) -> list[Account]:
+    rows = connection.execute(sa.select(accounts).order_by(accounts.c.id))
     return [Account(**row._asdict()) for row in rows]
 
 
-async def count_accounts(connection: AsyncConnection) -> int:
-    return int(
-        (await connection.execute(sa.select(sa.func.count()).select_from(accounts))).scalar_one()
-    )
+def count_accounts(connection: Connection) -> int:
+    return int((connection.execute(sa.select(sa.func.count()).select_from(accounts))).scalar_one())
 
 
-async def create_api_key(
-    connection: AsyncConnection,
+def create_api_key(
+    connection: Connection,
     *,
     account_id: int,
     key_hash: str,
@@ -75,7 +73,7 @@ async def create_api_key(
     label: str,
     now: int,
 ) -> ApiKey:
-    result = await connection.execute(
+    result = connection.execute(
         api_keys.insert()
         .values(account_id=account_id, key_hash=key_hash, hint=hint, label=label, created_at=now)
         .returning(*_KEY_COLUMNS)
@@ -83,17 +81,15 @@ async def create_api_key(
     return ApiKey(**result.one()._asdict())
 
 
-async def list_api_keys(connection: AsyncConnection, *, account_id: int) -> list[ApiKey]:
-    rows = await connection.execute(
+def list_api_keys(connection: Connection, *, account_id: int) -> list[ApiKey]:
+    rows = connection.execute(
         sa.select(*_KEY_COLUMNS).where(api_keys.c.account_id == account_id).order_by(api_keys.c.id)
     )
     return [ApiKey(**row._asdict()) for row in rows]
 
 
-async def revoke_api_key(
-    connection: AsyncConnection, *, account_id: int, key_id: int, now: int
-) -> bool:
-    result = await connection.execute(
+def revoke_api_key(connection: Connection, *, account_id: int, key_id: int, now: int) -> bool:
+    result = connection.execute(
         api_keys.update()
         .where(
             api_keys.c.id == key_id,
@@ -105,10 +101,10 @@ async def revoke_api_key(
     return result.rowcount == 1
 
 
-async def account_for_key(connection: AsyncConnection, key_hash: str) -> tuple[int, str] | None:
+def account_for_key(connection: Connection, key_hash: str) -> tuple[int, str] | None:
     """``(account_id, stored_hash)`` for a live key, looked up by its hash."""
     row = (
-        await connection.execute(
+        connection.execute(
             sa.select(api_keys.c.account_id, api_keys.c.key_hash).where(
                 api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
             )
@@ -117,15 +113,15 @@ async def account_for_key(connection: AsyncConnection, key_hash: str) -> tuple[i
     return (row[0], row[1]) if row is not None else None
 
 
-async def add_device(connection: AsyncConnection, /, **values: Any) -> Device:
-    result = await connection.execute(devices.insert().values(**values).returning(*DEVICE_COLUMNS))
+def add_device(connection: Connection, /, **values: Any) -> Device:
+    result = connection.execute(devices.insert().values(**values).returning(*DEVICE_COLUMNS))
     return device_from_row(result.one())
 
 
-async def find_device(connection: AsyncConnection, public_id: str) -> Device | None:
+def find_device(connection: Connection, public_id: str) -> Device | None:
     """A device that has not been removed, whoever owns it: callers check the owner."""
     row = (
-        await connection.execute(
+        connection.execute(
             sa.select(*DEVICE_COLUMNS).where(
                 devices.c.public_id == public_id, devices.c.removed_at.is_(None)
             )
@@ -134,30 +130,26 @@ async def find_device(connection: AsyncConnection, public_id: str) -> Device | N
     return device_from_row(row) if row is not None else None
 
 
-async def find_device_by_id(connection: AsyncConnection, device_id: int) -> Device | None:
-    row = (
-        await connection.execute(sa.select(*DEVICE_COLUMNS).where(devices.c.id == device_id))
-    ).first()
+def find_device_by_id(connection: Connection, device_id: int) -> Device | None:
+    row = (connection.execute(sa.select(*DEVICE_COLUMNS).where(devices.c.id == device_id))).first()
     return device_from_row(row) if row is not None else None
 
 
-async def list_devices(connection: AsyncConnection, *, account_id: int | None) -> list[Device]:
+def list_devices(connection: Connection, *, account_id: int | None) -> list[Device]:
     query = sa.select(*DEVICE_COLUMNS).where(devices.c.removed_at.is_(None))
     if account_id is not None:
         query = query.where(devices.c.account_id == account_id)
-    rows = await connection.execute(query.order_by(devices.c.id))
+    rows = connection.execute(query.order_by(devices.c.id))
     return [device_from_row(row) for row in rows]
 
 
-async def remove_device(
-    connection: AsyncConnection, *, account_id: int, public_id: str, now: int
-) -> bool:
+def remove_device(connection: Connection, *, account_id: int, public_id: str, now: int) -> bool:
     """Retire a device: its messages stay readable; those still waiting fail.
 
     Failing them (rather than leaving them queued forever) tells the sender
     plainly that they will not go out.
     """
-    result = await connection.execute(
+    result = connection.execute(
         devices.update()
         .where(
             devices.c.public_id == public_id,
@@ -170,7 +162,7 @@ async def remove_device(
     device_id = result.scalar()
     if device_id is None:
         return False
-    await connection.execute(
+    connection.execute(
         messages.update()
         .where(messages.c.device_id == device_id, messages.c.status.in_(list(CLAIMABLE)))
         .values(status=MessageStatus.FAILED, failed_at=now, last_error="the device was removed")

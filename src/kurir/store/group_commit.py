@@ -8,16 +8,18 @@ batches grow by themselves.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection
+
+from kurir.store.database import Database
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: Writes a batch inside an open transaction; returns one result per item, in order.
-FlushBatch = Callable[[AsyncConnection, Sequence[T]], Awaitable[Sequence[R]]]
+FlushBatch = Callable[[Connection, Sequence[T]], Sequence[R]]
 
 
 class Overloaded(Exception):
@@ -34,14 +36,14 @@ class GroupCommitter(Generic[T, R]):
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        database: Database,
         flush: FlushBatch[T, R],
         *,
         max_batch: int = 1000,
         max_pending: int = 20_000,
         after_commit: Callable[[Sequence[T]], None] | None = None,
     ) -> None:
-        self._engine = engine
+        self._database = database
         self._flush = flush
         self._max_batch = max_batch
         self._max_pending = max_pending
@@ -87,8 +89,7 @@ class GroupCommitter(Generic[T, R]):
     async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
         try:
-            async with self._engine.begin() as connection:
-                results = await self._flush(connection, items)
+            results = await self._database.write(lambda connection: self._flush(connection, items))
         except Exception as error:  # every waiter learns why its write failed
             for _, future in batch:
                 if not future.done():

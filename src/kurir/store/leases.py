@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from kurir.store.accounts import DEVICE_COLUMNS, device_from_row
 from kurir.store.records import Device
@@ -33,8 +33,8 @@ class DeviceLeases(msgspec.Struct, frozen=True):
     share: int
 
 
-async def renew_device_leases(
-    connection: AsyncConnection,
+def renew_device_leases(
+    connection: Connection,
     *,
     worker: str,
     now: int,
@@ -46,19 +46,17 @@ async def renew_device_leases(
     ``releasable`` are owned devices with nothing in flight, the only ones
     that may be handed to another worker without risking two senders.
     """
-    await _heartbeat(connection, worker=worker, now=now, lease_ms=lease_ms)
+    _heartbeat(connection, worker=worker, now=now, lease_ms=lease_ms)
     live_workers = (
-        await connection.execute(
+        connection.execute(
             sa.select(sa.func.count()).where(workers.c.heartbeat_at >= now - lease_ms)
         )
     ).scalar_one()
     active = sa.and_(devices.c.removed_at.is_(None))
-    active_ids = frozenset(
-        (await connection.execute(sa.select(devices.c.id).where(active))).scalars()
-    )
+    active_ids = frozenset((connection.execute(sa.select(devices.c.id).where(active))).scalars())
     share = math.ceil(len(active_ids) / max(1, live_workers))
 
-    renewed = await connection.execute(
+    renewed = connection.execute(
         devices.update()
         .where(active, devices.c.lease_owner == worker)
         .values(lease_until=now + lease_ms)
@@ -66,21 +64,21 @@ async def renew_device_leases(
     )
     mine = list(renewed.scalars())
     if len(mine) < share:
-        await _take_free_devices(
+        _take_free_devices(
             connection, worker=worker, now=now, lease_ms=lease_ms, count=share - len(mine)
         )
     elif len(mine) > share:
         surplus = sorted(set(mine) & set(releasable))[: len(mine) - share]
-        await release_device_leases(connection, worker=worker, device_ids=surplus)
+        release_device_leases(connection, worker=worker, device_ids=surplus)
 
-    rows = await connection.execute(
+    rows = connection.execute(
         sa.select(*DEVICE_COLUMNS, devices.c.next_send_at)
         .where(active, devices.c.lease_owner == worker)
         .order_by(devices.c.id)
     )
     owned = [(device_from_row(row), int(row.next_send_at)) for row in rows]
     expiry = (
-        await connection.execute(
+        connection.execute(
             sa.select(sa.func.min(devices.c.lease_until)).where(
                 active, devices.c.lease_owner != worker
             )
@@ -89,20 +87,18 @@ async def renew_device_leases(
     return DeviceLeases(owned, int(expiry) if expiry is not None else None, active_ids, share)
 
 
-async def _heartbeat(connection: AsyncConnection, *, worker: str, now: int, lease_ms: int) -> None:
-    updated = await connection.execute(
+def _heartbeat(connection: Connection, *, worker: str, now: int, lease_ms: int) -> None:
+    updated = connection.execute(
         workers.update().where(workers.c.id == worker).values(heartbeat_at=now)
     )
     if updated.rowcount == 0:
-        await connection.execute(
-            workers.insert().values(id=worker, started_at=now, heartbeat_at=now)
-        )
+        connection.execute(workers.insert().values(id=worker, started_at=now, heartbeat_at=now))
     # Rows of workers long dead only clutter the table.
-    await connection.execute(workers.delete().where(workers.c.heartbeat_at < now - 4 * lease_ms))
+    connection.execute(workers.delete().where(workers.c.heartbeat_at < now - 4 * lease_ms))
 
 
-async def _take_free_devices(
-    connection: AsyncConnection, *, worker: str, now: int, lease_ms: int, count: int
+def _take_free_devices(
+    connection: Connection, *, worker: str, now: int, lease_ms: int, count: int
 ) -> None:
     free = sa.and_(
         devices.c.removed_at.is_(None),
@@ -112,15 +108,15 @@ async def _take_free_devices(
     if connection.dialect.name == "postgresql":
         # Two workers taking at once each skip the rows the other is taking.
         candidates = candidates.with_for_update(skip_locked=True)
-    await connection.execute(
+    connection.execute(
         devices.update()
         .where(devices.c.id.in_(candidates.scalar_subquery()), free)
         .values(lease_owner=worker, lease_until=now + lease_ms)
     )
 
 
-async def release_device_leases(
-    connection: AsyncConnection, *, worker: str, device_ids: Collection[int] | None = None
+def release_device_leases(
+    connection: Connection, *, worker: str, device_ids: Collection[int] | None = None
 ) -> None:
     """Hand devices back (all of the worker's when ``device_ids`` is None)."""
     condition = devices.c.lease_owner == worker
@@ -128,24 +124,22 @@ async def release_device_leases(
         if not device_ids:
             return
         condition = sa.and_(condition, devices.c.id.in_(list(device_ids)))
-    await connection.execute(
-        devices.update().where(condition).values(lease_owner=None, lease_until=None)
-    )
+    connection.execute(devices.update().where(condition).values(lease_owner=None, lease_until=None))
 
 
-async def retire_worker(connection: AsyncConnection, *, worker: str) -> None:
+def retire_worker(connection: Connection, *, worker: str) -> None:
     """A stopping worker hands back its devices and leaves the share count at once."""
-    await release_device_leases(connection, worker=worker)
-    await connection.execute(workers.delete().where(workers.c.id == worker))
+    release_device_leases(connection, worker=worker)
+    connection.execute(workers.delete().where(workers.c.id == worker))
 
 
-async def save_next_send_times(
-    connection: AsyncConnection, *, worker: str, next_send_at: dict[int, int]
+def save_next_send_times(
+    connection: Connection, *, worker: str, next_send_at: dict[int, int]
 ) -> None:
     """Persist pacing, so a worker that takes a device over keeps the interval."""
     if not next_send_at:
         return
-    await connection.execute(
+    connection.execute(
         devices.update()
         .where(devices.c.id == sa.bindparam("pk"), devices.c.lease_owner == worker)
         .values(next_send_at=sa.bindparam("next_at")),

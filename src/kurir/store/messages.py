@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kurir.domain.ids import new_message_id
 from kurir.domain.status import (
@@ -30,15 +30,15 @@ from kurir.store.tables import devices, messages, sandbox_deliveries
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
 
 
-def _dialect_insert(connection: AsyncConnection, table: sa.Table) -> Any:
+def _dialect_insert(connection: Connection, table: sa.Table) -> Any:
     """An INSERT with the connection's dialect's ``ON CONFLICT`` clauses."""
     if connection.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 
 
-async def insert_messages(
-    connection: AsyncConnection, batch: Sequence[NewMessage]
+def insert_messages(
+    connection: Connection, batch: Sequence[NewMessage]
 ) -> list[Accepted | IdempotencyMismatch]:
     """Store a batch of new messages in one statement; answer each in order.
 
@@ -57,9 +57,9 @@ async def insert_messages(
             first_of_key[key] = item
         rows.append(item)
 
-    stored, earlier = await _insert_new(connection, rows)
+    stored, earlier = _insert_new(connection, rows)
     if stored and connection.dialect.name == "postgresql":
-        await notify_new_messages(connection, {m.device_id for m in stored.values()})
+        notify_new_messages(connection, {m.device_id for m in stored.values()})
 
     answers: list[Accepted | IdempotencyMismatch] = []
     for item in batch:
@@ -85,8 +85,8 @@ async def insert_messages(
     return answers
 
 
-async def _insert_new(
-    connection: AsyncConnection, rows: Sequence[NewMessage]
+def _insert_new(
+    connection: Connection, rows: Sequence[NewMessage]
 ) -> tuple[dict[int, NewMessage], dict[tuple[int, str], tuple[str, str, str | None]]]:
     """Insert what no conflict stops.
 
@@ -111,12 +111,12 @@ async def _insert_new(
             if row.message_id in ids:
                 pending[index] = (origin, _with_new_id(row))
             ids.add(pending[index][1].message_id)
-        result = await connection.execute(statement, [_message_values(m) for _, m in pending])
+        result = connection.execute(statement, [_message_values(m) for _, m in pending])
         inserted = set(result.scalars())
         refused = [(origin, row) for origin, row in pending if row.message_id not in inserted]
         stored.update((origin, row) for origin, row in pending if row.message_id in inserted)
         earlier.update(
-            await _messages_by_key(
+            _messages_by_key(
                 connection,
                 [
                     (row.account_id, row.idempotency_key)
@@ -154,8 +154,8 @@ def _with_new_id(message: NewMessage) -> NewMessage:
     return NewMessage(**values)
 
 
-async def _messages_by_key(
-    connection: AsyncConnection, keys: list[tuple[int, str]]
+def _messages_by_key(
+    connection: Connection, keys: list[tuple[int, str]]
 ) -> dict[tuple[int, str], tuple[str, str, str | None]]:
     if not keys:
         return {}
@@ -166,7 +166,7 @@ async def _messages_by_key(
         messages.c.recipient,
         messages.c.request_fingerprint,
     ).where(sa.tuple_(messages.c.account_id, messages.c.idempotency_key).in_(keys))
-    found = await connection.execute(query)
+    found = connection.execute(query)
     return {(row[0], row[1]): (row[2], row[3], row[4]) for row in found}
 
 
@@ -193,8 +193,8 @@ _VIEW_COLUMNS = (
 )
 
 
-async def get_message(
-    connection: AsyncConnection, message_id: str, *, account_id: int | None
+def get_message(
+    connection: Connection, message_id: str, *, account_id: int | None
 ) -> MessageView | None:
     """The message, if it exists and (when ``account_id`` is given) that account owns it."""
     query = (
@@ -204,19 +204,19 @@ async def get_message(
     )
     if account_id is not None:
         query = query.where(messages.c.account_id == account_id)
-    row = (await connection.execute(query)).first()
+    row = (connection.execute(query)).first()
     return MessageView(**row._asdict()) if row is not None else None
 
 
-async def cancel_message(
-    connection: AsyncConnection, message_id: str, *, account_id: int, now: int
+def cancel_message(
+    connection: Connection, message_id: str, *, account_id: int, now: int
 ) -> MessageView | None:
     """Withdraw a message that no worker has claimed yet.
 
     Returns the message as it is afterwards (cancelled, or unchanged when it
     was too late), or None when the account has no such message.
     """
-    await connection.execute(
+    connection.execute(
         messages.update()
         .where(
             messages.c.message_id == message_id,
@@ -225,12 +225,10 @@ async def cancel_message(
         )
         .values(status=MessageStatus.CANCELLED, cancelled_at=now)
     )
-    return await get_message(connection, message_id, account_id=account_id)
+    return get_message(connection, message_id, account_id=account_id)
 
 
-async def next_due_by_device(
-    connection: AsyncConnection, device_ids: Sequence[int]
-) -> dict[int, int]:
+def next_due_by_device(connection: Connection, device_ids: Sequence[int]) -> dict[int, int]:
     """For each device with waiting work, when its next message can be claimed.
 
     That is its earliest due time, or the moment a lease on a message that is
@@ -250,14 +248,14 @@ async def next_due_by_device(
         )
         .group_by(messages.c.device_id)
     )
-    return {int(row[0]): int(row[1]) for row in await connection.execute(query)}
+    return {int(row[0]): int(row[1]) for row in connection.execute(query)}
 
 
-async def release_claims(connection: AsyncConnection, *, worker: str, pks: Sequence[int]) -> None:
+def release_claims(connection: Connection, *, worker: str, pks: Sequence[int]) -> None:
     """Give back claimed messages a stopping worker will not send, for a prompt resend."""
     if not pks:
         return
-    await connection.execute(
+    connection.execute(
         messages.update()
         .where(
             messages.c.id.in_(list(pks)),
@@ -273,8 +271,8 @@ async def release_claims(connection: AsyncConnection, *, worker: str, pks: Seque
     )
 
 
-async def claim_due_messages(
-    connection: AsyncConnection,
+def claim_due_messages(
+    connection: Connection,
     *,
     worker: str,
     device_limits: dict[int, int],
@@ -337,7 +335,7 @@ async def claim_due_messages(
             messages.c.due_at,
         )
     )
-    rows = sorted((await connection.execute(statement)).all(), key=lambda r: (r.due_at, r.id))
+    rows = sorted((connection.execute(statement)).all(), key=lambda r: (r.due_at, r.id))
     return [
         ClaimedMessage(
             id=row.id,
@@ -384,7 +382,7 @@ _OUTCOME_VALUES: dict[str, dict[str, Any]] = {
 }
 
 
-async def record_outcomes(connection: AsyncConnection, outcomes: Sequence[SendOutcome]) -> None:
+def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> None:
     """Record send results, each only if its worker still holds the message's lease.
 
     A worker whose lease ran out (it stalled, another worker took over) must
@@ -402,7 +400,7 @@ async def record_outcomes(connection: AsyncConnection, outcomes: Sequence[SendOu
         statement = (
             messages.update().where(held).values(**values, lease_owner=None, lease_until=None)
         )
-        await connection.execute(
+        connection.execute(
             statement,
             [
                 {
@@ -418,8 +416,8 @@ async def record_outcomes(connection: AsyncConnection, outcomes: Sequence[SendOu
         )
 
 
-async def apply_receipt(
-    connection: AsyncConnection,
+def apply_receipt(
+    connection: Connection,
     *,
     message_id: str,
     status: MessageStatus,
@@ -433,9 +431,7 @@ async def apply_receipt(
     the worker's own "sent" record is kept as a time for that record to use.
     """
     row = (
-        await connection.execute(
-            sa.select(messages.c.status).where(messages.c.message_id == message_id)
-        )
+        connection.execute(sa.select(messages.c.status).where(messages.c.message_id == message_id))
     ).first()
     if row is None:
         return False
@@ -448,7 +444,7 @@ async def apply_receipt(
     if reply is not None:
         values["reply"] = reply
     if values:
-        await connection.execute(
+        connection.execute(
             messages.update().where(messages.c.message_id == message_id).values(**values)
         )
     return True
@@ -461,8 +457,8 @@ def _receipt_times(status: MessageStatus, at: int) -> dict[str, Any]:
     return times
 
 
-async def latest_reply_target(
-    connection: AsyncConnection, *, device_id: int, recipient: str
+def latest_reply_target(
+    connection: Connection, *, device_id: int, recipient: str
 ) -> tuple[str, str] | None:
     """The newest message the device sent to ``recipient``: ``(message_id, content)``."""
     query = (
@@ -477,12 +473,12 @@ async def latest_reply_target(
         .order_by(messages.c.sent_at.desc(), messages.c.id.desc())
         .limit(1)
     )
-    row = (await connection.execute(query)).first()
+    row = (connection.execute(query)).first()
     return (row[0], row[1]) if row is not None else None
 
 
-async def record_sandbox_deliveries(
-    connection: AsyncConnection, deliveries: Sequence[SandboxDelivery]
+def record_sandbox_deliveries(
+    connection: Connection, deliveries: Sequence[SandboxDelivery]
 ) -> list[None]:
     """Record what the sandbox delivered: once per message, counting every send."""
     sends: dict[str, int] = {}
@@ -491,7 +487,7 @@ async def record_sandbox_deliveries(
         sends[delivery.message_id] = sends.get(delivery.message_id, 0) + 1
         first.setdefault(delivery.message_id, delivery)
     insert = _dialect_insert(connection, sandbox_deliveries)
-    await connection.execute(
+    connection.execute(
         insert.on_conflict_do_update(
             index_elements=[sandbox_deliveries.c.message_id],
             set_={"send_count": sandbox_deliveries.c.send_count + insert.excluded.send_count},
@@ -510,7 +506,7 @@ async def record_sandbox_deliveries(
     )
     # It is recorded while the message is still "sending"; recording "sent"
     # then moves it straight on to "delivered" (see _STATUS_AFTER_SEND).
-    await connection.execute(
+    connection.execute(
         messages.update()
         .where(messages.c.message_id == sa.bindparam("mid"))
         .values(delivered_at=sa.func.coalesce(messages.c.delivered_at, sa.bindparam("at"))),
@@ -519,8 +515,8 @@ async def record_sandbox_deliveries(
     return [None] * len(deliveries)
 
 
-async def list_sandbox_deliveries(
-    connection: AsyncConnection, *, device_id: int, limit: int
+def list_sandbox_deliveries(
+    connection: Connection, *, device_id: int, limit: int
 ) -> list[SandboxDelivery]:
     query = (
         sa.select(
@@ -535,4 +531,4 @@ async def list_sandbox_deliveries(
         .order_by(sandbox_deliveries.c.id.desc())
         .limit(limit)
     )
-    return [SandboxDelivery(**row._asdict()) for row in await connection.execute(query)]
+    return [SandboxDelivery(**row._asdict()) for row in connection.execute(query)]

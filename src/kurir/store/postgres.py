@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger("kurir.store")
 
@@ -23,12 +23,12 @@ CHANNEL = "kurir_new_messages"
 _MAX_PAYLOAD = 7000
 
 
-async def notify_new_messages(connection: AsyncConnection, device_ids: Collection[int]) -> None:
+def notify_new_messages(connection: Connection, device_ids: Collection[int]) -> None:
     """Announce, on commit, that these devices have new messages."""
     payload = ",".join(str(device_id) for device_id in sorted(set(device_ids)))
     if len(payload) > _MAX_PAYLOAD:
         payload = ""
-    await connection.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
+    connection.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
 
 
 class NewMessageListener:

@@ -31,9 +31,7 @@ def _run(connection: Connection) -> None:
 async def _run_async(url: str) -> None:
     database = Database(url)
     try:
-        async with database.writer.connect() as connection:
-            await connection.run_sync(_run)
-            await connection.commit()
+        await database.write(_run)
     finally:
         await database.dispose()
 
