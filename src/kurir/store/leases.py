@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.store.accounts import DEVICE_COLUMNS, device_from_row
+from kurir.store.postgres import notify_new_messages
 from kurir.store.records import Device
 from kurir.store.tables import devices, workers
 
@@ -63,13 +64,22 @@ def renew_device_leases(
         .returning(devices.c.id)
     )
     mine = list(renewed.scalars())
+    # Whether the other workers should renew now rather than at their own time.
+    others_should_renew = False
     if len(mine) < share:
-        _take_free_devices(
+        taken = _take_free_devices(
             connection, worker=worker, now=now, lease_ms=lease_ms, count=share - len(mine)
+        )
+        others_should_renew = len(mine) + taken < share and _someone_holds_more_than(
+            connection, share, now=now
         )
     elif len(mine) > share:
         surplus = sorted(set(mine) & set(releasable))[: len(mine) - share]
         release_device_leases(connection, worker=worker, device_ids=surplus)
+        others_should_renew = bool(surplus)  # devices are free for whoever is short
+    if others_should_renew and connection.dialect.name == "postgresql":
+        # Naming no device makes every worker renew (see NewMessageListener).
+        notify_new_messages(connection, ())
 
     rows = connection.execute(
         sa.select(*DEVICE_COLUMNS, devices.c.next_send_at)
@@ -97,9 +107,21 @@ def _heartbeat(connection: Connection, *, worker: str, now: int, lease_ms: int) 
     connection.execute(workers.delete().where(workers.c.heartbeat_at < now - 4 * lease_ms))
 
 
+def _someone_holds_more_than(connection: Connection, share: int, *, now: int) -> bool:
+    """Whether a worker holds more devices than ``share`` (it will hand some back)."""
+    per_owner = (
+        sa.select(sa.func.count().label("held"))
+        .where(devices.c.removed_at.is_(None), devices.c.lease_until >= now)
+        .group_by(devices.c.lease_owner)
+        .subquery()
+    )
+    most = connection.execute(sa.select(sa.func.max(per_owner.c.held))).scalar()
+    return most is not None and int(most) > share
+
+
 def _take_free_devices(
     connection: Connection, *, worker: str, now: int, lease_ms: int, count: int
-) -> None:
+) -> int:
     free = sa.and_(
         devices.c.removed_at.is_(None),
         sa.or_(devices.c.lease_owner.is_(None), devices.c.lease_until < now),
@@ -108,11 +130,12 @@ def _take_free_devices(
     if connection.dialect.name == "postgresql":
         # Two workers taking at once each skip the rows the other is taking.
         candidates = candidates.with_for_update(skip_locked=True)
-    connection.execute(
+    taken = connection.execute(
         devices.update()
         .where(devices.c.id.in_(candidates.scalar_subquery()), free)
         .values(lease_owner=worker, lease_until=now + lease_ms)
     )
+    return int(taken.rowcount)
 
 
 def release_device_leases(
