@@ -1,12 +1,15 @@
 """The Starlette application: routes, error handlers, and the process's lifecycle."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kurir.api.errors import EXCEPTION_HANDLERS
+from kurir.api.errors import EXCEPTION_HANDLERS, error_response_for
 from kurir.api.routes import Routes
 from kurir.config import Settings
 from kurir.store import Store
@@ -16,7 +19,7 @@ def create_app(
     store: Store,
     settings: Settings,
     lifespan: contextlib.AbstractAsyncContextManager[None] | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """The HTTP API over ``store``; ``lifespan`` runs around serving (start, drain)."""
     routes = Routes(store, settings)
 
@@ -43,4 +46,29 @@ def create_app(
     )
     # "/send/button/" is a typo to report, not a 307 a POST client may not follow.
     app.router.redirect_slashes = False
-    return app
+    return SendButtonFastPath(app, routes.send_button)
+
+
+class SendButtonFastPath:
+    """``POST /send/button`` straight to its handler; everything else to Starlette.
+
+    It is the endpoint that takes the load. Starlette's router, its two
+    exception middlewares and the endpoint wrapper cost about an eighth of its
+    CPU (measured under load); the handler and its error mapping are the same
+    ones the router would have used.
+    """
+
+    def __init__(self, app: Starlette, handler: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = app
+        self._handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/send/button" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._handler(request)
+        except Exception as error:  # mapped exactly as Starlette's handlers map it
+            response = await error_response_for(request, error)
+        await response(scope, receive, send)

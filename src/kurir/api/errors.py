@@ -5,7 +5,7 @@ import logging
 import msgspec
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from kurir.domain.errors import ValidationError
@@ -79,8 +79,15 @@ async def _unexpected(_request: Request, error: Exception) -> Response:
     return error_response(500, "Internal error")
 
 
+async def _client_gone(_request: Request, _error: Exception) -> Response:
+    # The client hung up mid-request: nobody will read an answer, and it is
+    # no fault of ours to log.
+    return error_response(400, "Client disconnected")
+
+
 EXCEPTION_HANDLERS = {
     ApiError: _api_error,
+    ClientDisconnect: _client_gone,
     ValidationError: _validation_error,
     HTTPException: _http_error,
     Overloaded: _overloaded,
@@ -89,3 +96,12 @@ EXCEPTION_HANDLERS = {
     OSError: _database_error,
     Exception: _unexpected,
 }
+
+
+async def error_response_for(request: Request, error: Exception) -> Response:
+    """The response the handler registered for ``error``'s class (or nearest base)."""
+    for cls in type(error).__mro__:
+        handler = EXCEPTION_HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, error)
+    raise error  # pragma: no cover  # Exception itself is registered

@@ -32,7 +32,7 @@ from kurir.domain.buttons import ButtonMessage, build_button_message, find_butto
 from kurir.domain.errors import ValidationError
 from kurir.domain.ids import is_message_id, new_message_id
 from kurir.domain.phone import normalise_phone
-from kurir.domain.schedule import parse_schedule
+from kurir.domain.schedule import is_immediate, parse_schedule
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts, messages
 from kurir.store.records import Accepted, Device, NewMessage
@@ -83,13 +83,15 @@ class Routes:
         )
         recipient = normalise_phone(recipient_raw, self._settings.default_region)
         now = now_ms()
-        due = parse_schedule(
-            schedule_raw,
-            now=to_datetime(now).astimezone(self._zone),
-            timezone=self._zone,
-            horizon=self._settings.schedule_horizon,
-        )
-        due_at = to_ms(due)
+        due_at = now
+        if not is_immediate(schedule_raw):  # most sends are for now: skip the datetimes
+            due = parse_schedule(
+                schedule_raw,
+                now=to_datetime(now).astimezone(self._zone),
+                timezone=self._zone,
+                horizon=self._settings.schedule_horizon,
+            )
+            due_at = to_ms(due)
         encoded = _ENCODER.encode(content).decode()
         fingerprint = None
         if idempotency_key is not None:

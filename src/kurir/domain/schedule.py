@@ -7,6 +7,11 @@ from kurir.domain.errors import ValidationError
 _LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
+def is_immediate(raw: str | None) -> bool:
+    """An absent or empty ``schedule`` means "send now"."""
+    return raw is None or not raw.strip()
+
+
 def parse_schedule(
     raw: str | None,
     *,
@@ -22,7 +27,7 @@ def parse_schedule(
     further ahead than ``horizon`` is refused: it is almost always a typo in the
     year, and a message parked for years is a message nobody remembers.
     """
-    if raw is None or not raw.strip():
+    if raw is None or is_immediate(raw):
         return now
     text = raw.strip()
     due = _parse_local(text, timezone) or _parse_iso(text, timezone)
