@@ -130,11 +130,6 @@ def find_device(connection: Connection, public_id: str) -> Device | None:
     return device_from_row(row) if row is not None else None
 
 
-def find_device_by_id(connection: Connection, device_id: int) -> Device | None:
-    row = (connection.execute(sa.select(*DEVICE_COLUMNS).where(devices.c.id == device_id))).first()
-    return device_from_row(row) if row is not None else None
-
-
 def list_devices(connection: Connection, *, account_id: int | None) -> list[Device]:
     query = sa.select(*DEVICE_COLUMNS).where(devices.c.removed_at.is_(None))
     if account_id is not None:

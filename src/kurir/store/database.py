@@ -25,7 +25,7 @@ class DatabaseURLError(ValueError):
     """A database URL Kurir cannot use."""
 
 
-def async_url(url: str) -> sa.URL:
+def driver_url(url: str) -> sa.URL:
     """The URL with the driver Kurir uses: pysqlite on threads, asyncpg on the loop."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -61,7 +61,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
-        target = async_url(url)
+        target = driver_url(url)
         if self.is_sqlite:
             _ensure_sqlite_directory(target)
             self._sqlite_writer = _sqlite_engine(target, pool_size=1, begin="BEGIN IMMEDIATE")
