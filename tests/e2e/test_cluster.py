@@ -260,3 +260,28 @@ def _wait_for(condition: Callable[[], bool], what: str, *, timeout: float = 15) 
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.1)
+
+
+def test_a_lone_worker_sends_scheduled_messages_on_time(
+    cluster_database: str, tmp_path: Path
+) -> None:
+    """API and worker in separate processes: NOTIFY and the due-time timer, not polling."""
+    url = cluster_database
+    api = KurirProcess(url, tmp_path, args=("--no-dispatch",)).start()
+    worker = KurirProcess(url, tmp_path, command="worker").start()
+    try:
+        _wait_for(lambda: _owned_by(url, worker) == 1, "the worker to take the device")
+        due = datetime.now(UTC) + timedelta(seconds=1.5)
+        acked = _send_all([api], [(api.device_id, due.isoformat())] * 3)
+        _wait_for(
+            lambda: _fetch(url, "SELECT count(*) AS n FROM sandbox_deliveries")[0]["n"] == 3,
+            "the scheduled messages to go out",
+            timeout=10,
+        )
+        rows = _fetch(url, "SELECT message_id, due_at, sent_at FROM messages")
+        assert {row["message_id"] for row in rows} == set(acked)
+        for row in rows:
+            assert 0 <= row["sent_at"] - row["due_at"] < 1000, row
+    finally:
+        worker.stop()
+        api.stop()
