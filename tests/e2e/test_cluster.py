@@ -9,6 +9,7 @@ pacing holds across workers; a dead worker's devices are taken over.
 import asyncio
 import itertools
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -79,6 +80,7 @@ def _send_all(apis: list[KurirProcess], jobs: list[tuple[str, str | None]]) -> l
             {"Authorization": apis[0].api_key},
             "/send/button",
             bodies,
+            key_prefix=secrets.token_hex(4),
         )
     )
     assert [status for status, _ in answers] == [200] * len(jobs)
