@@ -1,4 +1,4 @@
-"""When to try again after a transient failure: exponential backoff with full jitter."""
+"""When to try again after a transient failure: exponential backoff with jitter."""
 
 import random
 
@@ -15,7 +15,7 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     def delay_after(self, attempts: int, rng: random.Random | None = None) -> float | None:
         """Seconds to wait after ``attempts`` failed tries, or None to give up.
 
-        Full jitter (a uniform draw below the exponential ceiling) keeps many
+        A uniform draw from the upper half of the exponential ceiling keeps many
         messages that failed together from retrying together.
         """
         if attempts >= self.max_attempts:
