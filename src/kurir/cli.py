@@ -19,7 +19,7 @@ from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
 from kurir.domain.errors import ValidationError
-from kurir.domain.keys import hash_api_key, key_hint, new_api_key
+from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.store import Store, accounts, messages
 from kurir.store.database import DatabaseURLError
@@ -255,8 +255,7 @@ async def _keys_create(store: Store, args: argparse.Namespace) -> None:
     created = await store.write(
         accounts.create_api_key,
         account_id=account.id,
-        key_hash=hash_api_key(key),
-        hint=key_hint(key),
+        key=key,
         label=args.label,
         now=now_ms(),
     )

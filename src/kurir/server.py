@@ -11,14 +11,13 @@ from collections.abc import AsyncIterator
 from typing import TextIO
 
 import uvicorn
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from kurir.api import create_app
 from kurir.clock import now_ms
 from kurir.config import Settings
 from kurir.dispatch import Dispatcher, DispatchSettings
-from kurir.domain.keys import hash_api_key, key_hint, new_api_key
+from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.domain.retry import RetryPolicy
 from kurir.store import Store, accounts
@@ -55,27 +54,15 @@ async def bootstrap(store: Store, settings: Settings, out: TextIO) -> None:
     )
     now = now_ms()
 
-    def create_first_account(connection: Connection) -> None:
-        account = accounts.create_account(connection, name="default", now=now)
-        accounts.create_api_key(
-            connection,
-            account_id=account.id,
-            key_hash=hash_api_key(key),
-            hint=key_hint(key),
-            label="bootstrap",
+    try:
+        await store.write(
+            accounts.open_account,
+            name="default",
+            key=key,
+            key_label="bootstrap",
+            device={"public_id": device_id, "phone": phone, "transport": "sandbox"},
             now=now,
         )
-        accounts.add_device(
-            connection,
-            public_id=device_id,
-            account_id=account.id,
-            phone=phone,
-            transport="sandbox",
-            created_at=now,
-        )
-
-    try:
-        await store.database.write(create_first_account)
     except IntegrityError:  # another process bootstrapped the same database first
         return
     url = f"http://{settings.host}:{settings.port}"

@@ -7,7 +7,7 @@ import msgspec
 from sqlalchemy import Connection
 
 from kurir.clock import now_ms
-from kurir.domain.keys import hash_api_key, key_hint, new_api_key
+from kurir.domain.keys import new_api_key
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head
 from kurir.store.records import Device
@@ -56,30 +56,22 @@ async def _provision(
         now = now_ms()
         key = new_api_key()
 
-        def create(connection: Connection) -> Tenant:
-            account = accounts.create_account(connection, name=name, now=now)
-            accounts.create_api_key(
-                connection,
-                account_id=account.id,
-                key_hash=hash_api_key(key),
-                hint=key_hint(key),
-                label="test",
-                now=now,
-            )
-            device = accounts.add_device(
-                connection,
-                public_id=f"dev-{secrets.token_hex(4)}",
-                account_id=account.id,
-                phone=device_phone,
-                transport="sandbox",
-                config=transport_config,
-                min_interval_ms=min_interval_ms,
-                max_interval_ms=max_interval_ms,
-                created_at=now,
-            )
-            return Tenant(account.id, key, device.public_id, device.phone)
-
-        return await store.database.write(create)
+        _, device = await store.write(
+            accounts.open_account,
+            name=name,
+            key=key,
+            key_label="test",
+            device={
+                "public_id": f"dev-{secrets.token_hex(4)}",
+                "phone": device_phone,
+                "transport": "sandbox",
+                "config": transport_config,
+                "min_interval_ms": min_interval_ms,
+                "max_interval_ms": max_interval_ms,
+            },
+            now=now,
+        )
+        return Tenant(device.account_id, key, device.public_id, device.phone)
     finally:
         await store.close()
 

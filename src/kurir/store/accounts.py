@@ -6,6 +6,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from kurir.domain.keys import hash_api_key, key_hint
 from kurir.domain.status import CLAIMABLE, MessageStatus
 from kurir.store.records import Account, ApiKey, Device
 from kurir.store.tables import accounts, api_keys, devices, messages
@@ -65,20 +66,37 @@ def count_accounts(connection: Connection) -> int:
 
 
 def create_api_key(
-    connection: Connection,
-    *,
-    account_id: int,
-    key_hash: str,
-    hint: str,
-    label: str,
-    now: int,
+    connection: Connection, *, account_id: int, key: str, label: str, now: int
 ) -> ApiKey:
+    """Store a new key as its hash and hint; the key itself is never written."""
     result = connection.execute(
         api_keys.insert()
-        .values(account_id=account_id, key_hash=key_hash, hint=hint, label=label, created_at=now)
+        .values(
+            account_id=account_id,
+            key_hash=hash_api_key(key),
+            hint=key_hint(key),
+            label=label,
+            created_at=now,
+        )
         .returning(*_KEY_COLUMNS)
     )
     return ApiKey(**result.one()._asdict())
+
+
+def open_account(
+    connection: Connection,
+    *,
+    name: str,
+    key: str,
+    key_label: str,
+    device: dict[str, Any],
+    now: int,
+) -> tuple[Account, Device]:
+    """An account with its first key and first device, in one transaction."""
+    account = create_account(connection, name=name, now=now)
+    create_api_key(connection, account_id=account.id, key=key, label=key_label, now=now)
+    added = add_device(connection, account_id=account.id, created_at=now, **device)
+    return account, added
 
 
 def list_api_keys(connection: Connection, *, account_id: int) -> list[ApiKey]:
