@@ -186,6 +186,20 @@ async def connect(
     return connections
 
 
+async def _exchange(
+    connection: HttpConnection, request: bytes, stats: Stats
+) -> tuple[int, float] | None:
+    """Send one request and record its answer: (status, answered at), or None if lost."""
+    try:
+        status, body = await connection.request(request)
+    except Exception as error:  # a refused or dropped connection is a result
+        stats.failure(error)
+        return None
+    done = clock()
+    stats.answer(status, body)
+    return status, done
+
+
 async def run_closed(
     connections: list[tuple[HttpConnection, int]],
     requests: dict[int, list[bytes]],
@@ -202,13 +216,10 @@ async def run_closed(
         i = offset
         while clock() < measure_to:
             started = clock()
-            try:
-                status, body = await connection.request(mine[i % len(mine)])
-            except Exception as error:  # a refused or dropped connection is a result
-                stats.failure(error)
+            answer = await _exchange(connection, mine[i % len(mine)], stats)
+            if answer is None:
                 return
-            done = clock()
-            stats.answer(status, body)
+            status, done = answer
             if measure_from <= done <= measure_to:
                 # Throughput counts every answer inside the window; latency only
                 # the requests that also started inside it.
@@ -261,13 +272,10 @@ async def run_open(
             if scheduled is None:
                 return
             sending = clock()
-            try:
-                status, body = await connection.request(mine[i % len(mine)])
-            except Exception as error:  # a refused or dropped connection is a result
-                stats.failure(error)
+            answer = await _exchange(connection, mine[i % len(mine)], stats)
+            if answer is None:
                 return
-            done = clock()
-            stats.answer(status, body)
+            status, done = answer
             if scheduled >= measure_from:
                 stats.latencies.append(done - scheduled)
                 stats.send_lags.append(sending - scheduled)
