@@ -148,6 +148,10 @@ def _configure_sqlite(engine: sa.Engine, *, begin: str) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # A multi-row INSERT inside a transaction keeps a statement journal to
+        # undo itself on a conflict; in a temporary file that was an open, a
+        # write and an unlink for every accepted batch.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
