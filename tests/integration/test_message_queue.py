@@ -111,8 +111,9 @@ async def test_a_key_reused_for_a_different_request_is_refused(store: Store) -> 
 
 
 async def test_a_colliding_message_id_gets_a_new_id_and_answers_with_it(store: Store) -> None:
-    # Random ids collide with odds of 2^-64 a pair; when they do, no message is
-    # lost and nobody is told another message's id.
+    # Ids of two processes collide by chance (2^-20 a pair made in the same
+    # millisecond); when they do, no message is lost and nobody is told another
+    # message's id. On SQLite the batch's one INSERT fails whole and is redone.
     account, (device,) = await add_account(store)
     existing = new_message(account, device, content='{"n":0}')
     await insert(store, existing)

@@ -1,7 +1,9 @@
 """Small domain rules: receipts, retry backoff, API keys and message ids."""
 
+import os
 import random
 import re
+import time
 
 import pytest
 
@@ -158,6 +160,32 @@ def test_new_message_ids_have_alat_was_shape_and_are_unique() -> None:
     for message_id in ids:
         assert re.fullmatch(r"3EB0[0-9A-F]{16}", message_id)
         assert is_message_id(message_id)
+
+
+def test_new_message_ids_sort_in_the_order_they_were_made() -> None:
+    earlier = [new_message_id() for _ in range(100)]
+    time.sleep(0.002)
+    later = new_message_id()
+    assert earlier == sorted(earlier)
+    assert later > earlier[-1]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_does_not_continue_its_parents_sequence() -> None:
+    new_message_id()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id and leave at once
+        os.write(write_end, new_message_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 64).decode()
+    parent = new_message_id()
+    os.close(read_end)
+    os.close(write_end)
+    # The last five hex digits are the sequence; the parent's goes on by one,
+    # the child's starts somewhere random (the same by a 2^-20 chance).
+    assert child[-5:] != parent[-5:]
 
 
 @pytest.mark.parametrize(
