@@ -512,17 +512,22 @@ def _receipt_times(status: MessageStatus, at: int) -> dict[str, Any]:
 def latest_reply_target(
     connection: Connection, *, device_id: int, recipient: str
 ) -> tuple[str, str] | None:
-    """The newest message the device sent to ``recipient``: ``(message_id, content)``."""
+    """The newest message the sandbox delivered to ``recipient``: ``(message_id, content)``."""
     query = (
         sa.select(messages.c.message_id, messages.c.content)
+        .select_from(
+            sandbox_deliveries.join(
+                messages, messages.c.message_id == sandbox_deliveries.c.message_id
+            )
+        )
         .where(
-            messages.c.device_id == device_id,
-            messages.c.recipient == recipient,
+            sandbox_deliveries.c.device_id == device_id,
+            sandbox_deliveries.c.recipient == recipient,
             messages.c.status.in_(
                 [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ]
             ),
         )
-        .order_by(messages.c.sent_at.desc(), messages.c.id.desc())
+        .order_by(sandbox_deliveries.c.id.desc())
         .limit(1)
     )
     row = (connection.execute(query)).first()

@@ -87,10 +87,9 @@ messages = sa.Table(
     sa.Column("failed_at", sa.BigInteger, nullable=True),
     sa.Column("cancelled_at", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("account_id", "idempotency_key"),
-    # Claiming scans one device's due messages in order.
+    # Claiming scans one device's due messages in order. Every index here is
+    # paid for on the accept path, so there is no other.
     sa.Index(None, "device_id", "status", "due_at"),
-    # Replies find the latest message a device sent to a recipient.
-    sa.Index(None, "device_id", "recipient"),
 )
 
 # What the sandbox transport "delivered": one row per message, ever, as
@@ -107,6 +106,8 @@ sandbox_deliveries = sa.Table(
     sa.Column("delivered_at", sa.BigInteger, nullable=False),
     sa.Column("send_count", sa.Integer, nullable=False, server_default="1"),
     sa.Index(None, "device_id", "id"),
+    # A reply answers the latest message the recipient got from the device.
+    sa.Index(None, "device_id", "recipient", "id"),
 )
 
 # The workers alive now: each renews its row with its device leases, and the
