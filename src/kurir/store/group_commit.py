@@ -51,11 +51,15 @@ class GroupCommitter(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="group-commit")
+            # Kept, as asking for the running loop costs a getpid() system call
+            # on every submit.
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._run(), name="group-commit")
 
     async def close(self) -> None:
         """Commit what is already waiting, then stop."""
@@ -70,7 +74,9 @@ class GroupCommitter(Generic[T, R]):
             raise Overloaded("shutting down")
         if len(self._pending) >= self._max_pending:
             raise Overloaded(f"{len(self._pending)} writes are already waiting")
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        if self._loop is None:
+            raise RuntimeError("GroupCommitter.submit before start")
+        future: asyncio.Future[R] = self._loop.create_future()
         self._pending.append((item, future))
         self._wake.set()
         return await future
