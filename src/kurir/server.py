@@ -111,6 +111,9 @@ async def serve(settings: Settings) -> None:
         access_log=False,
         lifespan="on",
         server_header=False,
+        # Kurir reads neither the client's address nor the scheme, so the
+        # X-Forwarded-* rewriting uvicorn adds to every request is dropped.
+        proxy_headers=False,
     )
     log.info(
         "serving on http://%s:%s (database: %s)",
