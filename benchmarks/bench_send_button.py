@@ -53,9 +53,11 @@ from harness import (
     PYTHON,
     HttpServer,
     code_version,
+    core_split,
     least_disturbed,
     load_average,
     machine_busy_seconds,
+    pin_process,
     postgres_cpu_seconds,
     postgres_database,
     postgres_unavailable_reason,
@@ -104,8 +106,10 @@ class AcceptResult:
         return int(self.closed["total_ok"]) + int(self.open["total_ok"])
 
 
-def run_loadgen(ports: list[int], args: argparse.Namespace, *, mode: str, strict: bool) -> Any:
-    """One load generator process; its JSON result."""
+def run_loadgen(
+    ports: list[int], args: argparse.Namespace, *, mode: str, strict: bool, core: int | None
+) -> Any:
+    """One load generator process, on ``core`` if given; its JSON result."""
     argv = [
         PYTHON,
         str(HERE / "loadgen.py"),
@@ -129,7 +133,13 @@ def run_loadgen(ports: list[int], args: argparse.Namespace, *, mode: str, strict
         ]
     if strict:
         argv.append("--strict")
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=None if core is None else lambda: os.sched_setaffinity(0, {core}),
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the load generator failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout)
@@ -143,8 +153,16 @@ def measure(
     *,
     strict: bool,
 ) -> AcceptResult:
-    """Closed loop, then open loop, against ``servers`` (the load split among them)."""
+    """Closed loop, then open loop, against ``servers`` (the load split among them).
+
+    One server process without PostgreSQL gets a core of its own and the load
+    generator the other (see `core_split`); PostgreSQL's processes and a
+    second API process need the scheduler's freedom, so those rows run unpinned.
+    """
     ports = [server.port for server in servers]
+    split = core_split() if len(servers) == 1 and database != "PostgreSQL" else None
+    if split is not None:
+        pin_process(servers[0].pid, split[0])
     cores = {}
     others = {}
     databases = {}
@@ -156,7 +174,9 @@ def measure(
         server_before = sum(server.cpu_seconds() for server in servers)
         database_before = postgres_cpu_seconds() if database == "PostgreSQL" else 0.0
         wall_before = time.perf_counter()
-        results[mode] = run_loadgen(ports, args, mode=mode, strict=strict)
+        results[mode] = run_loadgen(
+            ports, args, mode=mode, strict=strict, core=None if split is None else split[1]
+        )
         wall = time.perf_counter() - wall_before
         server = sum(server.cpu_seconds() for server in servers) - server_before
         client = _children_cpu_seconds() - children_before
@@ -459,6 +479,12 @@ def main() -> None:
         "cores: CPU seconds per wall second of the server(s), the load generator, PostgreSQL, "
         "and everything else on the machine ('other': work that competes for the cores)"
     )
+    split = core_split()
+    if split is not None:
+        print(
+            f"pinned: a lone server without PostgreSQL (bare, SQLite) runs on core {split[0]}, "
+            f"its load generator on core {split[1]}; PostgreSQL rows are not pinned"
+        )
     if args.json is not None:
         args.json.write_text(
             json.dumps(
