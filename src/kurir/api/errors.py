@@ -3,13 +3,12 @@
 import logging
 
 import msgspec
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from kurir.domain.errors import ValidationError
-from kurir.store import Overloaded
+from kurir.store import DATABASE_ERRORS, Overloaded
 
 log = logging.getLogger("kurir.api")
 
@@ -91,8 +90,7 @@ EXCEPTION_HANDLERS = {
     ValidationError: _validation_error,
     HTTPException: _http_error,
     Overloaded: _overloaded,
-    OperationalError: _database_error,
-    DBAPIError: _database_error,
+    **dict.fromkeys(DATABASE_ERRORS, _database_error),
     OSError: _database_error,
     Exception: _unexpected,
 }

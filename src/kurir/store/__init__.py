@@ -11,7 +11,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy import Connection
 
 from kurir.store import leases, messages
-from kurir.store.database import Database, DatabaseURLError
+from kurir.store.database import DATABASE_ERRORS, Database, DatabaseURLError
 from kurir.store.group_commit import GroupCommitter, Overloaded
 from kurir.store.records import (
     Accepted,
@@ -21,7 +21,7 @@ from kurir.store.records import (
     SendOutcome,
 )
 
-__all__ = ["DatabaseURLError", "Overloaded", "Store"]
+__all__ = ["DATABASE_ERRORS", "DatabaseURLError", "Overloaded", "Store"]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -6,6 +6,7 @@ sqlite3 module on threads, or asyncpg.
 """
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,11 +15,17 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 # Long enough to ride out another process's commit, short enough that a stuck
 # database surfaces as an error instead of a hung request.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+#: What a failing database raises: SQLAlchemy's wrapper of a driver error, or
+#: the sqlite3 module's own error where the SQLite writer calls it directly.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error)
 
 
 class DatabaseURLError(ValueError):
