@@ -6,7 +6,10 @@ sqlite3 module on threads, or asyncpg.
 """
 
 import asyncio
+import contextlib
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,7 +78,6 @@ class Database:
                 _sqlite_engine(target, pool_size=1, begin="BEGIN IMMEDIATE")
             )
             self._sqlite_reader = _sqlite_engine(target, pool_size=4, begin="BEGIN")
-            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="kurir-sqlite-write")
             self._read_threads = ThreadPoolExecutor(4, thread_name_prefix="kurir-sqlite-read")
         else:
             self._postgres = create_async_engine(
@@ -94,18 +96,13 @@ class Database:
     async def write(self, work: Work[R]) -> R:
         """Run ``work`` in a transaction that commits when it returns."""
         if self.is_sqlite:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._write_thread, self._sqlite_writer.run, work
-            )
+            return await self._sqlite_writer.run(work)
         async with self._postgres.begin() as connection:
             return await connection.run_sync(work)
 
     async def dispose(self) -> None:
         if self.is_sqlite:
-            await asyncio.get_running_loop().run_in_executor(
-                self._write_thread, self._sqlite_writer.close
-            )
-            self._write_thread.shutdown()
+            await self._sqlite_writer.close()
             self._read_threads.shutdown()
             self._sqlite_reader.dispose()
         else:
@@ -118,18 +115,50 @@ def _in_connection(engine: sa.Engine, work: Work[R]) -> R:
 
 
 class _SqliteWriter:
-    """The one write connection, held by the writer thread for the process's life.
+    """The one write connection, on a thread of its own for the process's life.
 
-    Checking it out of a pool for each transaction and resetting it on the
-    way back cost the writer thread more GIL time than the accepted batch's
-    INSERT did.
+    The thread holds the connection: checking it out of a pool for each
+    transaction and resetting it on the way back cost more GIL time than the
+    accepted batch's INSERT. Jobs come in on a queue and results go back
+    through the loop's ``call_soon_threadsafe``; ``run_in_executor`` wrapped
+    each job in two chained futures, about 20 us more CPU a transaction.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._connection: sa.Connection | None = None
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="kurir-sqlite-write", daemon=True).start()
 
-    def run(self, work: Work[R]) -> R:
+    async def run(self, work: Work[R]) -> R:
+        """``work`` in a transaction that commits when it returns."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[R] = loop.create_future()
+        self._jobs.put((loop, done, work))
+        return await done
+
+    async def close(self) -> None:
+        """After the jobs already queued: close the connection and end the thread."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._jobs.put((loop, done, None))
+        await done
+
+    def _serve(self) -> None:
+        while True:
+            loop, done, work = self._jobs.get()
+            if work is None:
+                self._close()
+                _answer(loop, done, None, None)
+                return
+            try:
+                result = self._in_transaction(work)
+            except BaseException as error:  # the caller's to handle, not this thread's
+                _answer(loop, done, None, error)
+            else:
+                _answer(loop, done, result, None)
+
+    def _in_transaction(self, work: Work[R]) -> R:
         connection = self._connection
         if connection is None or connection.invalidated:
             if connection is not None:  # lost to a disconnect error: start afresh
@@ -138,11 +167,33 @@ class _SqliteWriter:
         with connection.begin():
             return work(connection)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         self._engine.dispose()
+
+
+#: A job for the writer thread: where to answer, and the work (None: stop).
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Work[Any] | None]
+
+
+def _answer(
+    loop: asyncio.AbstractEventLoop,
+    done: "asyncio.Future[Any]",
+    result: object,
+    error: BaseException | None,
+) -> None:
+    def settle() -> None:
+        if done.cancelled():  # the caller gave up waiting; the work was done anyway
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+        loop.call_soon_threadsafe(settle)
 
 
 def _sqlite_engine(url: sa.URL, *, pool_size: int, begin: str) -> sa.Engine:
