@@ -460,7 +460,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=3,
+        default=5,
         help="bare (uvloop) and Kurir on SQLite, each measured this often, alternately",
     )
     parser.add_argument(
