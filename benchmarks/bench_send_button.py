@@ -441,14 +441,17 @@ def accept_report(suite: AcceptSuite) -> str:
     if sqlite is not None:
         rate = float(sqlite.closed["ok_per_s"])
         ratio = suite.ratio
-        p99 = float(sqlite.open["p99_ms"])
+        p99s = [float(r.open["p99_ms"]) for r in suite.sqlite_rounds]
+        p99 = median(p99s)
         lines += [
-            f"goal: one process (SQLite) accepts >= {ACCEPT_GOAL:,.0f} durable sends/s: "
-            f"{rate:,.0f} -> {verdict(rate >= ACCEPT_GOAL)}",
+            "kurir serve, SQLite, open loop p99 ms by round: "
+            + ", ".join(f"{value:.1f}" for value in p99s),
+            f"goal: one process (SQLite) accepts >= {ACCEPT_GOAL:,.0f} durable sends/s, "
+            f"median round: {rate:,.0f} -> {verdict(rate >= ACCEPT_GOAL)}",
             f"goal: >= {RATIO_GOAL} of the bare endpoint (uvloop), median of the rounds: "
-            f"{ratio:.2f} -> {verdict(ratio >= RATIO_GOAL)}",
-            f"goal: p99 < {P99_GOAL_MS:.0f} ms at {opened['rate']:,.0f} req/s: "
-            f"{p99:.1f} ms -> {verdict(p99 < P99_GOAL_MS)}",
+            f"{ratio:.3f} -> {verdict(ratio >= RATIO_GOAL)}",
+            f"goal: p99 < {P99_GOAL_MS:.0f} ms at {opened['rate']:,.0f} req/s, median of the "
+            f"rounds: {p99:.1f} ms -> {verdict(p99 < P99_GOAL_MS)}",
         ]
     return "\n".join(lines)
 
