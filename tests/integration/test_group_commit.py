@@ -220,3 +220,37 @@ async def test_close_commits_what_is_waiting_then_refuses_more(
     await writer.hold.release()
     await asyncio.gather(first, waiting, closing)
     assert await writer.stored() == {"first", "waiting"}
+
+
+async def test_a_write_whose_caller_gives_up_stays_whole_and_the_writer_goes_on(
+    store: Store, hold: Hold
+) -> None:
+    loop = asyncio.get_running_loop()
+    in_transaction = asyncio.Event()
+    # An answer delivered to the abandoned caller must not blow up in the loop.
+    loop_errors: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: loop_errors.append(context))
+
+    def insert_then_wait(connection: Connection) -> None:
+        connection.execute(accounts.insert().values(name="abandoned", created_at=T0))
+        loop.call_soon_threadsafe(in_transaction.set)
+        hold.block(connection)
+
+    abandoned = asyncio.create_task(store.database.write(insert_then_wait))
+    await asyncio.wait_for(in_transaction.wait(), 5)
+    abandoned.cancel()
+    await hold.release()
+    with pytest.raises(asyncio.CancelledError):
+        await abandoned
+
+    await store.database.write(
+        lambda connection: connection.execute(accounts.insert().values(name="next", created_at=T0))
+    )
+    stored = await store.database.read(
+        lambda connection: set(connection.execute(sa.select(accounts.c.name)).scalars())
+    )
+    # SQLite's writer thread finishes the transaction it began; on PostgreSQL
+    # the cancelled query takes its transaction down with it. Whole either way.
+    assert stored == ({"abandoned", "next"} if store.is_sqlite else {"next"})
+    loop.set_exception_handler(None)
+    assert loop_errors == []
