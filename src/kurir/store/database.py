@@ -121,7 +121,8 @@ class _SqliteWriter:
     transaction and resetting it on the way back cost more GIL time than the
     accepted batch's INSERT. Jobs come in on a queue and results go back
     through the loop's ``call_soon_threadsafe``; ``run_in_executor`` wrapped
-    each job in two chained futures, about 20 us more CPU a transaction.
+    each job in two chained futures (an empty write transaction cost about
+    46 us of CPU that way, 40 us this way).
     """
 
     def __init__(self, engine: sa.Engine) -> None:
