@@ -543,7 +543,7 @@ def main() -> None:
         "cores: CPU seconds per wall second of the server(s), the load generator, PostgreSQL, "
         "and everything else on the machine ('other': work that competes for the cores)"
     )
-    split = core_split()
+    split = core_split() if args.pin else None
     if split is not None:
         print(
             f"pinned: a lone server without PostgreSQL (bare, SQLite) runs on core {split[0]}, "
