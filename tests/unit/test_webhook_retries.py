@@ -1,8 +1,13 @@
-"""When a webhook delivery is tried again."""
+"""When a webhook delivery is tried again, and how a receiver's Retry-After is read."""
 
 import random
+from email.utils import format_datetime
 
+import pytest
+
+from kurir.clock import to_datetime
 from kurir.domain.retry import DeliveryRetryPolicy, RetryPolicy, backoff
+from kurir.webhooks.attempt import MAX_RETRY_AFTER_SECONDS, retry_after_seconds
 
 EVENT_AT = 1_700_000_000_000
 DAY_MS = 24 * 3600 * 1000
@@ -94,3 +99,39 @@ def test_message_retries_keep_their_delays() -> None:
     assert RetryPolicy().delay_after(4, random.Random(42)) == backoff(
         4, 2.0, 600.0, random.Random(42)
     )
+
+
+# -- Retry-After ----------------------------------------------------------------
+
+NOW = 1_445_412_400_000  # Wed, 21 Oct 2015 07:26:40 GMT
+
+
+def http_date(ms: int) -> str:
+    return format_datetime(to_datetime(ms), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120),
+        (" 5 ", 5),
+        ("0", 0),
+        ("86400", 86400),
+        ("86401", MAX_RETRY_AFTER_SECONDS),
+        ("9" * 5000, MAX_RETRY_AFTER_SECONDS),  # longer than int() takes by default
+        (http_date(NOW + 90_000), 90),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 80),  # IMF-fixdate, HTTP's preferred form
+        ("Wednesday, 21-Oct-15 07:28:00 GMT", 80),  # RFC 850, obsolete but allowed
+        ("Wed Oct 21 07:28:00 2015", 80),  # asctime, obsolete but allowed
+        ("Wed, 21 Oct 2015 07:00:00 GMT", 0),  # in the past: no wait
+        ("Sat, 21 Oct 2017 07:28:00 GMT", MAX_RETRY_AFTER_SECONDS),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("1.5", None),
+        ("\u0663", None),  # ARABIC-INDIC DIGIT THREE: a digit to Python, not to HTTP
+        ("Wed, 21 Oct 99999 07:28:00 GMT", None),
+    ],
+)
+def test_retry_after_in_seconds_or_as_an_http_date(value: str, seconds: int | None) -> None:
+    assert retry_after_seconds(value, now=NOW) == seconds
