@@ -160,14 +160,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
-    from kurir.server import serve
+    from kurir.server import ListenError, serve
 
     overrides: dict[str, Any] = {name: getattr(args, name) for name in _SERVE_FLAGS}
     if args.no_dispatch:
         overrides["dispatch"] = False
     settings = load_settings(database_url=args.database_url, **overrides)
     _configure_logging(settings)
-    run_event_loop(serve(settings))
+    try:
+        run_event_loop(serve(settings))
+    except ListenError as error:
+        raise CommandError(str(error)) from None
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
