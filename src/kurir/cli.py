@@ -10,10 +10,12 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
@@ -21,8 +23,8 @@ from kurir.config import Settings, SettingsError, load_settings
 from kurir.domain.errors import ValidationError
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
-from kurir.store import Store, accounts, messages
-from kurir.store.database import DatabaseURLError
+from kurir.store import DATABASE_ERRORS, Store, accounts, messages
+from kurir.store.database import DatabaseURLError, is_sqlite
 from kurir.store.records import Account
 from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_transport_config
 
@@ -30,6 +32,9 @@ from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_tra
 #: SQLite would store a longer value silently and PostgreSQL would fail loudly.
 _MAX_DEVICE_ID = 64
 _MAX_LABEL = 100
+
+#: What opening a database that cannot be used raises (asyncpg: OSError when nobody answers).
+_OPEN_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, OSError)
 
 
 # Settings that have a flag of their own: the database URL is every command's,
@@ -193,8 +198,14 @@ def _worker(_args: argparse.Namespace, settings: Settings) -> None:
 def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
     from kurir.store.migrate import upgrade_to_head
 
-    upgrade_to_head(settings.database_url)
-    print("database is at the current schema")
+    print(f"kurir: using the database at {_database_name(settings.database_url)}", file=sys.stderr)
+    done = upgrade_to_head(settings.database_url)
+    if done.before is None:
+        print(f"created the schema at revision {done.after}")
+    elif done.before != done.after:
+        print(f"upgraded the schema from revision {done.before} to {done.after}")
+    else:
+        print(f"the schema is already at the current revision {done.after}")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -209,16 +220,33 @@ AdminCommand = Callable[[Store, argparse.Namespace], Awaitable[None]]
 
 
 def _admin(command: AdminCommand) -> Callable[[argparse.Namespace, Settings], None]:
-    """Run an administrative command against the database, migrated first."""
+    """Run an administrative command against an existing database, migrated first.
+
+    It never creates one: run from another folder, the default relative
+    SQLite path would otherwise leave an empty database there and show nothing.
+    """
 
     def run(args: argparse.Namespace, settings: Settings) -> None:
-        from kurir.store.migrate import upgrade_to_head
+        from kurir.store.migrate import current_revision, upgrade_to_head_async
 
-        upgrade_to_head(settings.database_url)
+        url = settings.database_url
+        name = _database_name(url)
+        first = "run 'kurir migrate' or 'make run' first, or set KURIR_DATABASE_URL"
+        if _sqlite_file_missing(url):  # opening it would create it
+            raise CommandError(f"no database at {name}; {first}")
 
         async def go() -> None:
-            store = Store(settings.database_url, pool_size=2)
+            store = Store(url, pool_size=2)
             try:
+                try:
+                    revision = await store.read(current_revision)
+                except _OPEN_ERRORS as error:
+                    reason = error.orig if isinstance(error, DBAPIError) else error
+                    raise CommandError(f"cannot open the database at {name}: {reason}") from None
+                if revision is None:
+                    raise CommandError(f"the database at {name} has no Kurir schema; {first}")
+                print(f"kurir: using the database at {name}", file=sys.stderr)
+                await upgrade_to_head_async(url)
                 await command(store, args)
             finally:
                 await store.close()
@@ -226,6 +254,24 @@ def _admin(command: AdminCommand) -> Callable[[argparse.Namespace, Settings], No
         asyncio.run(go())
 
     return run
+
+
+def _database_name(url: str) -> str:
+    """The database as an operator recognises it: a SQLite file's full path, else the URL."""
+    parsed = make_url(url)
+    if is_sqlite(url) and parsed.database and parsed.database != ":memory:":
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    parsed = make_url(url)
+    return (
+        is_sqlite(url)
+        and bool(parsed.database)
+        and parsed.database != ":memory:"
+        and not Path(str(parsed.database)).exists()
+    )
 
 
 async def _account(store: Store, name_or_id: str) -> Account:

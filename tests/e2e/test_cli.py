@@ -10,12 +10,19 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 
+import kurir.store.migrate
 from kurir import Client, KurirError
 from tests.e2e.kurir_cli import (
     assert_all_refused,
+    assert_refused,
     jakarta_schedule,
     run_kurir,
     sqlite_server,
@@ -30,6 +37,16 @@ AUTH_CACHE_S = 0.5
 #: Allowance on top of it for a request's own time on a busy machine.
 SLACK_S = 1.5
 UNKNOWN_MESSAGE = "3EB0" + "0" * 16
+MIGRATIONS = Path(kurir.store.migrate.__file__).with_name("migrations")
+#: One of each kind: all administrative commands share the way they open the database.
+ADMIN_COMMANDS = [
+    ["accounts", "list"],
+    ["accounts", "create", "acme"],
+    ["keys", "list", "--account", "acme"],
+    ["devices", "list"],
+    ["messages", "show", UNKNOWN_MESSAGE],
+]
+FIRST = "run 'kurir migrate' or 'make run' first, or set KURIR_DATABASE_URL"
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +81,68 @@ def _columns(listing: str) -> list[list[str]]:
     return [line.split("\t") for line in listing.splitlines()]
 
 
-def test_migrate_twice(database_url: str) -> None:
-    for _ in range(2):
-        assert succeeded(run_kurir("migrate", database_url=database_url)) == (
-            "database is at the current schema\n"
-        )
+def _named(database_url: str) -> str:
+    """How the commands name a database: a SQLite file by its full path, else by its URL."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(str(parsed.database)).resolve())
+    return database_url
+
+
+def _head() -> str:
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_migrate_says_what_it_did(database_url: str) -> None:
+    created = run_kurir("migrate", database_url=database_url)
+    assert succeeded(created) == f"created the schema at revision {_head()}\n"
+    assert created.stderr == f"kurir: using the database at {_named(database_url)}\n"
+    assert succeeded(run_kurir("migrate", database_url=database_url)) == (
+        f"the schema is already at the current revision {_head()}\n"
+    )
+
+
+def test_migrate_upgrades_an_older_schema(database_url: str) -> None:
+    # The database as the first release of Kurir left it.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["kurir_database_url"] = database_url
+    command.upgrade(config, "0001")
+    assert succeeded(run_kurir("migrate", database_url=database_url)) == (
+        f"upgraded the schema from revision 0001 to {_head()}\n"
+    )
+
+
+def test_admin_commands_create_no_database(tmp_path: Path) -> None:
+    """Run in a folder without one, they name the file they looked for and leave nothing."""
+    missing = tmp_path.resolve() / "data" / "kurir.db"
+    assert_all_refused(
+        [(args, 2, f"no database at {missing}; {FIRST}") for args in ADMIN_COMMANDS],
+        database_url=None,
+        cwd=tmp_path,
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_admin_commands_refuse_a_database_without_the_schema(database_url: str) -> None:
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(str(parsed.database)).touch()  # an empty file, as `touch` or another tool leaves it
+    refusal = f"the database at {_named(database_url)} has no Kurir schema; {FIRST}"
+    assert_all_refused([(args, 2, refusal) for args in ADMIN_COMMANDS], database_url=database_url)
+    # None of them created the schema either.
+    assert_refused(run_kurir("accounts", "list", database_url=database_url), refusal, code=2)
 
 
 def test_accounts_create_and_list(sqlite_database_url: str) -> None:
     url = sqlite_database_url
-    assert succeeded(run_kurir("accounts", "create", "acme", database_url=url)) == (
-        "account 1 'acme' created\n"
-    )
+    succeeded(run_kurir("migrate", database_url=url))
+    created = run_kurir("accounts", "create", "acme", database_url=url)
+    assert succeeded(created) == "account 1 'acme' created\n"
+    # Which database a command works on, on stderr: stdout stays the result alone.
+    assert created.stderr == f"kurir: using the database at {_named(url)}\n"
     [listed] = assert_all_refused(
         [
             (["accounts", "create", " acme "], 2, "account 'acme' exists already"),
