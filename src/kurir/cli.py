@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -292,8 +293,9 @@ async def _accounts_create(store: Store, args: argparse.Namespace) -> None:
 
 
 async def _accounts_list(store: Store, _args: argparse.Namespace) -> None:
+    zone = load_settings().zone
     for account in await store.read(accounts.list_accounts):
-        print(f"{account.id}\t{account.name}\t{_when(account.created_at)}")
+        print(f"{account.id}\t{account.name}\t{_when(account.created_at, zone)}")
 
 
 async def _keys_create(store: Store, args: argparse.Namespace) -> None:
@@ -314,8 +316,9 @@ async def _keys_create(store: Store, args: argparse.Namespace) -> None:
 
 async def _keys_list(store: Store, args: argparse.Namespace) -> None:
     account = await _account(store, args.account)
+    zone = load_settings().zone
     for key in await store.read(accounts.list_api_keys, account_id=account.id):
-        state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
+        state = f"revoked {_when(key.revoked_at, zone)}" if key.revoked_at else "active"
         print(f"{key.id}\t{key.hint}\t{key.label}\t{state}")
 
 
@@ -413,5 +416,6 @@ def _send_button(args: argparse.Namespace, _settings: Settings) -> None:
     print(json.dumps(sent, ensure_ascii=False))
 
 
-def _when(ms: int | None) -> str:
-    return to_datetime(ms).isoformat(timespec="seconds") if ms is not None else "-"
+def _when(ms: int, zone: tzinfo) -> str:
+    """A time as the API shows it (in KURIR_TIMEZONE), to the second."""
+    return to_datetime(ms).astimezone(zone).isoformat(timespec="seconds")

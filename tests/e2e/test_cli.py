@@ -9,7 +9,7 @@ Commands that do not depend on each other run side by side, to keep this fast.
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from tests.e2e.kurir_cli import (
     assert_refused,
     jakarta_schedule,
     run_kurir,
+    run_kurir_all,
     sqlite_server,
     succeeded,
     wait_until,
@@ -271,6 +272,33 @@ def test_devices_add_list_remove(running: KurirProcess) -> None:
         [tenant.device_id, tenant.device_phone, "sandbox", "0-0ms"],
         ["till", "628144444444", "sandbox", "0-900ms"],
     ]
+
+
+def test_times_are_shown_in_kurir_timezone(running: KurirProcess) -> None:
+    """As the API shows them: ``accounts list`` and a revoked key's time, with the zone's offset."""
+    url = running.database_url
+    tenant = provision_tenant(url, name="zones")
+    spare = succeeded(run_kurir("keys", "create", "--account", "zones", database_url=url))
+    key_id = spare.split()[1]  # "key 7 for account 'zones' (shown once…"
+    succeeded(run_kurir("keys", "revoke", "--account", "zones", key_id, database_url=url))
+    listings = ["accounts", "list"], ["keys", "list", "--account", "zones"]
+    jakarta = run_kurir_all(listings, database_url=url)
+    utc = run_kurir_all(listings, database_url=url, env={"KURIR_TIMEZONE": "UTC"})
+
+    with Client(running.base_url, tenant.api_key) as kurir:
+        [device] = kurir.list_devices()  # made in the same moment as the account
+    shown_by_api = datetime.fromisoformat(device["created_at"])
+    [account] = [row for row in _columns(succeeded(jakarta[0])) if row[1] == "zones"]
+    assert account[2] == shown_by_api.replace(microsecond=0).isoformat()
+    assert account[2].endswith("+07:00")
+    [account_utc] = [row for row in _columns(succeeded(utc[0])) if row[1] == "zones"]
+    assert account_utc[2].endswith("+00:00")
+    assert datetime.fromisoformat(account_utc[2]) == datetime.fromisoformat(account[2])
+
+    [_, [*_, revoked]] = _columns(succeeded(jakarta[1]))
+    [_, [*_, revoked_utc]] = _columns(succeeded(utc[1]))
+    assert re.fullmatch(r"revoked \S+\+07:00", revoked)
+    assert re.fullmatch(r"revoked \S+\+00:00", revoked_utc)
 
 
 def test_send_button_and_messages_show(running: KurirProcess) -> None:
