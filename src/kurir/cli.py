@@ -151,7 +151,9 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="KIND"
     )
     sub = send_cmd.add_parser("button", help="send a button message")
-    sub.add_argument("--url", default=os.environ.get("KURIR_URL", "http://127.0.0.1:8080"))
+    sub.add_argument(
+        "--url", help="the server (default: KURIR_URL, else http://KURIR_HOST:KURIR_PORT)"
+    )
     sub.add_argument("--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY")
     sub.add_argument("--device", required=True)
     sub.add_argument("--phone", required=True)
@@ -399,10 +401,11 @@ async def _messages_show(store: Store, args: argparse.Namespace) -> None:
     print(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
-def _send_button(args: argparse.Namespace, _settings: Settings) -> None:
+def _send_button(args: argparse.Namespace, settings: Settings) -> None:
     if not args.api_key:
         raise CommandError("an API key is needed: --api-key or KURIR_API_KEY")
-    with Client(args.url, args.api_key) as client:
+    url = args.url or os.environ.get("KURIR_URL") or _local_url(settings)
+    with Client(url, args.api_key) as client:
         sent = client.send_button(
             device=args.device,
             phone=args.phone,
@@ -414,6 +417,14 @@ def _send_button(args: argparse.Namespace, _settings: Settings) -> None:
             idempotency_key=args.idempotency_key,
         )
     print(json.dumps(sent, ensure_ascii=False))
+
+
+def _local_url(settings: Settings) -> str:
+    """The API of a ``kurir serve`` on this machine with the same settings."""
+    # A server listening on every address is reached on loopback.
+    everywhere = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104  # looked up, not bound
+    host = everywhere.get(settings.host, settings.host)
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
 
 
 def _when(ms: int, zone: tzinfo) -> str:

@@ -301,10 +301,35 @@ def test_times_are_shown_in_kurir_timezone(running: KurirProcess) -> None:
     assert re.fullmatch(r"revoked \S+\+00:00", revoked_utc)
 
 
-def test_send_button_and_messages_show(running: KurirProcess) -> None:
-    send = ["send", "button", "--device", running.device_id, "--phone", "0811-1111-111"]
+def _send_command(server: KurirProcess) -> list[str]:
+    send = ["send", "button", "--device", server.device_id, "--phone", "0811-1111-111"]
     send += ["--header", "Header", "--message", "Pilih salah satu:", "--footer", "Footer"]
-    send += ["--button", "Opsi 1", "--button", "Opsi 2"]
+    return [*send, "--button", "Opsi 1", "--button", "Opsi 2"]
+
+
+def test_send_finds_the_server_as_serve_would_listen(running: KurirProcess) -> None:
+    """--url, else KURIR_URL, else KURIR_HOST and KURIR_PORT; an unreachable URL is named."""
+    send = _send_command(running)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    key = {"KURIR_API_KEY": running.api_key}
+    elsewhere = {"KURIR_PORT": nowhere.rpartition(":")[2]}
+    chosen = [
+        ([], {"KURIR_HOST": "127.0.0.1", "KURIR_PORT": str(running.port)}),
+        ([], {**elsewhere, "KURIR_URL": running.base_url}),
+        (["--url", running.base_url], {**elsewhere, "KURIR_URL": nowhere}),
+    ]
+    for flags, env in chosen:
+        result = run_kurir(*send, *flags, database_url=None, env={**key, **env})
+        assert json.loads(succeeded(result))["status"] == "ok"
+    assert_refused(
+        run_kurir(*send, database_url=None, env={**key, **elsewhere}),
+        f"cannot reach the server at {nowhere}: ",
+        code=1,
+    )
+
+
+def test_send_button_and_messages_show(running: KurirProcess) -> None:
+    send = _send_command(running)
     here = ["--url", running.base_url]
     schedule = jakarta_schedule(timedelta(hours=1))
     by_env = run_kurir(
@@ -327,7 +352,7 @@ def test_send_button_and_messages_show(running: KurirProcess) -> None:
             (
                 [*send, "--url", elsewhere, "--api-key", running.api_key],
                 1,
-                "cannot reach the server: ",
+                f"cannot reach the server at {elsewhere}: ",
             ),
             ([*send, *here], 2, "an API key is needed: --api-key or KURIR_API_KEY"),
             (["messages", "show", UNKNOWN_MESSAGE], 2, f"no message {UNKNOWN_MESSAGE}"),
