@@ -1,7 +1,7 @@
-"""The ``kurir`` command: run the gateway, administer accounts, keys and devices, send.
+"""The kurir command: run the gateway, administer accounts, keys and devices, send.
 
 Administration works on the database directly (it is the operator's tool);
-``send`` goes through the HTTP API like any client.
+send goes through the HTTP API like any client.
 """
 
 import argparse
@@ -74,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # The docstring is the help text, so it is written plain (no reST markup).
     parser = argparse.ArgumentParser(prog="kurir", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

@@ -328,6 +328,17 @@ def test_send_finds_the_server_as_serve_would_listen(running: KurirProcess) -> N
     )
 
 
+def test_help_is_plain_text() -> None:
+    """--help shows docstrings and help strings as they are: no reST markup may show."""
+    # The top level, whose description is the module's docstring, and a sample of the rest.
+    commands = [[], ["serve"], ["accounts"], ["keys", "create"], ["send", "button"]]
+    results = run_kurir_all([[*args, "--help"] for args in commands], database_url=None)
+    for args, result in zip(commands, results, strict=True):
+        text = succeeded(result)
+        assert text.startswith(f"usage: kurir {' '.join(args)}".rstrip()), text
+        assert not re.search(r"``|:[a-z]+:`|`_", text), text
+
+
 def test_send_button_and_messages_show(running: KurirProcess) -> None:
     send = _send_command(running)
     here = ["--url", running.base_url]
