@@ -79,7 +79,7 @@ def _read(cleaned: str, region: str) -> str | _Ambiguous | None:
         return _digits(national)
     international = _parse("+" + digits, None)
     if international is None or national is None:
-        number = international or national
+        number = international if international is not None else national
         return _digits(number) if number is not None else None
     at_home, abroad = _digits(national), _digits(international)
     if at_home == abroad:
