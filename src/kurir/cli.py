@@ -338,9 +338,10 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
     import secrets
 
     account = await _account(store, args.account)
-    phone = normalise_phone(args.phone, load_settings().default_region)
+    region = load_settings().default_region
+    phone = normalise_phone(args.phone, region)
     try:
-        validate_transport_config(args.transport, args.config)
+        validate_transport_config(args.transport, args.config, default_region=region)
     except TransportConfigError as error:
         raise CommandError(str(error)) from None
     # A max of 0 means "the same as the min" (fixed pacing), so only a max above 0 bounds it.

@@ -40,6 +40,7 @@ def dispatch_settings(settings: Settings, *, max_idle_s: float | None = None) ->
             base_delay=settings.retry_base_seconds,
             max_delay=settings.retry_max_seconds,
         ),
+        default_region=settings.default_region,
     )
 
 

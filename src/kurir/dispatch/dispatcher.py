@@ -59,6 +59,8 @@ class DispatchSettings(msgspec.Struct, frozen=True):
     #: (a lone worker on SQLite, which has no LISTEN/NOTIFY); None: no cap.
     max_idle_s: float | None = None
     retry: RetryPolicy = RetryPolicy()
+    #: The region of national phone numbers in transport configs.
+    default_region: str = "ID"
 
 
 class _DeviceWork:
@@ -237,7 +239,10 @@ class Dispatcher:
     def _transport_for(self, device: Device) -> Transport | None:
         try:
             return build_transport(
-                device.transport, device.config, record_delivery=self.store.record_sandbox_delivery
+                device.transport,
+                device.config,
+                record_delivery=self.store.record_sandbox_delivery,
+                default_region=self.settings.default_region,
             )
         except TransportConfigError:
             log.exception(

@@ -2,10 +2,17 @@
 
 WhatsApp addresses a recipient by country code and national number, digits only
 (``628111111111``). Indonesian clients write the same number as ``08111111111``,
-``+62 811-1111-111`` or ``62 811 1111 111``; all of these must reach one person.
+``+62 811-1111-111``, ``62 811 1111 111`` or ``0062 811 1111 111``; all of these
+must reach one person, and so must Kurir's own ``to`` when a client sends it back.
+
+Digits without ``+`` can be read two ways, with a country code or as a national
+number, and reading them the wrong way reaches someone else. The rule below
+picks the reading a person writing that way meant, and refuses when nothing in
+the writing tells the two apart.
 """
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -17,9 +24,19 @@ _PUNCTUATION = str.maketrans("", "", " -().\t/")
 def normalise_phone(raw: str, default_region: str, *, field: str = "phone") -> str:
     """Return ``raw`` as country code + national number, digits only.
 
-    A number without ``+`` is read first as national in ``default_region``
-    (``0811…``) and, as phonenumbers does, also recognises a leading country
-    code (``62811…``). ``00`` is taken as the international prefix.
+    With ``+`` or ``00`` the number is international. Digits alone are read
+    both ways: with a country code (``62811…``, ``16502530000``) and as a
+    national number of ``default_region`` (``0811…``, or ``811…`` without the
+    trunk prefix). If only one reading is a valid number, it is that one. If
+    both are, and they differ, the writing decides:
+
+    * a leading trunk prefix (``0`` in ID) means national;
+    * digits written exactly as the region writes the national number, with no
+      trunk prefix (the US's ``2015558198``, also Egypt's +20 15558198), are
+      refused as ambiguous: a guess could reach the wrong person;
+    * otherwise it is a national number missing its trunk prefix, the less
+      usual way to write it, and the country code reading wins. That is what
+      makes Kurir's own ``to`` (``62811111111``) read back as itself.
     """
     if not raw.strip():
         raise ValidationError(f"{field} is required")
@@ -27,28 +44,69 @@ def normalise_phone(raw: str, default_region: str, *, field: str = "phone") -> s
     cleaned = stripped.translate(_PUNCTUATION)
     # Only punctuation ("---", "()") is not a number, and neither is a negative one.
     usable = cleaned and not stripped.startswith("-")
-    normalised = _normalise_cleaned(cleaned, default_region.upper()) if usable else None
-    if normalised is None:
-        raise ValidationError(f"{field} is not a valid phone number: {raw.strip()[:32]!r}")
-    return normalised
+    reading = _read(cleaned, default_region.upper()) if usable else None
+    if isinstance(reading, _Ambiguous):
+        raise ValidationError(
+            f"{field} is ambiguous: {stripped[:32]!r} is {reading.national} as a national "
+            f"number and {reading.international} with a country code; write it with +"
+        )
+    if reading is None:
+        raise ValidationError(f"{field} is not a valid phone number: {stripped[:32]!r}")
+    return reading
+
+
+class _Ambiguous(NamedTuple):
+    national: str
+    international: str
 
 
 # Bulk senders address the same recipients again and again; parsing with full
-# metadata costs ~20 µs, the cache makes repeats free.
+# metadata costs ~20 µs a reading, the cache makes repeats free.
 @lru_cache(maxsize=65536)
-def _normalise_cleaned(cleaned: str, region: str) -> str | None:
+def _read(cleaned: str, region: str) -> str | _Ambiguous | None:
     if cleaned.startswith("00"):
         cleaned = "+" + cleaned[2:]
-    body = cleaned[1:] if cleaned.startswith("+") else cleaned
-    if not body.isdigit() or len(body) > 17:
+    digits = cleaned.removeprefix("+")
+    if not digits.isdigit() or len(digits) > 17:
         return None
+    if cleaned.startswith("+"):
+        number = _parse(cleaned, None)
+        return _digits(number) if number is not None else None
+    national = _parse(digits, region)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    trunk = metadata.national_prefix if metadata is not None else None
+    if national is not None and trunk and digits.startswith(trunk):
+        return _digits(national)
+    international = _parse("+" + digits, None)
+    if international is None or national is None:
+        number = international if international is not None else national
+        return _digits(number) if number is not None else None
+    at_home, abroad = _digits(national), _digits(international)
+    if at_home == abroad:
+        return abroad
+    if _written_nationally(national) == digits:
+        return _Ambiguous(national=at_home, international=abroad)
+    return abroad
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     try:
-        number = phonenumbers.parse(cleaned, None if cleaned.startswith("+") else region)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return f"{number.country_code}{number.national_number}"
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def _digits(number: phonenumbers.PhoneNumber) -> str:
+    # The national significant number keeps a leading zero that belongs to the
+    # number (Italy's 06 …); ``national_number``, an int, drops it.
+    return f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+
+
+def _written_nationally(number: phonenumbers.PhoneNumber) -> str:
+    """The digits of ``number`` as its region writes it nationally (``0811…`` in ID)."""
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "".join(char for char in national if char.isdigit())
 
 
 def is_known_region(region: str) -> bool:

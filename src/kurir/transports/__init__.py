@@ -7,6 +7,7 @@ turns a device's transport name and JSON config into a ready transport.
 import msgspec
 
 from kurir.domain.buttons import ButtonLimits
+from kurir.domain.errors import ValidationError
 from kurir.store.records import SandboxDelivery
 from kurir.transports.base import (
     OutboundMessage,
@@ -15,7 +16,7 @@ from kurir.transports.base import (
     TransientSendError,
     Transport,
 )
-from kurir.transports.sandbox import RecordDelivery, SandboxConfig, SandboxTransport
+from kurir.transports.sandbox import RecordDelivery, SandboxTransport, read_sandbox_config
 
 __all__ = [
     "TRANSPORT_NAMES",
@@ -36,13 +37,21 @@ class TransportConfigError(ValueError):
     """A device's transport name or config cannot be used."""
 
 
-def build_transport(name: str, config_json: str, *, record_delivery: RecordDelivery) -> Transport:
-    """A transport for one device, from the name and config stored with it."""
+def build_transport(
+    name: str, config_json: str, *, record_delivery: RecordDelivery, default_region: str
+) -> Transport:
+    """A transport for one device, from the name and config stored with it.
+
+    Phone numbers in the config are read as a request's are, national ones in
+    ``default_region``.
+    """
     if name == "sandbox":
         try:
-            config = msgspec.json.decode(config_json or "{}", type=SandboxConfig)
+            config = read_sandbox_config(config_json, default_region)
         except msgspec.DecodeError as error:
             raise TransportConfigError(f"sandbox config: {error}") from error
+        except ValidationError as error:
+            raise TransportConfigError(f"sandbox config: {error.message}") from error
         return SandboxTransport(config, record_delivery)
     raise TransportConfigError(f"unknown transport {name!r}; known: {', '.join(TRANSPORT_NAMES)}")
 
@@ -54,10 +63,10 @@ def transport_limits(name: str) -> ButtonLimits:
     raise TransportConfigError(f"unknown transport {name!r}")
 
 
-def validate_transport_config(name: str, config_json: str) -> None:
+def validate_transport_config(name: str, config_json: str, *, default_region: str) -> None:
     """Raise TransportConfigError unless ``config_json`` suits transport ``name``."""
 
     async def _nowhere(_delivery: SandboxDelivery) -> None:
         return None
 
-    build_transport(name, config_json, record_delivery=_nowhere)
+    build_transport(name, config_json, record_delivery=_nowhere, default_region=default_region)

@@ -11,7 +11,8 @@ retries and failures before production does:
 ``fail_attempts``
     each message's first N attempts fail as a network error would (transient).
 ``not_on_whatsapp``
-    recipients that fail permanently, as numbers without a WhatsApp account do.
+    recipients that fail permanently, as numbers without a WhatsApp account do;
+    written in any notation a request may use, read with the same rule.
 """
 
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ import msgspec
 
 from kurir.clock import now_ms
 from kurir.domain.buttons import WHATSAPP_LIMITS
+from kurir.domain.phone import normalise_phone
 from kurir.store.records import SandboxDelivery
 from kurir.transports.base import (
     OutboundMessage,
@@ -34,6 +36,20 @@ RecordDelivery = Callable[[SandboxDelivery], Awaitable[None]]
 class SandboxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fail_attempts: int = 0
     not_on_whatsapp: tuple[str, ...] = ()
+
+
+def read_sandbox_config(config_json: str, default_region: str) -> SandboxConfig:
+    """A device's stored config, its numbers normalised as recipients are.
+
+    Raises msgspec's DecodeError for a config of the wrong shape and
+    ValidationError for a number that is none.
+    """
+    config = msgspec.json.decode(config_json or "{}", type=SandboxConfig)
+    numbers = tuple(
+        normalise_phone(raw, default_region, field="not_on_whatsapp")
+        for raw in config.not_on_whatsapp
+    )
+    return msgspec.structs.replace(config, not_on_whatsapp=numbers)
 
 
 class SandboxTransport(Transport):
