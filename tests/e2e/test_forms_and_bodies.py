@@ -111,6 +111,12 @@ def test_a_php_form_is_accepted(
         pytest.param("", [("buttons", "[1]")], "buttons[0] must be a string", id="number label"),
         pytest.param("", [("buttons[]", "")], "buttons[0] must not be empty", id="empty label"),
         pytest.param(
+            "",
+            [("buttons[0]", "A"), ("buttons[10000]", "B")],
+            "buttons[] indexes must be whole numbers up to 9999",
+            id="index too large",
+        ),
+        pytest.param(
             "device",
             [("device[]", "x"), ("buttons[]", "A")],
             "device must be a string",
@@ -137,6 +143,27 @@ def test_a_form_breaking_a_rule_is_refused(
             http, encoding, _fields(shared_server.device_id, without=without) + extra
         )
     assert_error(response, 422, message)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "status", "message"),
+    [
+        ("urlencoded", 422, "buttons[] indexes must be whole numbers up to 9999"),
+        # python-multipart gives up on a header this long before Kurir sees the field.
+        ("multipart", 400, "Request body is not a valid multipart form: Invalid multipart data."),
+    ],
+)
+def test_a_form_index_of_5000_digits_is_refused(
+    shared_server: KurirProcess, http: httpx.Client, encoding: str, status: int, message: str
+) -> None:
+    pairs = [
+        *_fields(shared_server.device_id),
+        ("buttons[0]", "A"),
+        (f"buttons[{'1' * 5000}]", "B"),
+    ]
+    with nothing_stored(shared_server):
+        response = post_form(http, encoding, pairs)
+    assert_error(response, status, message)
 
 
 @pytest.mark.parametrize(
@@ -207,6 +234,12 @@ _NOT_JSON = "Request body is not valid JSON: "
         (JSON_TYPE, b"\xff\xfe", 400, _NOT_JSON + "JSON is malformed: invalid character (byte 0)"),
         (JSON_TYPE, b"[" * 5000, 400, _NOT_JSON + "it is nested too deeply"),
         (JSON_TYPE, b'{"a":' + b"[" * 5000, 400, _NOT_JSON + "it is nested too deeply"),
+        (
+            JSON_TYPE,
+            b'{"phone": ' + b"6" * 5000 + b"}",
+            400,
+            _NOT_JSON + "Integer value out of range - at `$[...]`",
+        ),
         (JSON_TYPE, b"", 400, "Request body is empty; expected a JSON object"),
         (JSON_TYPE, b" \r\n\t", 400, "Request body is empty; expected a JSON object"),
         (JSON_TYPE, b"[]", 400, "Request body must be a JSON object"),
@@ -308,3 +341,14 @@ def test_a_body_over_64_kib_is_refused_with_413(
     with nothing_stored(shared_server):
         response = post(http, shared_server.device_id)
     assert_error(response, 413, "Request body is larger than 65536 bytes")
+
+
+def test_a_json_number_as_long_as_python_reads_is_refused_as_a_phone(
+    shared_server: KurirProcess, http: httpx.Client
+) -> None:
+    # msgspec reads up to 4,300 digits (beyond that, the 400 above); a phone has far fewer.
+    with nothing_stored(shared_server):
+        response = http.post(
+            "/send/button", json=button_body(shared_server.device_id, phone=int("6" * 4300))
+        )
+    assert_error(response, 422, f"phone is not a valid phone number: {'6' * 32!r}")

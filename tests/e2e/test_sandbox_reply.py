@@ -174,7 +174,9 @@ def test_the_sandbox_lists_what_it_delivered(
     assert [item["message_id"] for item in limited.json()["data"]] == [second]
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "-1", "abc", "1.5", "²", ""])
+@pytest.mark.parametrize(
+    "limit", ["0", "501", "-1", "abc", "1.5", "²", "", "9" * 5000, "0" * 5000 + "501"]
+)
 def test_a_bad_listing_limit_is_refused(
     shared_server: KurirProcess, http: httpx.Client, limit: str
 ) -> None:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from kurir.api.errors import ApiError
+from kurir.domain.errors import ValidationError
 
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
@@ -23,14 +24,33 @@ _SNIFFED = ("", _FORM, "text/plain")
 _BOM = b"\xef\xbb\xbf"
 _INDEXED = re.compile(r"^(?P<name>[A-Za-z_]+)\[(?P<index>\d*)\]$")
 _DECODER = msgspec.json.Decoder()
+#: The largest index of a ``name[N]`` form key: lists here hold ten items at most.
+_MAX_INDEX = 9999
 
 Fields = dict[str, Any]
+
+
+def whole_number(text: str, maximum: int) -> int | None:
+    """``text`` as a whole number from 0 to ``maximum``, or None for anything else.
+
+    ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    The length is checked before converting: int() refuses more than 4,300
+    digits (a 500 once), and a number longer than ``maximum`` is beyond it.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)):
+        return None
+    value = int(digits)
+    return value if value <= maximum else None
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The raw body, refused with 413 as soon as it grows past ``max_bytes``."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    # A header that is not a number is the server's to refuse; the stream is counted anyway.
+    if declared is not None and declared.isdigit() and whole_number(declared, max_bytes) is None:
         raise ApiError(413, f"Request body is larger than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -103,9 +123,11 @@ def _form_fields(pairs: list[tuple[str, str]]) -> Fields:
     for key, value in pairs:
         match = _INDEXED.match(key)
         if match is not None:
-            index = match["index"]
-            position = int(index) if index else len(indexed.get(match["name"], []))
-            indexed.setdefault(match["name"], []).append((position, value))
+            name, index = match["name"], match["index"]
+            position = len(indexed.get(name, [])) if not index else whole_number(index, _MAX_INDEX)
+            if position is None:
+                raise ValidationError(f"{name}[] indexes must be whole numbers up to {_MAX_INDEX}")
+            indexed.setdefault(name, []).append((position, value))
         elif key in fields:
             previous = fields[key]
             fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kurir.api.auth import Authenticator
-from kurir.api.body import Fields, read_fields
+from kurir.api.body import Fields, read_fields, whole_number
 from kurir.api.errors import ApiError
 from kurir.api.ratelimit import RateLimiter
 from kurir.api.types import (
@@ -314,8 +314,7 @@ def _message_not_found(request: Request) -> ApiError:
 
 
 def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit", "50")
-    # isascii: str.isdigit() also accepts "²", which int() then refuses with a 500.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
+    limit = whole_number(request.query_params.get("limit", "50"), 500)
+    if limit is None or limit < 1:
         raise ValidationError("limit must be a whole number from 1 to 500")
-    return int(raw)
+    return limit
