@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from kurir.domain.devices import DEVICE_ID_RULE, MAX_DEVICE_ID, is_device_id
 from kurir.domain.phone import is_known_region
 
 
@@ -90,6 +91,11 @@ def _check(settings: Settings) -> None:
     if not is_known_region(settings.default_region):
         raise SettingsError(
             f"KURIR_DEFAULT_REGION: unknown region {settings.default_region!r} (use e.g. ID)"
+        )
+    if settings.bootstrap_device_id and not is_device_id(settings.bootstrap_device_id):
+        raise SettingsError(
+            f"KURIR_BOOTSTRAP_DEVICE_ID: must be {DEVICE_ID_RULE}, "
+            f"got {settings.bootstrap_device_id[:MAX_DEVICE_ID]!r}"
         )
     positive = {
         "port": settings.port,

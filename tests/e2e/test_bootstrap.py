@@ -129,6 +129,12 @@ def test_fixed_values_then_a_second_start_prints_no_key(database_url: str, tmp_p
             "123",
             "KURIR_BOOTSTRAP_DEVICE_PHONE is not a valid phone number: '123'",
         ),
+        (
+            "KURIR_BOOTSTRAP_DEVICE_ID",
+            "s/x",
+            "KURIR_BOOTSTRAP_DEVICE_ID: must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, "
+            "got 's/x'",
+        ),
     ],
 )
 def test_serve_refuses_a_bad_setting(

@@ -80,6 +80,11 @@ def test_overrides_win_and_none_means_not_given() -> None:
         ("KURIR_RETRY_BASE_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_RETRY_MAX_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_AUTH_CACHE_SECONDS", "-1", "must be 0 or more"),
+        (
+            "KURIR_BOOTSTRAP_DEVICE_ID",
+            "s/x",
+            "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, got 's/x'",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(
