@@ -91,13 +91,43 @@ def test_a_php_form_is_accepted(
     assert content["message_footer"] == "Footer"
 
 
+def test_a_lone_buttons_field_is_one_label(
+    shared_server: KurirProcess, http: httpx.Client, encoding: str
+) -> None:
+    # As two `buttons` fields are two labels, one is one label (not a JSON array).
+    pairs = [*_fields(shared_server.device_id), ("buttons", "Opsi 1")]
+    content = get_message(http, accepted_id(post_form(http, encoding, pairs)))["content"]
+    assert content["buttons"] == ["Opsi 1"]
+
+
 @pytest.mark.parametrize(
     ("without", "extra", "message"),
     [
         pytest.param("message", [("buttons[]", "A")], "message is required", id="no message"),
         pytest.param("", [], "buttons is required", id="no buttons"),
         pytest.param(
-            "", [("buttons", "Opsi 1")], "buttons must be an array of labels", id="one plain label"
+            "",
+            [("buttons[]", "A"), ("buttons[1]", "B")],
+            "buttons is given both as buttons[] and as buttons[1]; use one style",
+            id="buttons[] and buttons[i]",
+        ),
+        pytest.param(
+            "",
+            [("buttons", "A"), ("buttons[]", "B")],
+            "buttons is given both as buttons and as buttons[]; use one style",
+            id="buttons and buttons[]",
+        ),
+        pytest.param(
+            "",
+            [("buttons[0]", "A"), ("buttons", '["B"]')],
+            "buttons is given both as buttons[0] and as buttons; use one style",
+            id="buttons[i] and JSON",
+        ),
+        pytest.param(
+            "",
+            [("buttons[1]", "A"), ("buttons[01]", "B")],
+            "buttons[1] is given twice",
+            id="one index twice",
         ),
         pytest.param(
             "", [("buttons", '["A",')], "buttons is not a valid JSON array", id="broken JSON"
@@ -143,6 +173,51 @@ def test_a_form_breaking_a_rule_is_refused(
             http, encoding, _fields(shared_server.device_id, without=without) + extra
         )
     assert_error(response, 422, message)
+
+
+_FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "message_field"),
+    [
+        pytest.param(_FORM_TYPE, b"Pilih\xff", id="urlencoded, raw"),
+        pytest.param(_FORM_TYPE, b"Pilih%FF", id="urlencoded, percent-escaped"),
+        pytest.param(_FORM_TYPE, b"Caf%C3", id="urlencoded, cut short"),
+        pytest.param(
+            {"Content-Type": "multipart/form-data; boundary=b0undary"}, b"Pilih\xff", id="multipart"
+        ),
+    ],
+)
+def test_a_form_field_that_is_not_utf8_is_refused_with_400(
+    shared_server: KurirProcess, http: httpx.Client, headers: dict[str, str], message_field: bytes
+) -> None:
+    """It was stored with U+FFFD in place of the bytes; a JSON body like it is a 400 too."""
+    fields = [*_fields(shared_server.device_id, without="message"), ("buttons[]", "A")]
+    if headers is _FORM_TYPE:
+        body = urlencode(fields).encode() + b"&message=" + message_field
+        message = "Request body is not a valid form: field 'message' is not valid UTF-8"
+    else:
+        parts = [(name.encode(), value.encode()) for name, value in fields]
+        parts.append((b"message", message_field))
+        body = b"".join(
+            b'--b0undary\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name, value)
+            for name, value in parts
+        )
+        body += b"--b0undary--\r\n"
+        message = "Request body is not a valid multipart form: field 'message' is not valid UTF-8"
+    with nothing_stored(shared_server):
+        response = post_json_bytes(http, body, headers)
+    assert_error(response, 400, message)
+
+
+def test_valid_utf8_in_every_form_arrives_as_written(
+    shared_server: KurirProcess, http: httpx.Client, encoding: str
+) -> None:
+    pairs = [*_fields(shared_server.device_id, without="message"), ("message", "Café 😀 漢字")]
+    pairs.append(("buttons[]", "Ya ✓"))
+    content = get_message(http, accepted_id(post_form(http, encoding, pairs)))["content"]
+    assert (content["message"], content["buttons"]) == ("Café 😀 漢字", ["Ya ✓"])
 
 
 @pytest.mark.parametrize(
