@@ -1,9 +1,11 @@
 """Button messages: WhatsApp's limits, the layout they get, and resolving a reply."""
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 import pytest
 
+from kurir.domain import buttons
 from kurir.domain.buttons import (
     WHATSAPP_LIMITS,
     ButtonLayout,
@@ -342,3 +344,26 @@ def test_lengths_are_counted_in_utf16_units(labels: list[str], message: str | No
 )
 def test_find_button_matches_what_looks_the_same(choice: str, expected: tuple[int, str]) -> None:
     assert find_button(BUTTONS, choice) == expected
+
+
+def test_the_refused_characters_are_this_pythons_controls_and_format_characters() -> None:
+    """The written-out list (buttons._REFUSED) against unicodedata, code point by code point.
+
+    The list may hold format characters newer than this Python's tables (they
+    are unassigned here); when a newer Python's tables add one the list lacks,
+    this says which.
+    """
+    everything = "".join(map(chr, range(0x110000)))
+    needed = {"\u200c", "\u200d", "\u200e", "\u200f", "\u061c"} | set(
+        map(chr, range(0xE0020, 0xE0080))
+    )
+    expected = {
+        char
+        for char in everything
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") and char not in needed
+    }
+    refused = set(buttons._REFUSED.findall(everything))
+    assert {f"U+{ord(c):04X}" for c in expected - refused} == set()
+    newer = {char for char in refused - expected if unicodedata.category(char) != "Cn"}
+    assert {f"U+{ord(c):04X}" for c in newer} == set()
+    assert set(buttons._REFUSED_IN_BODY.findall(everything)) == refused - set("\n\r\u2028\u2029")
