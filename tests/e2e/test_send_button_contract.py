@@ -474,3 +474,32 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(
     assert_error(response, status, message)
     if status == 405:
         assert method not in response.headers["allow"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/send/button", {"POST"}),
+        ("PATCH", "/message/3EB0000000000000ABCD", {"GET", "HEAD", "DELETE"}),
+        ("POST", "/message/3EB0000000000000ABCD", {"GET", "HEAD", "DELETE"}),
+        ("DELETE", "/device/list", {"GET", "HEAD"}),
+        ("GET", "/sandbox/dev-main/reply", {"POST"}),
+        ("POST", "/sandbox/dev-main/messages", {"GET", "HEAD"}),
+        ("POST", "/healthz", {"GET", "HEAD"}),
+    ],
+)
+def test_a_405_lists_every_method_the_path_has_in_allow(
+    http: httpx.Client, method: str, path: str, allowed: set[str]
+) -> None:
+    response = http.request(method, path)
+    assert_error(response, 405, "Method not allowed")
+    assert {name.strip() for name in response.headers["allow"].split(",")} == allowed
+
+
+def test_head_of_a_message_is_answered_as_get(
+    shared_server: KurirProcess, http: httpx.Client
+) -> None:
+    message_id = accepted_id(send(http, shared_server.device_id))
+    response = http.head(f"/message/{message_id}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"

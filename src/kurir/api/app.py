@@ -34,8 +34,11 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/send/button", routes.send_button, methods=["POST"]),
-            Route("/message/{message_id}", routes.get_message, methods=["GET"]),
-            Route("/message/{message_id}", routes.cancel_message, methods=["DELETE"]),
+            Route(
+                "/message/{message_id}",
+                _by_method(GET=routes.get_message, DELETE=routes.cancel_message),
+                methods=["GET", "DELETE"],
+            ),
             Route("/device/list", routes.list_devices, methods=["GET"]),
             Route("/sandbox/{device}/reply", routes.sandbox_reply, methods=["POST"]),
             Route("/sandbox/{device}/messages", routes.sandbox_deliveries, methods=["GET"]),
@@ -49,6 +52,23 @@ def create_app(
     return SendButtonFastPath(app, routes.send_button)
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _by_method(**handlers: Handler) -> Handler:
+    """One endpoint for a path that has a handler per method.
+
+    Starlette answers a 405 from the first route whose path matches, naming
+    only that route's methods in ``Allow``; one route per path names them all.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        # HEAD is Starlette's addition to every GET route, answered as GET.
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return endpoint
+
+
 class SendButtonFastPath:
     """``POST /send/button`` straight to its handler; everything else to Starlette.
 
@@ -58,7 +78,7 @@ class SendButtonFastPath:
     ones the router would have used.
     """
 
-    def __init__(self, app: Starlette, handler: Callable[[Request], Awaitable[Response]]) -> None:
+    def __init__(self, app: Starlette, handler: Handler) -> None:
         self._app = app
         self._handler = handler
 
