@@ -142,3 +142,11 @@ def test_serve_refuses_a_bad_setting(
 ) -> None:
     result = run_kurir("serve", database_url=sqlite_database_url, env={variable: value})
     assert_refused(result, message, code=2)
+
+
+def test_serve_refuses_a_horizon_past_its_bound_given_as_a_flag(sqlite_database_url: str) -> None:
+    """It started, and then every scheduled send answered 500."""
+    result = run_kurir(
+        "serve", "--schedule-horizon-days", "3000000", database_url=sqlite_database_url
+    )
+    assert_refused(result, "KURIR_SCHEDULE_HORIZON_DAYS: must be at most 3650", code=2)
