@@ -97,6 +97,8 @@ _NOT_A_CHOICE = "button must be a button's label or its position (from 1)"
         ({"button": 4}, 422, "button must be between 1 and 3, got 4"),
         ({"button": -1}, 422, "button must be between 1 and 3, got -1"),
         ({"button": True}, 422, _NOT_A_CHOICE),
+        ({"button": 10**4000}, 422, _NOT_A_CHOICE),
+        ({"button": -(10**4000)}, 422, _NOT_A_CHOICE),
         ({"button": 2.0}, 422, _NOT_A_CHOICE),
         ({"button": None}, 422, _NOT_A_CHOICE),
         ({"button": ["Opsi 1"]}, 422, _NOT_A_CHOICE),

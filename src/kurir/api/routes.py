@@ -300,7 +300,13 @@ def _choice(fields: Fields) -> str | int:
     if isinstance(fields, FormFields) and isinstance(choice, str) and choice.strip().isdigit():
         # A form has only text: "2" there is the position, as the number 2 is in JSON.
         choice = whole_number(choice.strip(), _MAX_POSITION)
-    if isinstance(choice, bool) or not isinstance(choice, str | int):
+    # JSON numbers come as long as msgspec reads them (4,300 digits): none so
+    # large is a position, nor worth spelling out in the answer.
+    if (
+        isinstance(choice, bool)
+        or not isinstance(choice, str | int)
+        or (isinstance(choice, int) and abs(choice) > _MAX_POSITION)
+    ):
         raise ValidationError("button must be a button's label or its position (from 1)")
     return choice
 
