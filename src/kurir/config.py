@@ -43,6 +43,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_attempts: int = 8
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 600.0
+    #: Lets requests to customers' URLs reach loopback and private addresses (development, tests).
+    allow_private_urls: bool = False
     #: Fixed values for the first start's account, key and device (else random).
     bootstrap_api_key: str = ""
     bootstrap_device_id: str = ""
