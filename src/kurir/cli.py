@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
+from kurir.domain.devices import check_device_id
 from kurir.domain.errors import ValidationError
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
@@ -29,9 +30,8 @@ from kurir.store.database import DatabaseURLError, is_sqlite
 from kurir.store.records import Account
 from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_transport_config
 
-#: The widths of the columns these land in (tables.py): checked here, because
+#: The width of the column it lands in (tables.py): checked here, because
 #: SQLite would store a longer value silently and PostgreSQL would fail loudly.
-_MAX_DEVICE_ID = 64
 _MAX_LABEL = 100
 
 #: What opening a database that cannot be used raises (asyncpg: OSError when nobody answers).
@@ -348,9 +348,7 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
     lowest, highest = args.min_interval_ms, args.max_interval_ms
     if lowest < 0 or highest < 0 or 0 < highest < lowest:
         raise CommandError("pacing: need 0 <= --min-interval-ms <= --max-interval-ms")
-    public_id = args.public_id or secrets.token_hex(6)
-    if len(public_id) > _MAX_DEVICE_ID:
-        raise CommandError(f"a device id is at most {_MAX_DEVICE_ID} characters")
+    public_id = check_device_id(args.public_id or secrets.token_hex(6), field="--id")
     taken = CommandError(f"device id {public_id!r} is taken")
     if await store.read(accounts.find_device, public_id) is not None:
         raise taken

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from kurir.domain.devices import DEVICE_ID_RULE, MAX_DEVICE_ID, is_device_id
 from kurir.domain.phone import is_known_region
 
 
@@ -59,6 +60,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return timedelta(days=self.schedule_horizon_days)
 
 
+#: Past these a value is a typo, and some would break a request or a worker
+#: later (a horizon of 3,000,000 days runs past the year 9999: every scheduled
+#: send was a 500; a lease in milliseconds past 2^63 overflows the database).
+UPPER_BOUNDS: dict[str, int] = {
+    "port": 65535,
+    "database_pool_size": 1000,
+    "schedule_horizon_days": 3650,
+    "max_body_bytes": 16 * 1024 * 1024,
+    "rate_limit_per_second": 1_000_000,
+    "auth_cache_seconds": 3600,
+    "message_lease_seconds": 86_400,
+    "device_lease_seconds": 86_400,
+    "send_timeout_seconds": 86_400,
+    "max_attempts": 1000,
+    "retry_base_seconds": 86_400,
+    "retry_max_seconds": 86_400,
+}
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from the environment, then ``overrides`` (CLI flags) on top."""
     environ = os.environ if environ is None else environ
@@ -93,6 +113,11 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             f"KURIR_DEFAULT_REGION: unknown region {settings.default_region!r} (use e.g. ID)"
         )
+    if settings.bootstrap_device_id and not is_device_id(settings.bootstrap_device_id):
+        raise SettingsError(
+            f"KURIR_BOOTSTRAP_DEVICE_ID: must be {DEVICE_ID_RULE}, "
+            f"got {settings.bootstrap_device_id[:MAX_DEVICE_ID]!r}"
+        )
     positive = {
         "port": settings.port,
         "database_pool_size": settings.database_pool_size,
@@ -117,8 +142,9 @@ def _check(settings: Settings) -> None:
     for name, value in positive.items():
         if value <= 0:
             raise SettingsError(f"KURIR_{name.upper()}: must be greater than 0")
-    if settings.port > 65535:
-        raise SettingsError("KURIR_PORT: must be at most 65535")
+    for name, limit in UPPER_BOUNDS.items():
+        if getattr(settings, name) > limit:
+            raise SettingsError(f"KURIR_{name.upper()}: must be at most {limit}")
     if settings.rate_limit_per_second < 0:
         raise SettingsError("KURIR_RATE_LIMIT_PER_SECOND: must be 0 (off) or more")
     for name, value in not_negative.items():

@@ -131,6 +131,12 @@ def test_fixed_values_then_a_second_start_prints_no_key(database_url: str, tmp_p
             "123",
             "KURIR_BOOTSTRAP_DEVICE_PHONE is not a valid phone number: '123'",
         ),
+        (
+            "KURIR_BOOTSTRAP_DEVICE_ID",
+            "s/x",
+            "KURIR_BOOTSTRAP_DEVICE_ID: must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, "
+            "got 's/x'",
+        ),
     ],
 )
 def test_serve_refuses_a_bad_setting(
@@ -166,3 +172,11 @@ def test_a_taken_port_stops_the_first_start_before_the_key_is_made(
         assert Banner(server.log()).send().status_code == 200
     finally:
         server.stop()
+
+
+def test_serve_refuses_a_horizon_past_its_bound_given_as_a_flag(sqlite_database_url: str) -> None:
+    """It started, and then every scheduled send answered 500."""
+    result = run_kurir(
+        "serve", "--schedule-horizon-days", "3000000", database_url=sqlite_database_url
+    )
+    assert_refused(result, "KURIR_SCHEDULE_HORIZON_DAYS: must be at most 3650", code=2)

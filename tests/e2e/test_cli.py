@@ -220,7 +220,27 @@ def test_devices_add_list_remove(running: KurirProcess) -> None:
             ([*add, "--id", tenant.device_id], 2, f"device id {tenant.device_id!r} is taken"),
             # Device ids are global: another account's id is taken too.
             ([*add, "--id", other.device_id], 2, f"device id {other.device_id!r} is taken"),
-            ([*add, "--id", "x" * 65], 2, "a device id is at most 64 characters"),
+            (
+                [*add, "--id", "x" * 65],
+                2,
+                f"--id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, got {'x' * 64!r}",
+            ),
+            # A "/" would put the id out of reach of /sandbox/{device}/... paths.
+            (
+                [*add, "--id", "s/x"],
+                2,
+                "--id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, got 's/x'",
+            ),
+            (
+                [*add, "--id", "toko 1"],
+                2,
+                "--id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, got 'toko 1'",
+            ),
+            (
+                [*add, "--id", "café"],
+                2,
+                "--id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, got 'café'",
+            ),
             (
                 [*add, "--min-interval-ms", "-5"],
                 2,

@@ -91,13 +91,43 @@ def test_a_php_form_is_accepted(
     assert content["message_footer"] == "Footer"
 
 
+def test_a_lone_buttons_field_is_one_label(
+    shared_server: KurirProcess, http: httpx.Client, encoding: str
+) -> None:
+    # As two `buttons` fields are two labels, one is one label (not a JSON array).
+    pairs = [*_fields(shared_server.device_id), ("buttons", "Opsi 1")]
+    content = get_message(http, accepted_id(post_form(http, encoding, pairs)))["content"]
+    assert content["buttons"] == ["Opsi 1"]
+
+
 @pytest.mark.parametrize(
     ("without", "extra", "message"),
     [
         pytest.param("message", [("buttons[]", "A")], "message is required", id="no message"),
         pytest.param("", [], "buttons is required", id="no buttons"),
         pytest.param(
-            "", [("buttons", "Opsi 1")], "buttons must be an array of labels", id="one plain label"
+            "",
+            [("buttons[]", "A"), ("buttons[1]", "B")],
+            "buttons is given both as buttons[] and as buttons[1]; use one style",
+            id="buttons[] and buttons[i]",
+        ),
+        pytest.param(
+            "",
+            [("buttons", "A"), ("buttons[]", "B")],
+            "buttons is given both as buttons and as buttons[]; use one style",
+            id="buttons and buttons[]",
+        ),
+        pytest.param(
+            "",
+            [("buttons[0]", "A"), ("buttons", '["B"]')],
+            "buttons is given both as buttons[0] and as buttons; use one style",
+            id="buttons[i] and JSON",
+        ),
+        pytest.param(
+            "",
+            [("buttons[1]", "A"), ("buttons[01]", "B")],
+            "buttons[1] is given twice",
+            id="one index twice",
         ),
         pytest.param(
             "", [("buttons", '["A",')], "buttons is not a valid JSON array", id="broken JSON"
@@ -110,6 +140,12 @@ def test_a_php_form_is_accepted(
         ),
         pytest.param("", [("buttons", "[1]")], "buttons[0] must be a string", id="number label"),
         pytest.param("", [("buttons[]", "")], "buttons[0] must not be empty", id="empty label"),
+        pytest.param(
+            "",
+            [("buttons[0]", "A"), ("buttons[10000]", "B")],
+            "buttons[] indexes must be whole numbers up to 9999",
+            id="index too large",
+        ),
         pytest.param(
             "device",
             [("device[]", "x"), ("buttons[]", "A")],
@@ -137,6 +173,72 @@ def test_a_form_breaking_a_rule_is_refused(
             http, encoding, _fields(shared_server.device_id, without=without) + extra
         )
     assert_error(response, 422, message)
+
+
+_FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "message_field"),
+    [
+        pytest.param(_FORM_TYPE, b"Pilih\xff", id="urlencoded, raw"),
+        pytest.param(_FORM_TYPE, b"Pilih%FF", id="urlencoded, percent-escaped"),
+        pytest.param(_FORM_TYPE, b"Caf%C3", id="urlencoded, cut short"),
+        pytest.param(
+            {"Content-Type": "multipart/form-data; boundary=b0undary"}, b"Pilih\xff", id="multipart"
+        ),
+    ],
+)
+def test_a_form_field_that_is_not_utf8_is_refused_with_400(
+    shared_server: KurirProcess, http: httpx.Client, headers: dict[str, str], message_field: bytes
+) -> None:
+    """It was stored with U+FFFD in place of the bytes; a JSON body like it is a 400 too."""
+    fields = [*_fields(shared_server.device_id, without="message"), ("buttons[]", "A")]
+    if headers is _FORM_TYPE:
+        body = urlencode(fields).encode() + b"&message=" + message_field
+        message = "Request body is not a valid form: field 'message' is not valid UTF-8"
+    else:
+        parts = [(name.encode(), value.encode()) for name, value in fields]
+        parts.append((b"message", message_field))
+        body = b"".join(
+            b'--b0undary\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name, value)
+            for name, value in parts
+        )
+        body += b"--b0undary--\r\n"
+        message = "Request body is not a valid multipart form: field 'message' is not valid UTF-8"
+    with nothing_stored(shared_server):
+        response = post_json_bytes(http, body, headers)
+    assert_error(response, 400, message)
+
+
+def test_valid_utf8_in_every_form_arrives_as_written(
+    shared_server: KurirProcess, http: httpx.Client, encoding: str
+) -> None:
+    pairs = [*_fields(shared_server.device_id, without="message"), ("message", "Café 😀 漢字")]
+    pairs.append(("buttons[]", "Ya ✓"))
+    content = get_message(http, accepted_id(post_form(http, encoding, pairs)))["content"]
+    assert (content["message"], content["buttons"]) == ("Café 😀 漢字", ["Ya ✓"])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "status", "message"),
+    [
+        ("urlencoded", 422, "buttons[] indexes must be whole numbers up to 9999"),
+        # python-multipart gives up on a header this long before Kurir sees the field.
+        ("multipart", 400, "Request body is not a valid multipart form: Invalid multipart data."),
+    ],
+)
+def test_a_form_index_of_5000_digits_is_refused(
+    shared_server: KurirProcess, http: httpx.Client, encoding: str, status: int, message: str
+) -> None:
+    pairs = [
+        *_fields(shared_server.device_id),
+        ("buttons[0]", "A"),
+        (f"buttons[{'1' * 5000}]", "B"),
+    ]
+    with nothing_stored(shared_server):
+        response = post_form(http, encoding, pairs)
+    assert_error(response, status, message)
 
 
 @pytest.mark.parametrize(
@@ -207,6 +309,12 @@ _NOT_JSON = "Request body is not valid JSON: "
         (JSON_TYPE, b"\xff\xfe", 400, _NOT_JSON + "JSON is malformed: invalid character (byte 0)"),
         (JSON_TYPE, b"[" * 5000, 400, _NOT_JSON + "it is nested too deeply"),
         (JSON_TYPE, b'{"a":' + b"[" * 5000, 400, _NOT_JSON + "it is nested too deeply"),
+        (
+            JSON_TYPE,
+            b'{"phone": ' + b"6" * 5000 + b"}",
+            400,
+            _NOT_JSON + "Integer value out of range - at `$[...]`",
+        ),
         (JSON_TYPE, b"", 400, "Request body is empty; expected a JSON object"),
         (JSON_TYPE, b" \r\n\t", 400, "Request body is empty; expected a JSON object"),
         (JSON_TYPE, b"[]", 400, "Request body must be a JSON object"),
@@ -308,3 +416,14 @@ def test_a_body_over_64_kib_is_refused_with_413(
     with nothing_stored(shared_server):
         response = post(http, shared_server.device_id)
     assert_error(response, 413, "Request body is larger than 65536 bytes")
+
+
+def test_a_json_number_as_long_as_python_reads_is_refused_as_a_phone(
+    shared_server: KurirProcess, http: httpx.Client
+) -> None:
+    # msgspec reads up to 4,300 digits (beyond that, the 400 above); a phone has far fewer.
+    with nothing_stored(shared_server):
+        response = http.post(
+            "/send/button", json=button_body(shared_server.device_id, phone=int("6" * 4300))
+        )
+    assert_error(response, 422, f"phone is not a valid phone number: {'6' * 32!r}")

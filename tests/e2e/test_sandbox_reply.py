@@ -98,6 +98,8 @@ _NOT_A_CHOICE = "button must be a button's label or its position (from 1)"
         ({"button": 4}, 422, "button must be between 1 and 3, got 4"),
         ({"button": -1}, 422, "button must be between 1 and 3, got -1"),
         ({"button": True}, 422, _NOT_A_CHOICE),
+        ({"button": 10**4000}, 422, _NOT_A_CHOICE),
+        ({"button": -(10**4000)}, 422, _NOT_A_CHOICE),
         ({"button": 2.0}, 422, _NOT_A_CHOICE),
         ({"button": None}, 422, _NOT_A_CHOICE),
         ({"button": ["Opsi 1"]}, 422, _NOT_A_CHOICE),
@@ -119,6 +121,58 @@ def test_a_reply_that_is_not_a_choice_is_refused_and_changes_nothing(
     assert_error(_reply(http, shared_server.device_id, request), status, message)
     data = get_message(http, message_id)
     assert (data["status"], data["reply"]) == ("delivered", None)
+
+
+def _form_reply(
+    http: httpx.Client, device: str, encoding: str, fields: dict[str, str]
+) -> httpx.Response:
+    path = f"/sandbox/{device}/reply"
+    if encoding == "urlencoded":
+        return http.post(path, data=fields)
+    return http.post(path, files={name: (None, value) for name, value in fields.items()})
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+@pytest.mark.parametrize(
+    ("button", "label", "index"),
+    [("2", "Opsi 2", 2), (" 3 ", "Opsi 3", 3), ("opsi 1", "Opsi 1", 1)],
+)
+def test_a_form_reply_reads_digits_as_the_position(
+    shared_server: KurirProcess,
+    http: httpx.Client,
+    encoding: str,
+    button: str,
+    label: str,
+    index: int,
+) -> None:
+    """A form carries only text; "2" there is what the number 2 is in JSON."""
+    recipient = _fresh_recipient()
+    message_id = _delivered_to(http, shared_server.device_id, recipient)
+    fields = {"phone": recipient, "button": button}
+    response = _form_reply(http, shared_server.device_id, encoding, fields)
+    assert response.status_code == 200, response.text
+    assert (response.json()["button"], response.json()["index"]) == (label, index)
+    assert get_message(http, message_id)["reply"]["index"] == index
+
+
+@pytest.mark.parametrize(
+    ("button", "message"),
+    [
+        ("4", "button must be between 1 and 3, got 4"),
+        ("0", "button must be between 1 and 3, got 0"),
+        ("9" * 5000, _NOT_A_CHOICE),
+        ("²", _NOT_A_CHOICE),
+        ("-1", "button '-1' is not one of the message's buttons"),
+    ],
+)
+def test_a_form_reply_out_of_range_is_refused(
+    shared_server: KurirProcess, http: httpx.Client, button: str, message: str
+) -> None:
+    recipient = _fresh_recipient()
+    message_id = _delivered_to(http, shared_server.device_id, recipient)
+    fields = {"phone": recipient, "button": button}
+    assert_error(_form_reply(http, shared_server.device_id, "urlencoded", fields), 422, message)
+    assert get_message(http, message_id)["reply"] is None
 
 
 def test_a_reply_with_a_broken_body_is_400(shared_server: KurirProcess, http: httpx.Client) -> None:
@@ -189,7 +243,9 @@ def test_the_listing_shows_50_unless_asked_for_more(shared_server: KurirProcess)
     assert default == most[:50]
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "-1", "abc", "1.5", "²", ""])
+@pytest.mark.parametrize(
+    "limit", ["0", "501", "-1", "abc", "1.5", "²", "", "9" * 5000, "0" * 5000 + "501"]
+)
 def test_a_bad_listing_limit_is_refused(
     shared_server: KurirProcess, http: httpx.Client, limit: str
 ) -> None:

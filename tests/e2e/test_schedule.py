@@ -2,10 +2,12 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
 
+from kurir.config import UPPER_BOUNDS
 from tests.e2e.contract import (
     JAKARTA,
     OMIT,
@@ -18,6 +20,7 @@ from tests.e2e.contract import (
     send,
     wait_for_status,
 )
+from tests.support.gateway import running
 from tests.support.server import KurirProcess
 
 Format = Callable[[datetime], str]
@@ -147,3 +150,23 @@ def test_a_scheduled_message_goes_out_within_a_second_of_its_time(
     sent = parse_time(data["timestamps"]["sent"])
     assert scheduled_for <= parse_time(data["timestamps"]["sending"]) <= sent
     assert sent - scheduled_for < timedelta(seconds=1)
+
+
+def test_a_send_at_the_longest_horizon_the_settings_allow_is_kept(
+    database_url: str, tmp_path: Path
+) -> None:
+    days = UPPER_BOUNDS["schedule_horizon_days"]
+    with (
+        running(database_url, tmp_path, KURIR_SCHEDULE_HORIZON_DAYS=str(days)) as server,
+        server.client() as http,
+    ):
+        last = (datetime.now(JAKARTA) + timedelta(days=days, minutes=-1)).replace(microsecond=0)
+        message_id = accepted_id(send(http, server.device_id, schedule=local_time(last)))
+        data = get_message(http, message_id)
+        assert (data["status"], parse_time(data["scheduled_for"])) == ("scheduled", last)
+        beyond = local_time(last + timedelta(minutes=2))
+        assert_error(
+            send(http, server.device_id, schedule=beyond),
+            422,
+            f"schedule is too far ahead: at most {days} days from now",
+        )

@@ -251,6 +251,36 @@ _BUTTON_CASES = [
     pytest.param({"buttons": {"0": "A"}}, "buttons must be an array of labels", id="object"),
     pytest.param({"buttons": 3}, "buttons must be an array of labels", id="number"),
     pytest.param({"buttons": '["A",'}, "buttons is not a valid JSON array", id="broken JSON"),
+    pytest.param(
+        {"buttons": ["Ya", "\uff39\uff41"]},
+        "buttons[1] repeats the label '\uff39\uff41'",
+        id="duplicate in fullwidth",
+    ),
+    pytest.param(
+        {"buttons": ["Ya", "\u3164"]}, "buttons[1] must hold a visible character", id="blank label"
+    ),
+    pytest.param(
+        {"buttons": ["\U0001f600" * 11]},
+        "buttons[0] is 22 characters in UTF-16 units (an emoji counts 2 or more); "
+        "at most 20 are allowed",
+        id="label of 11 emoji",
+    ),
+]
+
+_TEXT_RULE_CASES = [
+    pytest.param(
+        {"message_header": "Promo\x00"},
+        "message_header must not hold control or format characters (found U+0000)",
+        id="NUL in the header",
+    ),
+    pytest.param(
+        {"message": "Isi\u200blagi"},
+        "message must not hold control or format characters (found U+200B)",
+        id="zero-width space in the body",
+    ),
+    pytest.param(
+        {"message_footer": "\u2800"}, "message_footer must hold a visible character", id="blank"
+    ),
 ]
 
 _OTHER_CASES = [
@@ -261,7 +291,7 @@ _OTHER_CASES = [
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [*_text_field_cases(), *_LENGTH_CASES, *_BUTTON_CASES, *_OTHER_CASES],
+    [*_text_field_cases(), *_LENGTH_CASES, *_BUTTON_CASES, *_TEXT_RULE_CASES, *_OTHER_CASES],
 )
 def test_an_invalid_field_is_refused_with_422_naming_it(
     shared_server: KurirProcess, http: httpx.Client, changes: dict[str, object], message: str
@@ -303,6 +333,11 @@ def test_an_invalid_field_is_refused_with_422_naming_it(
             {"buttons": '["Opsi 1", "Opsi 2"]'},
             {"buttons": ["Opsi 1", "Opsi 2"]},
             id="buttons as a JSON-encoded string",
+        ),
+        pytest.param(
+            {"message_header": "Cafe\u0301", "message": "Baris 1\nBaris 2", "buttons": ["Ya"]},
+            {"message_header": "Caf\u00e9", "message": "Baris 1\nBaris 2", "buttons": ["Ya"]},
+            id="stored in NFC, line breaks kept in the body",
         ),
     ],
 )
@@ -439,3 +474,32 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(
     assert_error(response, status, message)
     if status == 405:
         assert method not in response.headers["allow"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/send/button", {"POST"}),
+        ("PATCH", "/message/3EB0000000000000ABCD", {"GET", "HEAD", "DELETE"}),
+        ("POST", "/message/3EB0000000000000ABCD", {"GET", "HEAD", "DELETE"}),
+        ("DELETE", "/device/list", {"GET", "HEAD"}),
+        ("GET", "/sandbox/dev-main/reply", {"POST"}),
+        ("POST", "/sandbox/dev-main/messages", {"GET", "HEAD"}),
+        ("POST", "/healthz", {"GET", "HEAD"}),
+    ],
+)
+def test_a_405_lists_every_method_the_path_has_in_allow(
+    http: httpx.Client, method: str, path: str, allowed: set[str]
+) -> None:
+    response = http.request(method, path)
+    assert_error(response, 405, "Method not allowed")
+    assert {name.strip() for name in response.headers["allow"].split(",")} == allowed
+
+
+def test_head_of_a_message_is_answered_as_get(
+    shared_server: KurirProcess, http: httpx.Client
+) -> None:
+    message_id = accepted_id(send(http, shared_server.device_id))
+    response = http.head(f"/message/{message_id}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"

@@ -3,9 +3,10 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
-from kurir.config import Settings, SettingsError, load_settings
+from kurir.config import UPPER_BOUNDS, Settings, SettingsError, load_settings
 
 
 def test_defaults_without_any_variable() -> None:
@@ -80,6 +81,11 @@ def test_overrides_win_and_none_means_not_given() -> None:
         ("KURIR_RETRY_BASE_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_RETRY_MAX_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_AUTH_CACHE_SECONDS", "-1", "must be 0 or more"),
+        (
+            "KURIR_BOOTSTRAP_DEVICE_ID",
+            "s/x",
+            "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -, got 's/x'",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(
@@ -88,3 +94,28 @@ def test_a_bad_value_is_refused_naming_its_variable(
     with pytest.raises(SettingsError) as caught:
         load_settings({variable: value})
     assert str(caught.value) == f"{variable}: {problem}"
+
+
+@pytest.mark.parametrize(("name", "limit"), sorted(UPPER_BOUNDS.items()))
+def test_every_number_has_an_upper_bound_it_may_reach(name: str, limit: float) -> None:
+    variable = f"KURIR_{name.upper()}"
+    typed = type(getattr(Settings(), name))
+    assert getattr(load_settings({variable: str(typed(limit))}), name) == limit
+    over = typed(limit + 1) if typed is int else limit * 1.5
+    with pytest.raises(SettingsError) as caught:
+        load_settings({variable: str(over)})
+    assert str(caught.value) == f"{variable}: must be at most {limit}"
+
+
+def test_every_numeric_setting_has_an_upper_bound() -> None:
+    numeric = {
+        field.name for field in msgspec.structs.fields(Settings) if field.type in (int, float)
+    }
+    assert numeric == set(UPPER_BOUNDS)
+
+
+def test_a_horizon_of_three_million_days_is_refused_at_start() -> None:
+    """It was accepted, and then every scheduled send was a 500 (past the year 9999)."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, schedule_horizon_days="3000000")
+    assert str(caught.value) == "KURIR_SCHEDULE_HORIZON_DAYS: must be at most 3650"

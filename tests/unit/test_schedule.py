@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kurir.config import UPPER_BOUNDS
 from kurir.domain.errors import ValidationError
 from kurir.domain.schedule import parse_schedule
 
@@ -109,3 +110,11 @@ def test_error_quotes_at_most_40_characters() -> None:
     with pytest.raises(ValidationError) as caught:
         parse("y" * 100)
     assert caught.value.message.endswith(f"got {'y' * 40!r}")
+
+
+def test_the_longest_horizon_the_settings_allow_works() -> None:
+    horizon = timedelta(days=UPPER_BOUNDS["schedule_horizon_days"])
+    last = NOW + horizon
+    assert parse(last.strftime("%Y-%m-%d %H:%M:%S"), horizon=horizon) == last
+    with pytest.raises(ValidationError):
+        parse((last + timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"), horizon=horizon)

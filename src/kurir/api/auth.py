@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from kurir.api.errors import ApiError
+from kurir.domain.devices import MAX_DEVICE_ID, is_device_id
 from kurir.domain.keys import hash_api_key, hashes_match, parse_authorization
 from kurir.store import Store, accounts
 from kurir.store.records import Device
@@ -24,7 +25,9 @@ class LookupCache(Generic[V]):
     miss is single-flight: requests arriving together wait on one query
     rather than each sending its own (which once stalled p99 for 80 ms at
     every expiry). A value is never served past its ttl, so a revoked key
-    stops working within it. The map is bounded against a flood of keys.
+    stops working within it. The map is bounded against a flood of keys, and
+    so is each entry: callers pass keys of a fixed or checked length (a key's
+    hash; a device id that passed its rule), and values are database rows.
     """
 
     def __init__(
@@ -104,11 +107,12 @@ class Authenticator:
 
     async def device(self, account_id: int, public_id: str) -> Device:
         """The account's device; another account's device is as unknown as a missing one."""
-        if "\x00" in public_id:
-            # No device id holds a NUL, and PostgreSQL refuses one in any text
-            # parameter; asking would turn a client's typo into a 503.
-            raise ApiError(404, f"device {public_id[:64]!r} not found")
+        if not is_device_id(public_id):
+            # No device has such an id; asking would cache it (a flood of
+            # long ids once grew memory by hundreds of MB), and PostgreSQL
+            # refuses a NUL in any text parameter (a client's typo as a 503).
+            raise ApiError(404, f"device {public_id[:MAX_DEVICE_ID]!r} not found")
         found = await self._devices.get(public_id)
         if found is None or found.account_id != account_id:
-            raise ApiError(404, f"device {public_id[:64]!r} not found")
+            raise ApiError(404, f"device {public_id!r} not found")
         return found

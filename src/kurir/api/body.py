@@ -6,15 +6,16 @@ both urlencoded and multipart; all of them become the same field mapping.
 """
 
 import re
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from kurir.api.errors import ApiError
+from kurir.domain.errors import ValidationError
 
 _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
@@ -23,14 +24,33 @@ _SNIFFED = ("", _FORM, "text/plain")
 _BOM = b"\xef\xbb\xbf"
 _INDEXED = re.compile(r"^(?P<name>[A-Za-z_]+)\[(?P<index>\d*)\]$")
 _DECODER = msgspec.json.Decoder()
+#: The largest index of a ``name[N]`` form key: lists here hold ten items at most.
+_MAX_INDEX = 9999
 
 Fields = dict[str, Any]
+
+
+def whole_number(text: str, maximum: int) -> int | None:
+    """``text`` as a whole number from 0 to ``maximum``, or None for anything else.
+
+    ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    The length is checked before converting: int() refuses more than 4,300
+    digits (a 500 once), and a number longer than ``maximum`` is beyond it.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)):
+        return None
+    value = int(digits)
+    return value if value <= maximum else None
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The raw body, refused with 413 as soon as it grows past ``max_bytes``."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    # A header that is not a number is the server's to refuse; the stream is counted anyway.
+    if declared is not None and declared.isdigit() and whole_number(declared, max_bytes) is None:
         raise ApiError(413, f"Request body is larger than {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
@@ -55,7 +75,16 @@ async def read_fields(request: Request, max_bytes: int) -> Fields:
     if media_type == _JSON or (media_type in _SNIFFED and body.lstrip()[:1] == b"{"):
         return _json_fields(body)
     if media_type == _FORM:
-        return _form_fields(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        # surrogateescape keeps bytes that are not UTF-8 apart, to be refused
+        # rather than stored as U+FFFD.
+        text = body.decode("utf-8", "surrogateescape")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="surrogateescape")
+        for name, value in pairs:
+            if not _is_text(name) or not _is_text(value):
+                raise ApiError(
+                    400, f"Request body is not a valid form: field {name!r} is not valid UTF-8"
+                )
+        return _form_fields(pairs)
     raise ApiError(
         415,
         "Content-Type must be application/json, application/x-www-form-urlencoded "
@@ -79,38 +108,97 @@ def _json_fields(body: bytes) -> Fields:
     return value
 
 
-async def _multipart_fields(request: Request, body: bytes) -> Fields:
-    # The stream is consumed; hand the bytes we kept back to Starlette's parser.
-    async def replay() -> Any:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    copy = Request(request.scope, replay)
+def _is_text(value: str) -> bool:
+    """False when ``value`` holds bytes that were not UTF-8 (as surrogate escapes)."""
     try:
-        form = await copy.form()
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Utf8MultiPartParser(MultiPartParser):
+    """Starlette's multipart parser, except that a field must be UTF-8.
+
+    Starlette reads a field that is not UTF-8 as Latin-1, silently; JSON
+    refuses such a body, and so does a form now.
+    """
+
+    def on_part_end(self) -> None:
+        part = self._current_part  # the parser's own state, as its other callbacks use it
+        if part.file is not None:  # an upload: no field Kurir reads
+            super().on_part_end()
+            return
+        try:
+            value = part.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MultiPartException(f"field {part.field_name!r} is not valid UTF-8") from None
+        self.items.append((part.field_name, value))
+
+
+async def _multipart_fields(request: Request, body: bytes) -> Fields:
+    # The stream is consumed; hand the bytes we kept to the parser.
+    async def replay() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    try:
+        form = await _Utf8MultiPartParser(request.headers, replay()).parse()
     except Exception as error:  # python-multipart raises several unrelated types
-        # Starlette wraps parser errors in an HTTPException, whose str() is
-        # "400: <detail>"; the client needs only the detail.
-        detail = error.detail if isinstance(error, HTTPException) else error
+        detail = error.message if isinstance(error, MultiPartException) else error
         raise ApiError(400, f"Request body is not a valid multipart form: {detail}") from None
-    pairs = [(key, value) for key, value in form.multi_items() if not isinstance(value, UploadFile)]
-    return _form_fields([(key, str(value)) for key, value in pairs])
+    pairs = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+    return _form_fields(pairs)
 
 
-def _form_fields(pairs: list[tuple[str, str]]) -> Fields:
-    """Fold PHP-style ``name[]`` and ``name[3]`` keys into lists."""
-    fields: Fields = {}
-    indexed: dict[str, list[tuple[int, str]]] = {}
+class FormFields(dict[str, Any]):
+    """Fields that came as a form, where every value is text.
+
+    Some fields are read differently there: a lone ``buttons=A`` is one label
+    and ``button=2`` a position, where JSON has arrays and numbers to say so.
+    """
+
+
+def _form_fields(pairs: list[tuple[str, str]]) -> FormFields:
+    """Fold PHP-style ``name[]`` and ``name[3]`` keys into lists.
+
+    A name given in two styles (``buttons`` and ``buttons[]``, ``buttons[]``
+    and ``buttons[0]``) or one index given twice has no one reading (PHP
+    lets the last win, silently), so it is refused.
+    """
+    fields = FormFields()
+    styles: dict[str, tuple[str, str]] = {}  # name: the style it came in first, and its key
+    indexed: dict[str, dict[int, str]] = {}
     for key, value in pairs:
         match = _INDEXED.match(key)
-        if match is not None:
-            index = match["index"]
-            position = int(index) if index else len(indexed.get(match["name"], []))
-            indexed.setdefault(match["name"], []).append((position, value))
-        elif key in fields:
-            previous = fields[key]
-            fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            fields[key] = value
+        if match is None:
+            _one_style(styles, key, "plain", key)
+            previous = fields.get(key)
+            if previous is None:
+                fields[key] = value
+            else:
+                fields[key] = (
+                    [*previous, value] if isinstance(previous, list) else [previous, value]
+                )
+            continue
+        name, index = match["name"], match["index"]
+        items = indexed.setdefault(name, {})
+        if not index:
+            _one_style(styles, name, "appended", f"{name}[]")
+            items[len(items)] = value
+            continue
+        position = whole_number(index, _MAX_INDEX)
+        if position is None:
+            raise ValidationError(f"{name}[] indexes must be whole numbers up to {_MAX_INDEX}")
+        _one_style(styles, name, "indexed", f"{name}[{position}]")
+        if position in items:
+            raise ValidationError(f"{name}[{position}] is given twice")
+        items[position] = value
     for name, items in indexed.items():
-        fields[name] = [value for _, value in sorted(items, key=lambda item: item[0])]
+        fields[name] = [items[position] for position in sorted(items)]
     return fields
+
+
+def _one_style(styles: dict[str, tuple[str, str]], name: str, style: str, key: str) -> None:
+    first_style, first_key = styles.setdefault(name, (style, key))
+    if style != first_style:
+        raise ValidationError(f"{name} is given both as {first_key} and as {key}; use one style")

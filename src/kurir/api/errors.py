@@ -1,6 +1,7 @@
 """Every failure, in the shape Alat WA clients read: ``{"status":"error","message":…}``."""
 
 import logging
+import secrets
 
 import msgspec
 from starlette.exceptions import HTTPException
@@ -73,9 +74,23 @@ async def _database_error(_request: Request, error: Exception) -> Response:
     return error_response(503, "The database is unavailable; retry shortly", {"Retry-After": "1"})
 
 
-async def _unexpected(_request: Request, error: Exception) -> Response:
-    log.error("unexpected error", exc_info=error)
-    return error_response(500, "Internal error")
+async def internal_error(request: Request, error: Exception) -> Response:
+    """A 500 for what no other handler takes: logged once, under an id the client gets too.
+
+    The id ties a client's report to its one log entry; it is made here, only
+    for a 500, so that no other request pays for it.
+    """
+    request_id = secrets.token_hex(8)
+    log.error(
+        "unexpected error, request %s: %s %r",
+        request_id,
+        request.method,
+        request.url.path[:200],
+        exc_info=error,
+    )
+    return error_response(
+        500, f"Internal error (request id {request_id})", {"X-Request-Id": request_id}
+    )
 
 
 async def _client_gone(_request: Request, _error: Exception) -> Response:
@@ -84,6 +99,7 @@ async def _client_gone(_request: Request, _error: Exception) -> Response:
     return error_response(400, "Client disconnected")
 
 
+#: The handlers of expected errors; anything else is an `internal_error`.
 EXCEPTION_HANDLERS = {
     ApiError: _api_error,
     ClientDisconnect: _client_gone,
@@ -92,7 +108,6 @@ EXCEPTION_HANDLERS = {
     Overloaded: _overloaded,
     **dict.fromkeys(DATABASE_ERRORS, _database_error),
     OSError: _database_error,
-    Exception: _unexpected,
 }
 
 
@@ -102,4 +117,4 @@ async def error_response_for(request: Request, error: Exception) -> Response:
         handler = EXCEPTION_HANDLERS.get(cls)
         if handler is not None:
             return await handler(request, error)
-    raise error  # pragma: no cover  # Exception itself is registered
+    return await internal_error(request, error)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kurir.api.auth import Authenticator
-from kurir.api.body import Fields, read_fields
+from kurir.api.body import Fields, FormFields, read_fields, whole_number
 from kurir.api.errors import ApiError
 from kurir.api.ratelimit import RateLimiter
 from kurir.api.types import (
@@ -40,6 +40,8 @@ from kurir.transports import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
 _MAX_IDEMPOTENCY_KEY = 255
+#: Positions in a form reply are read up to this; any that large is out of range anyway.
+_MAX_POSITION = 999_999_999
 
 
 def _ok(body: msgspec.Struct) -> Response:
@@ -180,9 +182,7 @@ class Routes:
         recipient = normalise_phone(
             _text_field(fields, "phone", numbers=True), self._settings.default_region
         )
-        choice = fields.get("button")
-        if isinstance(choice, bool) or not isinstance(choice, str | int):
-            raise ValidationError("button must be a button's label or its position (from 1)")
+        choice = _choice(fields)
         target = await self._store.read(
             messages.latest_reply_target, device_id=device.id, recipient=recipient
         )
@@ -276,8 +276,10 @@ def _buttons_field(fields: Fields) -> list[str]:
     if value is None:
         raise ValidationError("buttons is required")
     if isinstance(value, str):
-        # A form field may carry the array JSON-encoded.
+        # A form field may carry the array JSON-encoded, or be the only label.
         if not value.lstrip().startswith("["):
+            if isinstance(fields, FormFields):
+                return [value]
             raise ValidationError("buttons must be an array of labels")
         try:
             value = msgspec.json.decode(value)
@@ -290,6 +292,23 @@ def _buttons_field(fields: Fields) -> list[str]:
         if not isinstance(label, str):
             raise ValidationError(f"buttons[{index}] must be a string")
     return value
+
+
+def _choice(fields: Fields) -> str | int:
+    """The button a reply presses: its label, or its position counted from 1."""
+    choice = fields.get("button")
+    if isinstance(fields, FormFields) and isinstance(choice, str) and choice.strip().isdigit():
+        # A form has only text: "2" there is the position, as the number 2 is in JSON.
+        choice = whole_number(choice.strip(), _MAX_POSITION)
+    # JSON numbers come as long as msgspec reads them (4,300 digits): none so
+    # large is a position, nor worth spelling out in the answer.
+    if (
+        isinstance(choice, bool)
+        or not isinstance(choice, str | int)
+        or (isinstance(choice, int) and abs(choice) > _MAX_POSITION)
+    ):
+        raise ValidationError("button must be a button's label or its position (from 1)")
+    return choice
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -314,8 +333,7 @@ def _message_not_found(request: Request) -> ApiError:
 
 
 def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit", "50")
-    # isascii: str.isdigit() also accepts "²", which int() then refuses with a 500.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 500:
+    limit = whole_number(request.query_params.get("limit", "50"), 500)
+    if limit is None or limit < 1:
         raise ValidationError("limit must be a whole number from 1 to 500")
-    return int(raw)
+    return limit

@@ -19,6 +19,7 @@ import phonenumbers
 from kurir.domain.errors import ValidationError
 
 _PUNCTUATION = str.maketrans("", "", " -().\t/")
+_MAX_CLEANED = 19
 
 
 def normalise_phone(raw: str, default_region: str, *, field: str = "phone") -> str:
@@ -43,7 +44,8 @@ def normalise_phone(raw: str, default_region: str, *, field: str = "phone") -> s
     stripped = raw.strip()
     cleaned = stripped.translate(_PUNCTUATION)
     # Only punctuation ("---", "()") is not a number, and neither is a negative one.
-    usable = cleaned and not stripped.startswith("-")
+    # Nor is one longer than "00" and 17 digits, refused before the cache would keep it.
+    usable = cleaned and not stripped.startswith("-") and len(cleaned) <= _MAX_CLEANED
     reading = _read(cleaned, default_region.upper()) if usable else None
     if isinstance(reading, _Ambiguous):
         raise ValidationError(

@@ -6,6 +6,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from kurir.domain.devices import check_device_id
 from kurir.domain.keys import hash_api_key, key_hint
 from kurir.domain.status import CLAIMABLE, MessageStatus
 from kurir.store.records import Account, ApiKey, Device
@@ -132,6 +133,8 @@ def account_for_key(connection: Connection, key_hash: str) -> tuple[int, str] | 
 
 
 def add_device(connection: Connection, /, **values: Any) -> Device:
+    """A new device; its id is checked here too, whichever way it came in."""
+    check_device_id(values["public_id"])
     result = connection.execute(devices.insert().values(**values).returning(*DEVICE_COLUMNS))
     return device_from_row(result.one())
 
