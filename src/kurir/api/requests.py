@@ -96,7 +96,7 @@ class SendMediaRequest(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.Meta(
             description="Where Kurir fetches the file: http or https, on a public address.",
             examples=["https://example.com/invoice-0042.pdf"],
-            extra_json_schema={"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"},
+            extra_json_schema={"format": "uri", "pattern": "^https?://"},
         ),
     ]
     type: Annotated[
@@ -183,9 +183,8 @@ class SandboxReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 REQUEST_TYPES = (SendTextRequest, SendMediaRequest, SendButtonRequest, SandboxReplyRequest)
-RequestBody = TypeVar(
-    "RequestBody", SendTextRequest, SendMediaRequest, SendButtonRequest, SandboxReplyRequest
-)
+#: One of REQUEST_TYPES.
+RequestBody = TypeVar("RequestBody", bound=msgspec.Struct)
 
 
 class _Rules(msgspec.Struct, frozen=True):
@@ -213,7 +212,9 @@ def _rules(request_type: type[msgspec.Struct]) -> _Rules:
     return _Rules(not_blank=tuple(not_blank), json_arrays=frozenset(json_arrays))
 
 
-_RULES = {request_type: _rules(request_type) for request_type in REQUEST_TYPES}
+_RULES: dict[type[msgspec.Struct], _Rules] = {
+    request_type: _rules(request_type) for request_type in REQUEST_TYPES
+}
 
 #: Kurir's words for a field of the wrong type, where "must be a string" is not them.
 _WRONG_TYPE = {
