@@ -2,21 +2,35 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps: `make run` installs what running needs, `make test` adds the
+# dev extra (test and lint tools) on top, once.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest bench clean
 
 $(BIN)/python:
+	@echo '==> creating the virtual environment in $(VENV)'
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the project's dependencies change.
-$(STAMP): pyproject.toml | $(BIN)/python
+# Reinstall only when the project's dependencies change. pip is not quiet:
+# a first install takes a while, and its lines show it is under way.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo '==> updating pip'
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo '==> installing Kurir and what it needs to run (the first time takes a minute)'
+	$(BIN)/python -m pip install -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
+	@echo '==> installing the development tools (ruff, mypy, pytest)'
+	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
+	@echo '==> migrating the database'
 	$(BIN)/kurir migrate
+	@echo '==> starting Kurir (Ctrl+C stops it)'
 	$(BIN)/kurir serve
 
 lint: $(STAMP)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import PostgresUnavailable, postgres_database, sqlite_url
+from tests.support.graph_standin import GraphStandin
 from tests.support.server import KurirProcess
 
 
@@ -36,3 +37,10 @@ def server(database_url: str, tmp_path: Path) -> Iterator[KurirProcess]:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphStandin]:
+    """Meta's Graph API stand-in on loopback, for the Cloud API transport (see its module)."""
+    with GraphStandin() as standin:
+        yield standin

@@ -1,7 +1,7 @@
-"""The ``kurir`` command: run the gateway, administer accounts, keys and devices, send.
+"""The kurir command: run the gateway, administer accounts, keys and devices, send.
 
 Administration works on the database directly (it is the operator's tool);
-``send`` goes through the HTTP API like any client.
+send goes through the HTTP API like any client.
 """
 
 import argparse
@@ -10,10 +10,13 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import tzinfo
+from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
@@ -21,8 +24,8 @@ from kurir.config import Settings, SettingsError, load_settings
 from kurir.domain.errors import ValidationError
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
-from kurir.store import Store, accounts, messages
-from kurir.store.database import DatabaseURLError
+from kurir.store import DATABASE_ERRORS, Store, accounts, messages
+from kurir.store.database import DatabaseURLError, is_sqlite
 from kurir.store.records import Account
 from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_transport_config
 
@@ -30,6 +33,9 @@ from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_tra
 #: SQLite would store a longer value silently and PostgreSQL would fail loudly.
 _MAX_DEVICE_ID = 64
 _MAX_LABEL = 100
+
+#: What opening a database that cannot be used raises (asyncpg: OSError when nobody answers).
+_OPEN_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, OSError)
 
 
 # Settings that have a flag of their own: the database URL is every command's,
@@ -68,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # The docstring is the help text, so it is written plain (no reST markup).
     parser = argparse.ArgumentParser(prog="kurir", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -145,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="KIND"
     )
     sub = send_cmd.add_parser("button", help="send a button message")
-    sub.add_argument("--url", default=os.environ.get("KURIR_URL", "http://127.0.0.1:8080"))
+    sub.add_argument(
+        "--url", help="the server (default: KURIR_URL, else http://KURIR_HOST:KURIR_PORT)"
+    )
     sub.add_argument("--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY")
     sub.add_argument("--device", required=True)
     sub.add_argument("--phone", required=True)
@@ -160,14 +169,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
-    from kurir.server import serve
+    from kurir.server import ListenError, serve
 
     overrides: dict[str, Any] = {name: getattr(args, name) for name in _SERVE_FLAGS}
     if args.no_dispatch:
         overrides["dispatch"] = False
     settings = load_settings(database_url=args.database_url, **overrides)
     _configure_logging(settings)
-    run_event_loop(serve(settings))
+    try:
+        run_event_loop(serve(settings))
+    except ListenError as error:
+        raise CommandError(str(error)) from None
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -190,8 +202,14 @@ def _worker(_args: argparse.Namespace, settings: Settings) -> None:
 def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
     from kurir.store.migrate import upgrade_to_head
 
-    upgrade_to_head(settings.database_url)
-    print("database is at the current schema")
+    print(f"kurir: using the database at {_database_name(settings.database_url)}", file=sys.stderr)
+    done = upgrade_to_head(settings.database_url)
+    if done.before is None:
+        print(f"created the schema at revision {done.after}")
+    elif done.before != done.after:
+        print(f"upgraded the schema from revision {done.before} to {done.after}")
+    else:
+        print(f"the schema is already at the current revision {done.after}")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -206,16 +224,33 @@ AdminCommand = Callable[[Store, argparse.Namespace], Awaitable[None]]
 
 
 def _admin(command: AdminCommand) -> Callable[[argparse.Namespace, Settings], None]:
-    """Run an administrative command against the database, migrated first."""
+    """Run an administrative command against an existing database, migrated first.
+
+    It never creates one: run from another folder, the default relative
+    SQLite path would otherwise leave an empty database there and show nothing.
+    """
 
     def run(args: argparse.Namespace, settings: Settings) -> None:
-        from kurir.store.migrate import upgrade_to_head
+        from kurir.store.migrate import current_revision, upgrade_to_head_async
 
-        upgrade_to_head(settings.database_url)
+        url = settings.database_url
+        name = _database_name(url)
+        first = "run 'kurir migrate' or 'make run' first, or set KURIR_DATABASE_URL"
+        if _sqlite_file_missing(url):  # opening it would create it
+            raise CommandError(f"no database at {name}; {first}")
 
         async def go() -> None:
-            store = Store(settings.database_url, pool_size=2)
+            store = Store(url, pool_size=2)
             try:
+                try:
+                    revision = await store.read(current_revision)
+                except _OPEN_ERRORS as error:
+                    reason = error.orig if isinstance(error, DBAPIError) else error
+                    raise CommandError(f"cannot open the database at {name}: {reason}") from None
+                if revision is None:
+                    raise CommandError(f"the database at {name} has no Kurir schema; {first}")
+                print(f"kurir: using the database at {name}", file=sys.stderr)
+                await upgrade_to_head_async(url)
                 await command(store, args)
             finally:
                 await store.close()
@@ -223,6 +258,24 @@ def _admin(command: AdminCommand) -> Callable[[argparse.Namespace, Settings], No
         asyncio.run(go())
 
     return run
+
+
+def _database_name(url: str) -> str:
+    """The database as an operator recognises it: a SQLite file's full path, else the URL."""
+    parsed = make_url(url)
+    if is_sqlite(url) and parsed.database and parsed.database != ":memory:":
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    parsed = make_url(url)
+    return (
+        is_sqlite(url)
+        and bool(parsed.database)
+        and parsed.database != ":memory:"
+        and not Path(str(parsed.database)).exists()
+    )
 
 
 async def _account(store: Store, name_or_id: str) -> Account:
@@ -243,8 +296,9 @@ async def _accounts_create(store: Store, args: argparse.Namespace) -> None:
 
 
 async def _accounts_list(store: Store, _args: argparse.Namespace) -> None:
+    zone = load_settings().zone
     for account in await store.read(accounts.list_accounts):
-        print(f"{account.id}\t{account.name}\t{_when(account.created_at)}")
+        print(f"{account.id}\t{account.name}\t{_when(account.created_at, zone)}")
 
 
 async def _keys_create(store: Store, args: argparse.Namespace) -> None:
@@ -265,8 +319,9 @@ async def _keys_create(store: Store, args: argparse.Namespace) -> None:
 
 async def _keys_list(store: Store, args: argparse.Namespace) -> None:
     account = await _account(store, args.account)
+    zone = load_settings().zone
     for key in await store.read(accounts.list_api_keys, account_id=account.id):
-        state = f"revoked {_when(key.revoked_at)}" if key.revoked_at else "active"
+        state = f"revoked {_when(key.revoked_at, zone)}" if key.revoked_at else "active"
         print(f"{key.id}\t{key.hint}\t{key.label}\t{state}")
 
 
@@ -347,10 +402,11 @@ async def _messages_show(store: Store, args: argparse.Namespace) -> None:
     print(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
-def _send_button(args: argparse.Namespace, _settings: Settings) -> None:
+def _send_button(args: argparse.Namespace, settings: Settings) -> None:
     if not args.api_key:
         raise CommandError("an API key is needed: --api-key or KURIR_API_KEY")
-    with Client(args.url, args.api_key) as client:
+    url = args.url or os.environ.get("KURIR_URL") or _local_url(settings)
+    with Client(url, args.api_key) as client:
         sent = client.send_button(
             device=args.device,
             phone=args.phone,
@@ -364,5 +420,14 @@ def _send_button(args: argparse.Namespace, _settings: Settings) -> None:
     print(json.dumps(sent, ensure_ascii=False))
 
 
-def _when(ms: int | None) -> str:
-    return to_datetime(ms).isoformat(timespec="seconds") if ms is not None else "-"
+def _local_url(settings: Settings) -> str:
+    """The API of a ``kurir serve`` on this machine with the same settings."""
+    # A server listening on every address is reached on loopback.
+    everywhere = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104  # looked up, not bound
+    host = everywhere.get(settings.host, settings.host)
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+
+
+def _when(ms: int, zone: tzinfo) -> str:
+    """A time as the API shows it (in KURIR_TIMEZONE), to the second."""
+    return to_datetime(ms).astimezone(zone).isoformat(timespec="seconds")

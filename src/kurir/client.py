@@ -65,8 +65,9 @@ def _message_path(message_id: str) -> str:
     return f"/message/{quote(message_id, safe='')}"
 
 
-def _unreachable(error: httpx.TransportError) -> KurirError:
-    return KurirError(0, f"cannot reach the server: {error}")
+def _unreachable(base_url: httpx.URL, error: httpx.TransportError) -> KurirError:
+    # Named, since a wrong URL (or port) is the usual cause.
+    return KurirError(0, f"cannot reach the server at {str(base_url).rstrip('/')}: {error}")
 
 
 class Client:
@@ -90,7 +91,7 @@ class Client:
         try:
             return _result(self._http.request(method, path, **kwargs))
         except httpx.TransportError as error:
-            raise _unreachable(error) from error
+            raise _unreachable(self._http.base_url, error) from error
 
     def send_button(
         self,
@@ -150,7 +151,7 @@ class AsyncClient:
         try:
             return _result(await self._http.request(method, path, **kwargs))
         except httpx.TransportError as error:
-            raise _unreachable(error) from error
+            raise _unreachable(self._http.base_url, error) from error
 
     async def send_button(
         self,

@@ -2,10 +2,12 @@
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from typing import TextIO
@@ -81,8 +83,40 @@ async def bootstrap(store: Store, settings: Settings, out: TextIO) -> None:
     out.flush()
 
 
+class ListenError(Exception):
+    """The API's address cannot be listened on; the message names it."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, or `ListenError`.
+
+    Taken before the database is touched: a first start whose port is in use
+    would otherwise print the one-time API key and exit, and the next start,
+    finding the account made, would never show it again. Listening (not only
+    binding) makes a second process on the same port fail here too.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart may take over the port from connections in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen()
+    except OSError as error:
+        sock.close()
+        address = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        hint = (
+            "; another program is using it (choose another with KURIR_PORT or --port)"
+            if error.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise ListenError(f"cannot listen on {address}: {error.strerror}{hint}") from None
+    return sock
+
+
 async def serve(settings: Settings) -> None:
     """The API on ``host:port``; with ``settings.dispatch`` also the dispatcher."""
+    sock = listen(settings.host, settings.port)
     await upgrade_to_head_async(settings.database_url)
     store = Store(settings.database_url, pool_size=settings.database_pool_size)
     await bootstrap(store, settings, sys.stdout)
@@ -121,7 +155,7 @@ async def serve(settings: Settings) -> None:
         settings.port,
         "sqlite" if store.is_sqlite else "postgresql",
     )
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(config).serve(sockets=[sock])
 
 
 def _settle_garbage_collector() -> None:

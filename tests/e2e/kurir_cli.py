@@ -31,8 +31,9 @@ def run_kurir_all(
     *,
     database_url: str | None,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> list[subprocess.CompletedProcess[str]]:
-    """Independent commands, all started at once; their results in order.
+    """Independent commands, all started at once (in ``cwd``); their results in order.
 
     A command is mostly a Python start (~0.6 s): running a batch side by side
     keeps the suite fast. Only for commands that may run in any order.
@@ -42,6 +43,7 @@ def run_kurir_all(
         subprocess.Popen(
             [sys.executable, "-m", "kurir", *args],
             env=environment,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -63,10 +65,13 @@ def run_kurir_all(
 
 
 def run_kurir(
-    *args: str, database_url: str | None, env: Mapping[str, str] | None = None
+    *args: str,
+    database_url: str | None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``kurir ARGS...`` with ``KURIR_DATABASE_URL`` (unless None) and ``env`` set."""
-    return run_kurir_all([args], database_url=database_url, env=env)[0]
+    return run_kurir_all([args], database_url=database_url, env=env, cwd=cwd)[0]
 
 
 def succeeded(result: subprocess.CompletedProcess[str]) -> str:
@@ -94,13 +99,14 @@ def assert_all_refused(
     database_url: str | None,
     env: Mapping[str, str] | None = None,
     alongside: Sequence[Sequence[str]] = (),
+    cwd: Path | None = None,
 ) -> list[subprocess.CompletedProcess[str]]:
     """Run every case side by side; each must be refused as it says.
 
     The ``alongside`` commands run in the same batch; their results are returned.
     """
     commands = [*alongside, *(args for args, _, _ in cases)]
-    results = run_kurir_all(commands, database_url=database_url, env=env)
+    results = run_kurir_all(commands, database_url=database_url, env=env, cwd=cwd)
     for (_, code, message), result in zip(cases, results[len(alongside) :], strict=True):
         assert_refused(result, message, code=code)
     return results[: len(alongside)]

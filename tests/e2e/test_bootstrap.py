@@ -2,18 +2,20 @@
 
 The printed curl command is parsed and its request sent as written: that is
 what a new user pastes, so it must work as it stands. Also: settings that
-``serve`` cannot use stop it at once with a message naming the variable.
+``serve`` cannot use stop it at once with a message naming the variable, and
+a port in use stops it before it touches the database.
 """
 
 import re
 import shlex
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.kurir_cli import assert_refused, run_kurir
-from tests.support.server import KurirProcess
+from tests.support.server import KurirProcess, free_port
 
 #: Unset the fixed bootstrap values the test server sets ("" counts as unset).
 RANDOM_BOOTSTRAP = {
@@ -134,5 +136,33 @@ def test_fixed_values_then_a_second_start_prints_no_key(database_url: str, tmp_p
 def test_serve_refuses_a_bad_setting(
     sqlite_database_url: str, variable: str, value: str, message: str
 ) -> None:
-    result = run_kurir("serve", database_url=sqlite_database_url, env={variable: value})
+    # A free port: the address is taken first, so a busy default port would be the refusal.
+    env = {"KURIR_PORT": str(free_port()), variable: value}
+    result = run_kurir("serve", database_url=sqlite_database_url, env=env)
     assert_refused(result, message, code=2)
+
+
+def test_a_taken_port_stops_the_first_start_before_the_key_is_made(
+    sqlite_database_url: str, tmp_path: Path
+) -> None:
+    """Else the key would be printed, the server would exit, and no start would show it again."""
+    server = KurirProcess(sqlite_database_url, tmp_path, env=RANDOM_BOOTSTRAP)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", server.port))
+        taken.listen()
+        result = run_kurir(
+            "serve", database_url=sqlite_database_url, env={"KURIR_PORT": str(server.port)}
+        )
+    assert_refused(
+        result,
+        f"cannot listen on 127.0.0.1:{server.port}: Address already in use; another program "
+        "is using it (choose another with KURIR_PORT or --port)",
+        code=2,
+    )
+    assert not list(tmp_path.iterdir())  # no database: the next start is still the first
+
+    server.start()
+    try:
+        assert Banner(server.log()).send().status_code == 200
+    finally:
+        server.stop()

@@ -9,15 +9,23 @@ Commands that do not depend on each other run side by side, to keep this fast.
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
 
+import kurir.store.migrate
 from kurir import Client, KurirError
 from tests.e2e.kurir_cli import (
     assert_all_refused,
+    assert_refused,
     jakarta_schedule,
     run_kurir,
+    run_kurir_all,
     sqlite_server,
     succeeded,
     wait_until,
@@ -30,6 +38,16 @@ AUTH_CACHE_S = 0.5
 #: Allowance on top of it for a request's own time on a busy machine.
 SLACK_S = 1.5
 UNKNOWN_MESSAGE = "3EB0" + "0" * 16
+MIGRATIONS = Path(kurir.store.migrate.__file__).with_name("migrations")
+#: One of each kind: all administrative commands share the way they open the database.
+ADMIN_COMMANDS = [
+    ["accounts", "list"],
+    ["accounts", "create", "acme"],
+    ["keys", "list", "--account", "acme"],
+    ["devices", "list"],
+    ["messages", "show", UNKNOWN_MESSAGE],
+]
+FIRST = "run 'kurir migrate' or 'make run' first, or set KURIR_DATABASE_URL"
 
 
 @pytest.fixture(scope="module")
@@ -64,18 +82,68 @@ def _columns(listing: str) -> list[list[str]]:
     return [line.split("\t") for line in listing.splitlines()]
 
 
-def test_migrate_twice(database_url: str) -> None:
-    for _ in range(2):
-        assert succeeded(run_kurir("migrate", database_url=database_url)) == (
-            "database is at the current schema\n"
-        )
+def _named(database_url: str) -> str:
+    """How the commands name a database: a SQLite file by its full path, else by its URL."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(Path(str(parsed.database)).resolve())
+    return database_url
+
+
+def _head() -> str:
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_migrate_says_what_it_did(database_url: str) -> None:
+    created = run_kurir("migrate", database_url=database_url)
+    assert succeeded(created) == f"created the schema at revision {_head()}\n"
+    assert created.stderr == f"kurir: using the database at {_named(database_url)}\n"
+    assert succeeded(run_kurir("migrate", database_url=database_url)) == (
+        f"the schema is already at the current revision {_head()}\n"
+    )
+
+
+def test_migrate_upgrades_an_older_schema(database_url: str) -> None:
+    # The database as the first release of Kurir left it.
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["kurir_database_url"] = database_url
+    command.upgrade(config, "0001")
+    assert succeeded(run_kurir("migrate", database_url=database_url)) == (
+        f"upgraded the schema from revision 0001 to {_head()}\n"
+    )
+
+
+def test_admin_commands_create_no_database(tmp_path: Path) -> None:
+    """Run in a folder without one, they name the file they looked for and leave nothing."""
+    missing = tmp_path.resolve() / "data" / "kurir.db"
+    assert_all_refused(
+        [(args, 2, f"no database at {missing}; {FIRST}") for args in ADMIN_COMMANDS],
+        database_url=None,
+        cwd=tmp_path,
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_admin_commands_refuse_a_database_without_the_schema(database_url: str) -> None:
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(str(parsed.database)).touch()  # an empty file, as `touch` or another tool leaves it
+    refusal = f"the database at {_named(database_url)} has no Kurir schema; {FIRST}"
+    assert_all_refused([(args, 2, refusal) for args in ADMIN_COMMANDS], database_url=database_url)
+    # None of them created the schema either.
+    assert_refused(run_kurir("accounts", "list", database_url=database_url), refusal, code=2)
 
 
 def test_accounts_create_and_list(sqlite_database_url: str) -> None:
     url = sqlite_database_url
-    assert succeeded(run_kurir("accounts", "create", "acme", database_url=url)) == (
-        "account 1 'acme' created\n"
-    )
+    succeeded(run_kurir("migrate", database_url=url))
+    created = run_kurir("accounts", "create", "acme", database_url=url)
+    assert succeeded(created) == "account 1 'acme' created\n"
+    # Which database a command works on, on stderr: stdout stays the result alone.
+    assert created.stderr == f"kurir: using the database at {_named(url)}\n"
     [listed] = assert_all_refused(
         [
             (["accounts", "create", " acme "], 2, "account 'acme' exists already"),
@@ -206,10 +274,73 @@ def test_devices_add_list_remove(running: KurirProcess) -> None:
     ]
 
 
-def test_send_button_and_messages_show(running: KurirProcess) -> None:
-    send = ["send", "button", "--device", running.device_id, "--phone", "0811-1111-111"]
+def test_times_are_shown_in_kurir_timezone(running: KurirProcess) -> None:
+    """As the API shows them: ``accounts list`` and a revoked key's time, with the zone's offset."""
+    url = running.database_url
+    tenant = provision_tenant(url, name="zones")
+    spare = succeeded(run_kurir("keys", "create", "--account", "zones", database_url=url))
+    key_id = spare.split()[1]  # "key 7 for account 'zones' (shown once…"
+    succeeded(run_kurir("keys", "revoke", "--account", "zones", key_id, database_url=url))
+    listings = ["accounts", "list"], ["keys", "list", "--account", "zones"]
+    jakarta = run_kurir_all(listings, database_url=url)
+    utc = run_kurir_all(listings, database_url=url, env={"KURIR_TIMEZONE": "UTC"})
+
+    with Client(running.base_url, tenant.api_key) as kurir:
+        [device] = kurir.list_devices()  # made in the same moment as the account
+    shown_by_api = datetime.fromisoformat(device["created_at"])
+    [account] = [row for row in _columns(succeeded(jakarta[0])) if row[1] == "zones"]
+    assert account[2] == shown_by_api.replace(microsecond=0).isoformat()
+    assert account[2].endswith("+07:00")
+    [account_utc] = [row for row in _columns(succeeded(utc[0])) if row[1] == "zones"]
+    assert account_utc[2].endswith("+00:00")
+    assert datetime.fromisoformat(account_utc[2]) == datetime.fromisoformat(account[2])
+
+    [_, [*_, revoked]] = _columns(succeeded(jakarta[1]))
+    [_, [*_, revoked_utc]] = _columns(succeeded(utc[1]))
+    assert re.fullmatch(r"revoked \S+\+07:00", revoked)
+    assert re.fullmatch(r"revoked \S+\+00:00", revoked_utc)
+
+
+def _send_command(server: KurirProcess) -> list[str]:
+    send = ["send", "button", "--device", server.device_id, "--phone", "0811-1111-111"]
     send += ["--header", "Header", "--message", "Pilih salah satu:", "--footer", "Footer"]
-    send += ["--button", "Opsi 1", "--button", "Opsi 2"]
+    return [*send, "--button", "Opsi 1", "--button", "Opsi 2"]
+
+
+def test_send_finds_the_server_as_serve_would_listen(running: KurirProcess) -> None:
+    """--url, else KURIR_URL, else KURIR_HOST and KURIR_PORT; an unreachable URL is named."""
+    send = _send_command(running)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    key = {"KURIR_API_KEY": running.api_key}
+    elsewhere = {"KURIR_PORT": nowhere.rpartition(":")[2]}
+    chosen = [
+        ([], {"KURIR_HOST": "127.0.0.1", "KURIR_PORT": str(running.port)}),
+        ([], {**elsewhere, "KURIR_URL": running.base_url}),
+        (["--url", running.base_url], {**elsewhere, "KURIR_URL": nowhere}),
+    ]
+    for flags, env in chosen:
+        result = run_kurir(*send, *flags, database_url=None, env={**key, **env})
+        assert json.loads(succeeded(result))["status"] == "ok"
+    assert_refused(
+        run_kurir(*send, database_url=None, env={**key, **elsewhere}),
+        f"cannot reach the server at {nowhere}: ",
+        code=1,
+    )
+
+
+def test_help_is_plain_text() -> None:
+    """--help shows docstrings and help strings as they are: no reST markup may show."""
+    # The top level, whose description is the module's docstring, and a sample of the rest.
+    commands = [[], ["serve"], ["accounts"], ["keys", "create"], ["send", "button"]]
+    results = run_kurir_all([[*args, "--help"] for args in commands], database_url=None)
+    for args, result in zip(commands, results, strict=True):
+        text = succeeded(result)
+        assert text.startswith(f"usage: kurir {' '.join(args)}".rstrip()), text
+        assert not re.search(r"``|:[a-z]+:`|`_", text), text
+
+
+def test_send_button_and_messages_show(running: KurirProcess) -> None:
+    send = _send_command(running)
     here = ["--url", running.base_url]
     schedule = jakarta_schedule(timedelta(hours=1))
     by_env = run_kurir(
@@ -232,7 +363,7 @@ def test_send_button_and_messages_show(running: KurirProcess) -> None:
             (
                 [*send, "--url", elsewhere, "--api-key", running.api_key],
                 1,
-                "cannot reach the server: ",
+                f"cannot reach the server at {elsewhere}: ",
             ),
             ([*send, *here], 2, "an API key is needed: --api-key or KURIR_API_KEY"),
             (["messages", "show", UNKNOWN_MESSAGE], 2, f"no message {UNKNOWN_MESSAGE}"),

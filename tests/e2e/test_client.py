@@ -218,11 +218,12 @@ def test_every_refusal_carries_the_servers_message_and_status(
 
 
 def test_unreachable_server_is_status_0(connect: Connect) -> None:
-    kurir = connect(f"http://127.0.0.1:{free_port()}", "any-key")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    kurir = connect(f"{nowhere}/", "any-key")
     refusal = _refusal(kurir.list_devices)
     assert refusal is not None
     assert refusal[0] == 0
-    assert refusal[1].startswith("cannot reach the server: ")
+    assert refusal[1].startswith(f"cannot reach the server at {nowhere}: ")
 
 
 async def test_async_client_in_a_running_loop(server: KurirProcess) -> None:

@@ -2,6 +2,7 @@
 
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -207,6 +208,16 @@ def test_the_device_list_shows_the_accounts_devices(
     created = parse_time(device["created_at"])
     assert created.utcoffset() == timedelta(hours=7)
     assert created <= datetime.now(JAKARTA)
+
+
+def test_a_device_no_worker_holds_is_idle(sqlite_database_url: str, tmp_path: Path) -> None:
+    server = KurirProcess(sqlite_database_url, tmp_path, args=("--no-dispatch",)).start()
+    try:
+        with server.client() as http:
+            [device] = http.get("/device/list").json()["data"]
+    finally:
+        server.stop()
+    assert (device["device"], device["state"]) == (server.device_id, "idle")
 
 
 def test_healthz_needs_no_key(shared_server: KurirProcess) -> None:

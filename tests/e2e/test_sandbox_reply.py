@@ -17,6 +17,7 @@ from tests.e2e.contract import (
     send,
     wait_for_status,
 )
+from tests.support.provision import provision_tenant
 from tests.support.server import KurirProcess
 
 LABELS = ["Opsi 1", "Opsi 2", "Opsi 3"]
@@ -172,6 +173,20 @@ def test_the_sandbox_lists_what_it_delivered(
 
     limited = http.get(f"/sandbox/{shared_server.device_id}/messages", params={"limit": 1})
     assert [item["message_id"] for item in limited.json()["data"]] == [second]
+
+
+def test_the_listing_shows_50_unless_asked_for_more(shared_server: KurirProcess) -> None:
+    tenant = provision_tenant(shared_server.database_url)  # a device no other test sends to
+    with shared_server.client(tenant.api_key) as http:
+        sent = [accepted_id(send(http, tenant.device_id)) for _ in range(51)]
+        for message_id in sent:
+            wait_for_status(http, message_id, "delivered")
+        listing = f"/sandbox/{tenant.device_id}/messages"
+        default = http.get(listing).json()["data"]
+        most = http.get(listing, params={"limit": 500}).json()["data"]
+    assert len(default) == 50
+    assert sorted(item["message_id"] for item in most) == sorted(sent)
+    assert default == most[:50]
 
 
 @pytest.mark.parametrize("limit", ["0", "501", "-1", "abc", "1.5", "²", ""])

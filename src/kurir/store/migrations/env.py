@@ -25,7 +25,11 @@ def _run(connection: Connection) -> None:
             # Processes of a cluster may start together; one migrates, the
             # others wait here and then find nothing left to do.
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        # Read under the lock, so `kurir migrate` reports what this process did.
+        revision = context.get_context().get_current_revision
+        context.config.attributes["kurir_revision_before"] = revision()
         context.run_migrations()
+        context.config.attributes["kurir_revision_after"] = revision()
 
 
 async def _run_async(url: str) -> None:

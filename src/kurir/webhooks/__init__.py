@@ -1,0 +1,1 @@
+"""Inbound provider webhooks and outbound signed deliveries."""

@@ -1,0 +1,184 @@
+"""Webhook bodies in Alat WA's documented shape, so receivers written for it work unchanged.
+
+Alat WA posts ``{"device": "<device id>", "data": {…}}``: for a status update
+``data`` holds ``message_id``, ``status_code``, ``status`` and ``created``;
+for an incoming message ``message_id``, ``related_message_id``, ``type``,
+``sender_name``, ``sender``, ``receiver``, ``message``, ``media_url``,
+``author`` and ``created``. Times are Unix seconds. Kurir keeps those names,
+order and conventions (an absent related message is ``""``, an absent media
+URL or author ``null``) and adds two things a receiver written for Alat WA
+ignores: ``event``, saying which kind of body it is, and, on a button reply,
+``button_index`` (counted from 1, as the API counts) and ``button_label``.
+
+A reply answers a message Kurir sent, so its ``message_id`` is that message's
+id, the one ``POST /send/button`` returned, as in a status update.
+
+``status_code`` is WhatsApp's own message status, the number Alat WA passes
+on (its documentation's example is ``4`` with ``"Read"``): 0 error, 1 pending,
+2 server acknowledged (sent), 3 delivered, 4 read, 5 played. This is WhatsApp
+Web's ``WebMessageInfo.Status``; whatsapp-web.js numbers its ``ack`` one lower
+(read is 3 there), which is not what Alat WA sends. ``status`` is Kurir's
+status capitalised, as Alat WA writes it ("Read").
+"""
+
+from typing import ClassVar
+
+import msgspec
+
+from kurir.domain.status import MessageStatus
+
+
+class MessageStatusEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A message Kurir sent moved on: sent, delivered, read, or failed."""
+
+    event: ClassVar[str] = "message.status"
+    device: str
+    message_id: str
+    status: MessageStatus
+    #: When it happened, ms since the epoch (UTC), as Kurir keeps times.
+    at: int
+
+
+class MessageReplyEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """The recipient of a message Kurir sent pressed one of its buttons."""
+
+    event: ClassVar[str] = "message.reply"
+    device: str
+    #: The message replied to.
+    message_id: str
+    sender: str
+    button_index: int
+    button_label: str
+    text: str
+    at: int
+
+
+class MessageReceivedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A message arrived on a device."""
+
+    event: ClassVar[str] = "message.received"
+    device: str
+    message_id: str
+    #: The message this one quotes or answers, if any.
+    related_message_id: str | None
+    type: str
+    sender: str
+    sender_name: str
+    receiver: str
+    message: str
+    media_url: str | None
+    #: In a group, who wrote it (``sender`` is then the group).
+    author: str | None
+    at: int
+
+
+class DeviceStateEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A device's connection to WhatsApp changed."""
+
+    event: ClassVar[str] = "device.state"
+    device: str
+    state: str
+    at: int
+
+
+WebhookEvent = MessageStatusEvent | MessageReplyEvent | MessageReceivedEvent | DeviceStateEvent
+
+#: Every event name, for endpoints choosing which they receive.
+EVENTS = tuple(
+    kind.event
+    for kind in (MessageStatusEvent, MessageReplyEvent, MessageReceivedEvent, DeviceStateEvent)
+)
+
+#: WhatsApp's message status numbers (``WebMessageInfo.Status``) for Kurir's statuses.
+#: Not yet sent is pending; cancelled never reached WhatsApp, which like failed is an error.
+STATUS_CODES: dict[MessageStatus, int] = {
+    MessageStatus.SCHEDULED: 1,
+    MessageStatus.QUEUED: 1,
+    MessageStatus.SENDING: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.READ: 4,
+    MessageStatus.FAILED: 0,
+    MessageStatus.CANCELLED: 0,
+}
+
+
+class _StatusData(msgspec.Struct, frozen=True):
+    message_id: str
+    status_code: int
+    status: str
+    created: int
+
+
+class _ReplyData(msgspec.Struct, frozen=True):
+    message_id: str
+    sender: str
+    message: str
+    button_index: int
+    button_label: str
+    created: int
+
+
+class _ReceivedData(msgspec.Struct, frozen=True):
+    message_id: str
+    related_message_id: str
+    type: str
+    sender_name: str
+    sender: str
+    receiver: str
+    message: str
+    media_url: str | None
+    author: str | None
+    created: int
+
+
+class _StateData(msgspec.Struct, frozen=True):
+    state: str
+    created: int
+
+
+class _Body(msgspec.Struct, frozen=True):
+    event: str
+    device: str
+    data: _StatusData | _ReplyData | _ReceivedData | _StateData
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def payload(event: WebhookEvent) -> bytes:
+    """The JSON body posted for ``event``: compact, UTF-8, signed and sent as it is."""
+    return _ENCODER.encode(_Body(event=event.event, device=event.device, data=_data(event)))
+
+
+def _data(event: WebhookEvent) -> _StatusData | _ReplyData | _ReceivedData | _StateData:
+    created = event.at // 1000
+    match event:
+        case MessageStatusEvent():
+            return _StatusData(
+                event.message_id, STATUS_CODES[event.status], event.status.title(), created
+            )
+        case MessageReplyEvent():
+            return _ReplyData(
+                event.message_id,
+                event.sender,
+                event.text,
+                event.button_index,
+                event.button_label,
+                created,
+            )
+        case MessageReceivedEvent():
+            return _ReceivedData(
+                event.message_id,
+                event.related_message_id or "",
+                event.type,
+                event.sender_name,
+                event.sender,
+                event.receiver,
+                event.message,
+                event.media_url,
+                event.author,
+                created,
+            )
+        case DeviceStateEvent():
+            return _StateData(event.state, created)
