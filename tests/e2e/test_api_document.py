@@ -8,6 +8,7 @@ shapes the document promises.
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -36,6 +37,7 @@ from kurir.api.openapi import OPERATIONS, Operation, build_document
 from kurir.api.requests import convert_fields
 from kurir.config import Settings
 from kurir.store import Store
+from tests.e2e.contract import JAKARTA, button_body, local_time, wait_for_status
 from tests.support.databases import sqlite_url
 from tests.support.server import KurirProcess
 
@@ -191,6 +193,39 @@ _EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 15}
 @pytest.fixture(scope="module")
 def api_schema(live_server: KurirProcess) -> Any:
     return schemathesis.openapi.from_url(f"{live_server.base_url}/openapi.json")
+
+
+def test_a_message_through_its_life_is_answered_as_documented(
+    api_schema: Any, live_server: KurirProcess
+) -> None:
+    """The bodies generated requests rarely reach: a real message, sent, replied to, cancelled."""
+    device = live_server.device_id
+    headers = {"Authorization": live_server.api_key}
+
+    def call(path: str, method: str, **data: Any) -> Any:
+        if "body" in data:
+            data["media_type"] = "application/json"
+        case = api_schema[path][method].Case(**data)
+        response = case.call_and_validate(
+            base_url=live_server.base_url, headers=headers, checks=_CHECKS, timeout=10
+        )
+        return response.json()
+
+    recipient = "628129999001"
+    send = {**button_body(device), "phone": recipient}
+    sent = call("/send/button", "POST", body=send)
+    message_id = sent["message_id"]
+    with live_server.client() as http:
+        wait_for_status(http, message_id, "delivered")
+    reply = {"phone": recipient, "button": 2}
+    call("/sandbox/{device}/reply", "POST", path_parameters={"device": device}, body=reply)
+    read = call("/message/{message_id}", "GET", path_parameters={"message_id": message_id})
+    assert read["data"]["reply"]["button"] == "Opsi 2"
+    tomorrow = local_time(datetime.now(JAKARTA) + timedelta(days=1))
+    later = call("/send/button", "POST", body={**send, "schedule": tomorrow})["message_id"]
+    path = {"message_id": later}
+    assert call("/message/{message_id}", "GET", path_parameters=path)["data"]["reply"] is None
+    assert call("/message/{message_id}", "DELETE", path_parameters=path)["message"] == "Cancelled"
 
 
 @pytest.mark.parametrize(
