@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kurir.api.auth import Authenticator
-from kurir.api.body import Fields, FormFields, read_fields, whole_number
+from kurir.api.body import FormFields, read_fields, whole_number
 from kurir.api.errors import ApiError
 from kurir.api.ratelimit import RateLimiter
+from kurir.api.requests import SandboxReplyRequest, SendButtonRequest, convert_fields
 from kurir.api.types import (
     CancelResponse,
     DeviceData,
@@ -66,24 +67,18 @@ class Routes:
             raise ApiError(429, "Rate limit exceeded; slow down", {"Retry-After": "1"})
         idempotency_key = _idempotency_key(request)
         fields = await read_fields(request, self._settings.max_body_bytes)
+        send = convert_fields(fields, SendButtonRequest)
+        schedule_raw = send.schedule
 
-        device_id = _text_field(fields, "device")
-        recipient_raw = _text_field(fields, "phone", numbers=True)
-        header = _text_field(fields, "message_header")
-        body = _text_field(fields, "message")
-        footer = _text_field(fields, "message_footer")
-        buttons = _buttons_field(fields)
-        schedule_raw = _optional_text_field(fields, "schedule")
-
-        device = await self._auth.device(account_id, device_id)
+        device = await self._auth.device(account_id, send.device)
         content = build_button_message(
-            header=header,
-            body=body,
-            footer=footer,
-            buttons=buttons,
+            header=send.message_header,
+            body=send.message,
+            footer=send.message_footer,
+            buttons=send.buttons,
             limits=transport_limits(device.transport),
         )
-        recipient = normalise_phone(recipient_raw, self._settings.default_region)
+        recipient = normalise_phone(str(send.phone), self._settings.default_region)
         now = now_ms()
         due_at = now
         if not is_immediate(schedule_raw):  # most sends are for now: skip the datetimes
@@ -179,10 +174,9 @@ class Routes:
         account_id = await self._auth.account_id(request.headers.get("authorization"))
         device = await self._sandbox_device(request, account_id)
         fields = await read_fields(request, self._settings.max_body_bytes)
-        recipient = normalise_phone(
-            _text_field(fields, "phone", numbers=True), self._settings.default_region
-        )
-        choice = _choice(fields)
+        reply = convert_fields(fields, SandboxReplyRequest)
+        recipient = normalise_phone(str(reply.phone), self._settings.default_region)
+        choice = _choice(reply.button, form=isinstance(fields, FormFields))
         target = await self._store.read(
             messages.latest_reply_target, device_id=device.id, recipient=recipient
         )
@@ -249,64 +243,14 @@ def _device_state(device: Device, now: int) -> str:
     return "connected" if device.lease_until is not None and device.lease_until > now else "idle"
 
 
-def _text_field(fields: Fields, name: str, *, numbers: bool = False) -> str:
-    value = fields.get(name)
-    if value is None:
-        raise ValidationError(f"{name} is required")
-    if numbers and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be a string")
-    if not value.strip():
-        raise ValidationError(f"{name} must not be empty")
-    return value
-
-
-def _optional_text_field(fields: Fields, name: str) -> str | None:
-    value = fields.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} must be a string")
-    return value
-
-
-def _buttons_field(fields: Fields) -> list[str]:
-    value = fields.get("buttons")
-    if value is None:
-        raise ValidationError("buttons is required")
-    if isinstance(value, str):
-        # A form field may carry the array JSON-encoded, or be the only label.
-        if not value.lstrip().startswith("["):
-            if isinstance(fields, FormFields):
-                return [value]
-            raise ValidationError("buttons must be an array of labels")
-        try:
-            value = msgspec.json.decode(value)
-        # RecursionError: msgspec's answer to deeply nested input, a client error too.
-        except (msgspec.DecodeError, RecursionError):
-            raise ValidationError("buttons is not a valid JSON array") from None
-    if not isinstance(value, list):
-        raise ValidationError("buttons must be an array of labels")
-    for index, label in enumerate(value):
-        if not isinstance(label, str):
-            raise ValidationError(f"buttons[{index}] must be a string")
-    return value
-
-
-def _choice(fields: Fields) -> str | int:
+def _choice(choice: str | int | None, *, form: bool) -> str | int:
     """The button a reply presses: its label, or its position counted from 1."""
-    choice = fields.get("button")
-    if isinstance(fields, FormFields) and isinstance(choice, str) and choice.strip().isdigit():
+    if form and isinstance(choice, str) and choice.strip().isdigit():
         # A form has only text: "2" there is the position, as the number 2 is in JSON.
         choice = whole_number(choice.strip(), _MAX_POSITION)
     # JSON numbers come as long as msgspec reads them (4,300 digits): none so
     # large is a position, nor worth spelling out in the answer.
-    if (
-        isinstance(choice, bool)
-        or not isinstance(choice, str | int)
-        or (isinstance(choice, int) and abs(choice) > _MAX_POSITION)
-    ):
+    if choice is None or (isinstance(choice, int) and abs(choice) > _MAX_POSITION):
         raise ValidationError("button must be a button's label or its position (from 1)")
     return choice
 

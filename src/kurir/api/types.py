@@ -1,5 +1,7 @@
 """Response bodies. Field order is the order clients see."""
 
+from typing import Annotated
+
 import msgspec
 
 
@@ -94,3 +96,39 @@ class SandboxDeliveriesResponse(msgspec.Struct, kw_only=True):
 class HealthResponse(msgspec.Struct):
     status: str = "ok"
     database: str = "ok"
+
+
+class InboundMessageData(msgspec.Struct, frozen=True, kw_only=True):
+    """A message a recipient sent to one of the account's devices."""
+
+    message_id: str
+    device: str
+    from_: Annotated[str, msgspec.Meta(description="The sender: country code and number.")] = (
+        msgspec.field(name="from")
+    )
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="text, image, video, audio, document, or button (a button pressed)."
+        ),
+    ]
+    text: Annotated[
+        str | None, msgspec.Meta(description="The text, a caption, or the button's label.")
+    ]
+    media_url: Annotated[
+        str | None, msgspec.Meta(description="Where the media can be fetched, for media.")
+    ]
+    quoted_message_id: Annotated[
+        str | None,
+        msgspec.Meta(description="The message it answers, when it quotes one or is a button."),
+    ]
+    received_at: str
+
+
+class InboundListResponse(msgspec.Struct, kw_only=True):
+    status: str = "ok"
+    data: Annotated[list[InboundMessageData], msgspec.Meta(description="Newest first.")]
+    next_cursor: Annotated[
+        str | None,
+        msgspec.Meta(description="Pass as `before` for the next, older page; null on the last."),
+    ]

@@ -1,0 +1,586 @@
+"""The API document: OpenAPI 3.1, built from the structs the handlers read and write.
+
+The schemas of bodies come from requests.py and types.py, so they cannot
+drift from the handlers. What a struct cannot say (paths, parameters,
+authentication, the errors each endpoint gives, with an example message for
+each) is the table of operations below. Served at ``GET /openapi.json`` and
+rendered by the page at ``GET /docs``.
+"""
+
+import re
+from importlib.metadata import version
+from typing import Any, Literal
+
+import msgspec
+
+from kurir.api.errors import ErrorBody
+from kurir.api.requests import (
+    REQUEST_TYPES,
+    SandboxReplyRequest,
+    SendButtonRequest,
+    SendMediaRequest,
+    SendTextRequest,
+)
+from kurir.api.types import (
+    CancelResponse,
+    DeviceListResponse,
+    HealthResponse,
+    InboundListResponse,
+    MessageResponse,
+    SandboxDeliveriesResponse,
+    SandboxReplyResponse,
+    SendResponse,
+)
+
+_REF = "#/components/schemas/{name}"
+_SECURITY_SCHEME = "apiKey"
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class Problem(msgspec.Struct, frozen=True):
+    """An error response an operation can give, with a message it sends."""
+
+    status: int
+    message: str
+
+
+class Parameter(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    location: Literal["path", "query", "header"]
+    description: str
+    schema: dict[str, Any]
+    example: Any
+    required: bool = False
+
+
+class Operation(msgspec.Struct, frozen=True, kw_only=True):
+    """One endpoint, as the document describes it."""
+
+    method: str
+    path: str
+    operation_id: str
+    tag: str
+    summary: str
+    description: str
+    #: The body's struct; None for an operation without a body.
+    request: type[msgspec.Struct] | None = None
+    #: The body's example; by default the first example of each required field.
+    request_example: dict[str, Any] | None = None
+    #: The success body's struct; None for a body that is not JSON of Kurir's own.
+    response: type[msgspec.Struct] | None
+    response_example: Any
+    response_media_type: str = "application/json"
+    parameters: tuple[Parameter, ...] = ()
+    errors: tuple[Problem, ...] = ()
+    authenticated: bool = True
+
+
+# -- what many operations share ----------------------------------------------------------------
+
+MESSAGE_ID = "3EB0018F6A2B7C4D5E6F"
+DEVICE = "dev-main"
+
+_DEVICE_PATH = Parameter(
+    name="device",
+    location="path",
+    description="The id of one of your account's devices.",
+    schema={"type": "string", "minLength": 1},
+    example=DEVICE,
+    required=True,
+)
+_MESSAGE_ID_PATH = Parameter(
+    name="message_id",
+    location="path",
+    description="The id `/send/…` answered with.",
+    schema={"type": "string", "pattern": "^3EB0[0-9A-F]{16}$"},
+    example=MESSAGE_ID,
+    required=True,
+)
+_LIMIT = Parameter(
+    name="limit",
+    location="query",
+    description="How many to list.",
+    schema={"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+    example=20,
+)
+_IDEMPOTENCY_KEY = Parameter(
+    name="Idempotency-Key",
+    location="header",
+    description="A retry with the same key and body gets the first answer and sends nothing "
+    "twice; the same key with another body is refused with 409. 1 to 255 characters after "
+    "trimming.",
+    schema={"type": "string", "minLength": 1, "maxLength": 255},
+    example="order-1042-shipped",
+)
+
+_UNAUTHORIZED = Problem(401, "Unauthorized")
+_UNAVAILABLE = Problem(503, "The database is unavailable; retry shortly")
+_DEVICE_NOT_FOUND = Problem(404, "device 'dev-other' not found")
+_NOT_SANDBOX = Problem(409, "device dev-main uses the whatsapp transport, not sandbox")
+_BAD_LIMIT = Problem(422, "limit must be a whole number from 1 to 500")
+_BODY = (
+    Problem(400, "Request body is not valid JSON: Input data was truncated"),
+    Problem(400, "Request body must be a JSON object"),
+    Problem(413, "Request body is larger than 65536 bytes"),
+    Problem(
+        415,
+        "Content-Type must be application/json, application/x-www-form-urlencoded "
+        "or multipart/form-data",
+    ),
+)
+_SEND = (
+    _UNAUTHORIZED,
+    Problem(429, "Rate limit exceeded; slow down"),
+    Problem(429, "Too many requests are waiting to be stored; retry shortly"),
+    *_BODY,
+    Problem(422, "Idempotency-Key must be 1 to 255 characters"),
+    Problem(422, "device is required"),
+    Problem(422, "phone is not a valid phone number: '0811'"),
+    Problem(
+        422,
+        "schedule must be a date and time as 'Y-m-d H:i:s' (for example 2026-12-31 09:30:00) "
+        "or ISO 8601, got 'tomorrow'",
+    ),
+    Problem(422, "schedule is too far ahead: at most 365 days from now"),
+    _DEVICE_NOT_FOUND,
+    Problem(
+        409,
+        f"Idempotency-Key was already used for a different request (message {MESSAGE_ID})",
+    ),
+    _UNAVAILABLE,
+)
+_SENT = {
+    "status": "ok",
+    "message_id": MESSAGE_ID,
+    "from": "628122222222",
+    "to": "628111111111",
+    "message": "Success",
+}
+_SEND_DESCRIPTION = (
+    "Answered once the message is durably stored; it is then sent on time, paced per device "
+    "and retried on transient errors. The body may be JSON or a form (urlencoded or "
+    "multipart), and a JSON body sent under another content type is read as JSON."
+)
+_CONTENT = {
+    "message_header": "Header",
+    "message": "Pilih salah satu:",
+    "message_footer": "Footer",
+    "buttons": ["Opsi 1", "Opsi 2"],
+    "layout": "reply_buttons",
+}
+
+OPERATIONS = (
+    Operation(
+        method="POST",
+        path="/send/text",
+        operation_id="sendText",
+        tag="Sending",
+        summary="Send a text message",
+        description=_SEND_DESCRIPTION,
+        request=SendTextRequest,
+        response=SendResponse,
+        response_example=_SENT,
+        parameters=(_IDEMPOTENCY_KEY,),
+        errors=(*_SEND, Problem(422, "message is 4097 characters; at most 4096 are allowed")),
+    ),
+    Operation(
+        method="POST",
+        path="/send/media",
+        operation_id="sendMedia",
+        tag="Sending",
+        summary="Send a picture, video, audio or document from a URL",
+        description=_SEND_DESCRIPTION,
+        request=SendMediaRequest,
+        response=SendResponse,
+        response_example=_SENT,
+        parameters=(_IDEMPOTENCY_KEY,),
+        errors=(*_SEND, Problem(422, "url must be an http or https URL")),
+    ),
+    Operation(
+        method="POST",
+        path="/send/button",
+        operation_id="sendButton",
+        tag="Sending",
+        summary="Send a button message (Alat WA's endpoint)",
+        description=f"{_SEND_DESCRIPTION} The answer is Alat WA's, field for field.",
+        request=SendButtonRequest,
+        response=SendResponse,
+        response_example=_SENT,
+        parameters=(_IDEMPOTENCY_KEY,),
+        errors=(
+            *_SEND,
+            Problem(422, "message_header is 61 characters; at most 60 are allowed"),
+            Problem(422, "buttons must be an array of labels"),
+            Problem(422, "buttons[1] repeats the label 'Ya'"),
+            Problem(422, "buttons holds 11 labels; this device's transport sends at most 10"),
+        ),
+    ),
+    Operation(
+        method="GET",
+        path="/message/{message_id}",
+        operation_id="getMessage",
+        tag="Messages",
+        summary="A message and its life so far",
+        description="Its `status` (scheduled, queued, sending, sent, delivered, read, failed, "
+        "cancelled), when it reached each, its attempts and last error, and the recipient's "
+        "button reply. Only the account that sent it sees it.",
+        response=MessageResponse,
+        response_example={
+            "status": "ok",
+            "data": {
+                "message_id": MESSAGE_ID,
+                "device": DEVICE,
+                "from": "628122222222",
+                "to": "628111111111",
+                "type": "button",
+                "status": "read",
+                "content": _CONTENT,
+                "scheduled_for": "2026-05-04T09:30:00.000+07:00",
+                "attempts": 1,
+                "last_error": None,
+                "reply": {"button": "Opsi 2", "index": 2, "at": "2026-05-04T09:31:12.345+07:00"},
+                "timestamps": {
+                    "created": "2026-05-04T09:30:00.000+07:00",
+                    "sending": "2026-05-04T09:30:00.012+07:00",
+                    "sent": "2026-05-04T09:30:00.210+07:00",
+                    "delivered": "2026-05-04T09:30:00.215+07:00",
+                    "read": "2026-05-04T09:31:12.345+07:00",
+                },
+            },
+        },
+        parameters=(_MESSAGE_ID_PATH,),
+        errors=(_UNAUTHORIZED, Problem(404, f"message {MESSAGE_ID} not found"), _UNAVAILABLE),
+    ),
+    Operation(
+        method="DELETE",
+        path="/message/{message_id}",
+        operation_id="cancelMessage",
+        tag="Messages",
+        summary="Cancel a message no worker has started sending",
+        description="A message already being sent, or sent, can no longer be cancelled (409).",
+        response=CancelResponse,
+        response_example={"status": "ok", "message_id": MESSAGE_ID, "message": "Cancelled"},
+        parameters=(_MESSAGE_ID_PATH,),
+        errors=(
+            _UNAUTHORIZED,
+            Problem(404, f"message {MESSAGE_ID} not found"),
+            Problem(409, f"message {MESSAGE_ID} is already sent; it can no longer be cancelled"),
+            _UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        method="GET",
+        path="/messages/inbound",
+        operation_id="listInboundMessages",
+        tag="Messages",
+        summary="Messages your recipients sent, newest first",
+        description="Page through older messages by passing the answer's `next_cursor` as "
+        "`before`.",
+        response=InboundListResponse,
+        response_example={
+            "status": "ok",
+            "data": [
+                {
+                    "message_id": "3EB0C0FFEE0123456789",
+                    "device": DEVICE,
+                    "from": "628111111111",
+                    "type": "text",
+                    "text": "Kapan barangnya sampai?",
+                    "media_url": None,
+                    "quoted_message_id": MESSAGE_ID,
+                    "received_at": "2026-05-04T09:31:12.345+07:00",
+                }
+            ],
+            "next_cursor": None,
+        },
+        parameters=(
+            _LIMIT,
+            Parameter(
+                name="before",
+                location="query",
+                description="The `next_cursor` of the previous page: list what came before it.",
+                schema={"type": "string", "minLength": 1},
+                example="3EB0C0FFEE0123456789",
+            ),
+            Parameter(
+                name="device",
+                location="query",
+                description="Only what reached this device.",
+                schema={"type": "string", "minLength": 1},
+                example=DEVICE,
+            ),
+        ),
+        errors=(
+            _UNAUTHORIZED,
+            _DEVICE_NOT_FOUND,
+            _BAD_LIMIT,
+            Problem(422, "before must be a cursor from a previous answer"),
+            _UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        method="GET",
+        path="/device/list",
+        operation_id="listDevices",
+        tag="Devices",
+        summary="Your account's devices",
+        description="Each device's number, transport and pacing; `state` is `connected` while "
+        "a worker holds the device, else `idle`.",
+        response=DeviceListResponse,
+        response_example={
+            "status": "ok",
+            "data": [
+                {
+                    "device": DEVICE,
+                    "phone": "628122222222",
+                    "transport": "sandbox",
+                    "state": "connected",
+                    "min_interval_ms": 0,
+                    "max_interval_ms": 0,
+                    "created_at": "2026-05-01T08:00:00.000+07:00",
+                }
+            ],
+        },
+        errors=(_UNAUTHORIZED, _UNAVAILABLE),
+    ),
+    Operation(
+        method="POST",
+        path="/sandbox/{device}/reply",
+        operation_id="sandboxReply",
+        tag="Sandbox",
+        summary="Play the recipient on a sandbox device",
+        description="Answers the latest message the sandbox delivered to `phone`: pressing a "
+        "button records the reply on that message and marks it read.",
+        request=SandboxReplyRequest,
+        request_example={"phone": "08111111111", "button": "Opsi 2"},
+        response=SandboxReplyResponse,
+        response_example={
+            "status": "ok",
+            "message_id": MESSAGE_ID,
+            "button": "Opsi 2",
+            "index": 2,
+            "message": "Reply recorded",
+        },
+        parameters=(_DEVICE_PATH,),
+        errors=(
+            _UNAUTHORIZED,
+            _DEVICE_NOT_FOUND,
+            _NOT_SANDBOX,
+            *_BODY,
+            Problem(422, "button must be a button's label or its position (from 1)"),
+            Problem(422, "button 'Opsi 9' is not one of the message's buttons"),
+            Problem(422, "button must be between 1 and 3, got 4"),
+            Problem(404, "device dev-main has sent nothing to 628111111111 yet"),
+            _UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        method="GET",
+        path="/sandbox/{device}/messages",
+        operation_id="sandboxDeliveries",
+        tag="Sandbox",
+        summary="What the sandbox delivered, newest first",
+        description="With how often each message was sent: like WhatsApp, the sandbox "
+        "delivers a message sent again after a crash only once.",
+        response=SandboxDeliveriesResponse,
+        response_example={
+            "status": "ok",
+            "data": [
+                {
+                    "message_id": MESSAGE_ID,
+                    "to": "628111111111",
+                    "content": _CONTENT,
+                    "delivered_at": "2026-05-04T09:30:00.215+07:00",
+                    "sends": 1,
+                }
+            ],
+        },
+        parameters=(_DEVICE_PATH, _LIMIT),
+        errors=(_UNAUTHORIZED, _DEVICE_NOT_FOUND, _NOT_SANDBOX, _BAD_LIMIT, _UNAVAILABLE),
+    ),
+    Operation(
+        method="GET",
+        path="/healthz",
+        operation_id="health",
+        tag="Operations",
+        summary="Whether the server and its database answer",
+        description="For load balancers and monitoring; needs no key.",
+        response=HealthResponse,
+        response_example={"status": "ok", "database": "ok"},
+        errors=(_UNAVAILABLE,),
+        authenticated=False,
+    ),
+    Operation(
+        method="GET",
+        path="/openapi.json",
+        operation_id="apiDocument",
+        tag="Operations",
+        summary="This document",
+        description="OpenAPI 3.1, for code generators and API tools.",
+        response=None,
+        response_example={"openapi": "3.1.0"},
+        authenticated=False,
+    ),
+    Operation(
+        method="GET",
+        path="/docs",
+        operation_id="apiDocumentation",
+        tag="Operations",
+        summary="This document as a page to read",
+        description="Served with the package; it loads nothing from elsewhere.",
+        response=None,
+        response_example="<!doctype html>…",
+        response_media_type="text/html",
+        authenticated=False,
+    ),
+)
+
+_STATUS_DESCRIPTIONS = {
+    400: "The body cannot be read.",
+    401: "The key is missing or wrong.",
+    404: "Not found, or not yours.",
+    409: "Conflicts with what is already stored.",
+    413: "The body is too large.",
+    415: "The body's content type is not one Kurir reads.",
+    422: "A field breaks a rule; the message names it.",
+    429: "Too many requests; retry after the seconds in Retry-After.",
+    503: "The database is unavailable; retry after the seconds in Retry-After.",
+}
+_STATUS_HEADERS = {
+    401: {"WWW-Authenticate": "Bearer"},
+    429: {"Retry-After": "1"},
+    503: {"Retry-After": "1"},
+}
+
+_DESCRIPTION = """\
+A self-hosted WhatsApp gateway whose `POST /send/button` is Alat WA's: code written \
+for that API works unchanged against Kurir.
+
+Every request but `/healthz` and the documentation carries an API key in the \
+`Authorization` header, bare or as `Bearer <key>`. Bodies may be JSON or forms as \
+PHP sends them (urlencoded or multipart, arrays as `name[]=A&name[]=B`).
+
+Every failure has one shape, `{"status":"error","message":"…"}`, with the message \
+naming the field at fault; nothing a client sends causes a 500, and a refused request \
+stores nothing."""
+
+
+def build_document() -> dict[str, Any]:
+    """The whole document, as a JSON-ready mapping."""
+    structs: set[type[msgspec.Struct]] = {*REQUEST_TYPES, ErrorBody}
+    structs.update(op.response for op in OPERATIONS if op.response is not None)
+    ordered = sorted(structs, key=lambda struct: struct.__name__)
+    _, schemas = msgspec.json.schema_components(ordered, ref_template=_REF)
+    requests = {request_type.__name__ for request_type in REQUEST_TYPES}
+    for name, schema in schemas.items():
+        if name not in requests:
+            # A field with a default is optional to send, but Kurir always answers with it.
+            schema["required"] = list(schema["properties"])
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(
+            operation, schemas
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Kurir", "version": version("kurir"), "description": _DESCRIPTION},
+        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                _SECURITY_SCHEME: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "Your API key, bare (Alat WA's style) or as `Bearer <key>`. "
+                    "`kurir keys create` makes one; the first start prints one.",
+                }
+            },
+        },
+    }
+
+
+def _operation(operation: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "tags": [operation.tag],
+        "summary": operation.summary,
+        "description": operation.description,
+        "security": [{_SECURITY_SCHEME: []}] if operation.authenticated else [],
+    }
+    if operation.parameters:
+        document["parameters"] = [_parameter(parameter) for parameter in operation.parameters]
+    if operation.request is not None:
+        reference = {"$ref": _REF.format(name=operation.request.__name__)}
+        example = operation.request_example or _required_example(
+            schemas[operation.request.__name__]
+        )
+        document["requestBody"] = {
+            "required": True,
+            "description": "JSON, or the same fields as a form.",
+            "content": {
+                "application/json": {"schema": reference, "example": example},
+                **{media_type: {"schema": reference} for media_type in _FORMS},
+            },
+        }
+    if operation.response is not None:
+        schema = {"$ref": _REF.format(name=operation.response.__name__)}
+    else:
+        json = operation.response_media_type == "application/json"
+        schema = {"type": "object" if json else "string"}
+    success = {"schema": schema, "example": operation.response_example}
+    responses: dict[str, Any] = {
+        "200": {"description": "Done.", "content": {operation.response_media_type: success}}
+    }
+    for status in sorted({problem.status for problem in operation.errors}):
+        messages = [problem.message for problem in operation.errors if problem.status == status]
+        responses[str(status)] = _error_response(status, messages)
+    document["responses"] = responses
+    return document
+
+
+def _parameter(parameter: Parameter) -> dict[str, Any]:
+    return {
+        "name": parameter.name,
+        "in": parameter.location,
+        "required": parameter.required,
+        "description": parameter.description,
+        "schema": parameter.schema,
+        "example": parameter.example,
+    }
+
+
+def _error_response(status: int, messages: list[str]) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": _STATUS_DESCRIPTIONS[status],
+        "content": {
+            "application/json": {
+                "schema": {"$ref": _REF.format(name=ErrorBody.__name__)},
+                "examples": {
+                    _example_name(message): {
+                        "summary": message,
+                        "value": {"status": "error", "message": message},
+                    }
+                    for message in messages
+                },
+            }
+        },
+    }
+    headers = _STATUS_HEADERS.get(status)
+    if headers is not None:
+        response["headers"] = {
+            name: {"required": True, "schema": {"type": "string"}, "example": value}
+            for name, value in headers.items()
+        }
+    return response
+
+
+def _example_name(message: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", message.lower()).strip("-")[:60]
+
+
+def _required_example(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body of the first example of each required field."""
+    properties: dict[str, Any] = schema["properties"]
+    return {name: properties[name]["examples"][0] for name in schema["required"]}

@@ -1,0 +1,283 @@
+"""Request bodies: the one description of what each endpoint reads.
+
+Handlers convert the body's field mapping (JSON or a form, see body.py) into
+these structs with `convert_fields`, and openapi.py builds the API document
+from them, so the document cannot drift from what the handlers read. Fields
+are in the order the handlers check them.
+
+msgspec checks the types. The limits written into the schema with
+``extra_json_schema`` are the handlers' own to check: they count lengths
+after trimming and take some limits from the device's transport, and they
+name the field at fault in Kurir's words, which msgspec's checks would not.
+"""
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from kurir.api.body import Fields, FormFields
+from kurir.domain.buttons import WHATSAPP_LIMITS
+from kurir.domain.errors import ValidationError
+
+#: What "must not be empty" means: some character other than whitespace.
+NOT_BLANK = r"\S"
+#: The largest text message WhatsApp delivers.
+MAX_TEXT = 4096
+#: The largest caption WhatsApp shows under a media message.
+MAX_CAPTION = 1024
+
+
+def _text(description: str, examples: list[str], max_length: int) -> msgspec.Meta:
+    """A required text, checked after trimming."""
+    return msgspec.Meta(
+        description=f"{description} Required, 1 to {max_length} characters after trimming.",
+        examples=examples,
+        extra_json_schema={"minLength": 1, "maxLength": max_length, "pattern": NOT_BLANK},
+    )
+
+
+Device = Annotated[
+    str,
+    msgspec.Meta(
+        description="The id of one of your account's devices: the WhatsApp account that "
+        "sends. Another account's device is not found, exactly like a missing one.",
+        examples=["dev-main"],
+        extra_json_schema={"minLength": 1, "pattern": NOT_BLANK},
+    ),
+]
+Phone = Annotated[
+    str | int,
+    msgspec.Meta(
+        description="The recipient, in any usual notation; it becomes country code and "
+        "number, digits only (`628111111111`). A number without a country code is read "
+        "in the server's default region. May be a JSON number.",
+        examples=["08111111111", "+62 811-1111-111", 628111111111],
+        extra_json_schema={"pattern": NOT_BLANK},
+    ),
+]
+Schedule = Annotated[
+    str | None,
+    msgspec.Meta(
+        description="When to send: `Y-m-d H:i:s` in the server's time zone, or ISO 8601 "
+        "with an offset. Absent, empty or in the past: now. At most the server's "
+        "schedule horizon (365 days by default) ahead.",
+        examples=["2026-12-31 09:30:00", "2026-12-31T09:30:00+07:00"],
+    ),
+]
+ButtonLabel = Annotated[
+    str,
+    msgspec.Meta(
+        extra_json_schema={
+            "minLength": 1,
+            "maxLength": WHATSAPP_LIMITS.max_label,
+            "pattern": NOT_BLANK,
+        }
+    ),
+]
+
+
+class SendTextRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A text message."""
+
+    device: Device
+    phone: Phone
+    message: Annotated[str, _text("The text.", ["Halo, pesanan Anda sudah dikirim."], MAX_TEXT)]
+    schedule: Schedule = None
+
+
+class SendMediaRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A picture, video, audio or document, which Kurir fetches from a URL."""
+
+    device: Device
+    phone: Phone
+    url: Annotated[
+        str,
+        msgspec.Meta(
+            description="Where Kurir fetches the file: http or https, on a public address.",
+            examples=["https://example.com/invoice-0042.pdf"],
+            extra_json_schema={"format": "uri", "pattern": "^https?://"},
+        ),
+    ]
+    type: Annotated[
+        Literal["image", "video", "audio", "document"] | None,
+        msgspec.Meta(
+            description="How WhatsApp shows the file; when absent, Kurir tells from the file.",
+            examples=["document"],
+        ),
+    ] = None
+    caption: Annotated[
+        str | None,
+        msgspec.Meta(
+            description=f"Text shown with the file, up to {MAX_CAPTION} characters after trimming.",
+            examples=["Invoice 0042"],
+            extra_json_schema={"maxLength": MAX_CAPTION},
+        ),
+    ] = None
+    filename: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="The name the recipient sees for a document.",
+            examples=["invoice-0042.pdf"],
+        ),
+    ] = None
+    schedule: Schedule = None
+
+
+class SendButtonRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Alat WA's button message: up to 3 choices as reply buttons, 4 to 10 as a list."""
+
+    device: Device
+    phone: Phone
+    message_header: Annotated[
+        str, _text("The header, in bold above the text.", ["Header"], WHATSAPP_LIMITS.max_header)
+    ]
+    message: Annotated[str, _text("The text.", ["Pilih salah satu:"], WHATSAPP_LIMITS.max_body)]
+    message_footer: Annotated[
+        str, _text("The footer, in grey below the text.", ["Footer"], WHATSAPP_LIMITS.max_footer)
+    ]
+    buttons: Annotated[
+        list[ButtonLabel],
+        msgspec.Meta(
+            description=f"The choices: 1 to {WHATSAPP_LIMITS.max_buttons} labels of "
+            f"1 to {WHATSAPP_LIMITS.max_label} characters after trimming, unique ignoring case. "
+            f"Up to {WHATSAPP_LIMITS.max_reply_buttons} go out as reply buttons, more as a "
+            "list message; the limits are the device's transport's (these are WhatsApp's). "
+            "A form may send `buttons[]=A&buttons[]=B`, `buttons[0]=A`, or one field holding "
+            'the array JSON-encoded (`["A","B"]`).',
+            examples=[["Opsi 1", "Opsi 2", "Opsi 3"]],
+            extra_json_schema={"minItems": 1, "maxItems": WHATSAPP_LIMITS.max_buttons},
+        ),
+    ]
+    schedule: Schedule = None
+
+
+class SandboxReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The recipient answers the latest message the sandbox delivered to them."""
+
+    phone: Annotated[
+        str | int,
+        msgspec.Meta(
+            description="The recipient who answers, in any usual notation.",
+            examples=["08111111111", 628111111111],
+            extra_json_schema={"pattern": NOT_BLANK},
+        ),
+    ]
+    button: Annotated[
+        str | int | None,
+        msgspec.Meta(
+            description="The button pressed: its label (ignoring case and surrounding "
+            "spaces) or its position, from 1. Give this or `text`.",
+            examples=["Opsi 2", 2],
+        ),
+    ] = None
+    text: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A message the recipient writes instead of pressing a button; "
+            "it arrives as an inbound message. Give this or `button`.",
+            examples=["Kapan barangnya sampai?"],
+            extra_json_schema={"minLength": 1, "maxLength": MAX_TEXT, "pattern": NOT_BLANK},
+        ),
+    ] = None
+
+
+REQUEST_TYPES = (SendTextRequest, SendMediaRequest, SendButtonRequest, SandboxReplyRequest)
+#: One of REQUEST_TYPES.
+RequestBody = TypeVar("RequestBody", bound=msgspec.Struct)
+
+
+class _Rules(msgspec.Struct, frozen=True):
+    """What `convert_fields` checks of one request type beyond msgspec's types."""
+
+    #: Text fields that must hold more than whitespace, in declaration order.
+    not_blank: tuple[str, ...]
+    #: Array fields a form may send as one JSON-encoded field.
+    json_arrays: frozenset[str]
+
+
+def _rules(request_type: type[msgspec.Struct]) -> _Rules:
+    info = msgspec.inspect.type_info(request_type)
+    assert isinstance(info, msgspec.inspect.StructType)
+    not_blank: list[str] = []
+    json_arrays: set[str] = set()
+    for field in info.fields:
+        kind = field.type
+        if isinstance(kind, msgspec.inspect.Metadata):
+            if (kind.extra_json_schema or {}).get("pattern") == NOT_BLANK:
+                not_blank.append(field.encode_name)
+            kind = kind.type
+        if isinstance(kind, msgspec.inspect.ListType):
+            json_arrays.add(field.encode_name)
+    return _Rules(not_blank=tuple(not_blank), json_arrays=frozenset(json_arrays))
+
+
+_RULES: dict[type[msgspec.Struct], _Rules] = {
+    request_type: _rules(request_type) for request_type in REQUEST_TYPES
+}
+
+#: Kurir's words for a field of the wrong type, where "must be a string" is not them.
+_WRONG_TYPE = {
+    "buttons": "buttons must be an array of labels",
+    "button": "button must be a button's label or its position (from 1)",
+    "type": "type must be image, video, audio or document",
+}
+_MISSING = re.compile(r"Object missing required field `(?P<field>\w+)`")
+_AT = re.compile(r"(?P<problem>.*) - at `\$\.(?P<field>\w+)(?P<index>\[\d+\])?`")
+
+
+def convert_fields(fields: Fields, request_type: type[RequestBody]) -> RequestBody:
+    """``fields`` as ``request_type``, or a ValidationError in Kurir's words.
+
+    The first field at fault is reported, in the order the body holds them
+    (the order msgspec reads them in). A text field of only whitespace is
+    refused here, before any lookup, as it always was.
+    """
+    rules = _RULES[request_type]
+    try:
+        request = msgspec.convert(fields, request_type)
+    except msgspec.ValidationError as error:
+        text = str(error)
+        at = _AT.fullmatch(text)
+        if at is not None and at["index"] is None and at["field"] in rules.json_arrays:
+            value = fields.get(at["field"])
+            if isinstance(value, str):
+                array = _json_array(at["field"], value, form=isinstance(fields, FormFields))
+                decoded = {**fields, at["field"]: array}
+                return convert_fields(decoded, request_type)
+        raise ValidationError(_message(text)) from None
+    for name in rules.not_blank:
+        value = getattr(request, name)
+        # isspace() is False for "": together they are `not value.strip()`, without a copy.
+        if isinstance(value, str) and (not value or value.isspace()):
+            raise ValidationError(f"{name} must not be empty")
+    return request
+
+
+def _json_array(name: str, value: str, *, form: bool) -> Any:
+    """A field holding an array JSON-encoded; in a form, a lone value is one item."""
+    if not value.lstrip().startswith("["):
+        if form:
+            return [value]
+        raise ValidationError(_WRONG_TYPE.get(name, f"{name} must be an array"))
+    try:
+        return msgspec.json.decode(value)
+    # RecursionError: msgspec's answer to deeply nested input, a client error too.
+    except (msgspec.DecodeError, RecursionError):
+        raise ValidationError(f"{name} is not a valid JSON array") from None
+
+
+def _message(text: str) -> str:
+    """msgspec's account of a field at fault, in Kurir's words."""
+    missing = _MISSING.fullmatch(text)
+    if missing is not None:
+        return f"{missing['field']} is required"
+    at = _AT.fullmatch(text)
+    if at is None:  # pragma: no cover  # a struct's fields always carry a path
+        return text
+    field, index = at["field"], at["index"]
+    if index is not None:  # only arrays of texts are read
+        return f"{field}{index} must be a string"
+    if at["problem"].endswith("got `null`"):  # only required fields refuse null
+        return f"{field} is required"
+    return _WRONG_TYPE.get(field, f"{field} must be a string")
