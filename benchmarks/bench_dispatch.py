@@ -44,14 +44,16 @@ from harness import (
     verdict,
 )
 from kurir.clock import now_ms
-from kurir.domain.buttons import WHATSAPP_LIMITS, build_button_message
+from kurir.domain.buttons import build_button_message
+from kurir.domain.content import WHATSAPP_LIMITS
 from kurir.domain.ids import new_message_id
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts
 from kurir.store import messages as message_queries
 from kurir.store.migrate import upgrade_to_head
 from kurir.store.records import NewMessage
-from kurir.store.tables import devices, messages, sandbox_deliveries
+from kurir.store.tables import devices, messages
+from kurir.transports.sandbox.store import sandbox_deliveries
 
 _DONE = [MessageStatus.SENT.value, MessageStatus.DELIVERED.value, MessageStatus.READ.value]
 _POLL_S = 0.05
@@ -116,7 +118,7 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
                 body="Pilih salah satu:",
                 footer="Footer",
                 buttons=["Opsi 1", "Opsi 2", "Opsi 3"],
-                limits=WHATSAPP_LIMITS,
+                limits=WHATSAPP_LIMITS.buttons,
             )
         ).decode()
         for start in range(0, message_count, 1000):

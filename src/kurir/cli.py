@@ -28,7 +28,7 @@ from kurir.domain.phone import normalise_phone
 from kurir.store import DATABASE_ERRORS, Store, accounts, messages
 from kurir.store.database import DatabaseURLError, is_sqlite
 from kurir.store.records import Account
-from kurir.transports import TRANSPORT_NAMES, TransportConfigError, validate_transport_config
+from kurir.transports import TransportConfigError, default_transport, read_config, transport_names
 
 #: The width of the column it lands in (tables.py): checked here, because
 #: SQLite would store a longer value silently and PostgreSQL would fail loudly.
@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--account", required=True)
     sub.add_argument("--phone", required=True, help="the device's own WhatsApp number")
     sub.add_argument("--id", dest="public_id", help="the device id clients use (default: random)")
-    sub.add_argument("--transport", default="sandbox", choices=TRANSPORT_NAMES)
+    sub.add_argument("--transport", default=default_transport(), choices=transport_names())
     sub.add_argument("--config", default="{}", help="the transport's config, as JSON")
     sub.add_argument(
         "--min-interval-ms", type=int, default=0, help="pacing: least time between sends"
@@ -341,7 +341,7 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
     region = load_settings().default_region
     phone = normalise_phone(args.phone, region)
     try:
-        validate_transport_config(args.transport, args.config, default_region=region)
+        read_config(args.transport, args.config, default_region=region)
     except TransportConfigError as error:
         raise CommandError(str(error)) from None
     # A max of 0 means "the same as the min" (fixed pacing), so only a max above 0 bounds it.

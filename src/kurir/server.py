@@ -25,6 +25,7 @@ from kurir.domain.retry import RetryPolicy
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head_async
 from kurir.store.postgres import NewMessageListener
+from kurir.transports import default_transport
 
 log = logging.getLogger("kurir")
 
@@ -41,11 +42,12 @@ def dispatch_settings(settings: Settings, *, max_idle_s: float | None = None) ->
             max_delay=settings.retry_max_seconds,
         ),
         default_region=settings.default_region,
+        allow_private_urls=settings.allow_private_urls,
     )
 
 
 async def bootstrap(store: Store, settings: Settings, out: TextIO) -> None:
-    """On an empty database: an account, a key (shown once) and a sandbox device."""
+    """On an empty database: an account, a key (shown once) and a device to try sends on."""
     if await store.read(accounts.count_accounts) > 0:
         return
     key = settings.bootstrap_api_key or new_api_key()
@@ -56,23 +58,23 @@ async def bootstrap(store: Store, settings: Settings, out: TextIO) -> None:
         field="KURIR_BOOTSTRAP_DEVICE_PHONE",
     )
     now = now_ms()
-
+    transport = default_transport()
     try:
         await store.write(
             accounts.open_account,
             name="default",
             key=key,
             key_label="bootstrap",
-            device={"public_id": device_id, "phone": phone, "transport": "sandbox"},
+            device={"public_id": device_id, "phone": phone, "transport": transport},
             now=now,
         )
     except IntegrityError:  # another process bootstrapped the same database first
         return
     url = f"http://{settings.host}:{settings.port}"
     out.write(
-        "\nKurir is set up: account 'default', a sandbox device and an API key.\n"
+        f"\nKurir is set up: account 'default', a {transport} device and an API key.\n"
         "The key is shown this once; store it now.\n\n"
-        f"  API key: {key}\n  device:  {device_id} (sandbox, {phone})\n\n"
+        f"  API key: {key}\n  device:  {device_id} ({transport}, {phone})\n\n"
         "Send a first message:\n\n"
         f"  curl -X POST {url}/send/button \\\n"
         f"    -H 'Authorization: {key}' \\\n"

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.routing import Mount, Route
 
 from kurir.api import create_app
-from kurir.api.app import SendButtonFastPath
+from kurir.api.app import SendFastPath
 from kurir.api.docs import ASSETS_PATH, STATIC
 from kurir.api.openapi import OPERATIONS, Operation, build_document
 from kurir.api.requests import convert_fields
@@ -41,13 +41,9 @@ from tests.e2e.contract import JAKARTA, button_body, local_time, wait_for_status
 from tests.support.databases import sqlite_url
 from tests.support.server import KurirProcess
 
+
 #: Operations the document describes before their handlers exist ("METHOD /path").
 #: Whoever adds one of the handlers removes it here; the route check below fails until then.
-DOCUMENTED_AHEAD_OF_HANDLERS = frozenset(
-    {"POST /send/text", "POST /send/media", "GET /messages/inbound"}
-)
-
-
 def _documented(document: dict[str, Any]) -> set[str]:
     return {
         f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item
@@ -69,7 +65,7 @@ async def test_every_route_is_documented_and_nothing_documented_is_missing(
     store = Store(sqlite_url(tmp_path))
     try:
         app = create_app(store, Settings())
-        assert isinstance(app, SendButtonFastPath)
+        assert isinstance(app, SendFastPath)
         routes: set[str] = set()
         mounts: list[str] = []
         for route in app.routes:
@@ -84,10 +80,7 @@ async def test_every_route_is_documented_and_nothing_documented_is_missing(
     documented = _documented(build_document())
     assert mounts == [ASSETS_PATH]  # the page's script and style, not part of the API
     assert routes - documented == set(), "routes the document leaves out"
-    assert documented - routes == DOCUMENTED_AHEAD_OF_HANDLERS, (
-        "documented operations without a route (besides those ahead of their handlers), "
-        "or handlers still on the allow-list"
-    )
+    assert documented - routes == set(), "documented operations without a route"
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.operation_id)
@@ -230,11 +223,7 @@ def test_a_message_through_its_life_is_answered_as_documented(
 
 @pytest.mark.parametrize(
     "operation",
-    [
-        pytest.param(operation, id=operation.operation_id)
-        for operation in OPERATIONS
-        if f"{operation.method} {operation.path}" not in DOCUMENTED_AHEAD_OF_HANDLERS
-    ],
+    [pytest.param(operation, id=operation.operation_id) for operation in OPERATIONS],
 )
 def test_the_server_answers_as_documented(
     api_schema: Any, live_server: KurirProcess, operation: Operation

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.store import Store
-from kurir.store.tables import messages, sandbox_deliveries
+from kurir.store.tables import messages
+from kurir.transports.sandbox.store import sandbox_deliveries
 from tests.support.gateway import button_body, wait_for
 from tests.support.provision import Tenant, provision_tenant
 from tests.support.server import KurirProcess

@@ -450,7 +450,7 @@ def test_an_unknown_device_is_404(
     ("method", "path", "status", "message"),
     [
         ("GET", "/", 404, "Not found"),
-        ("POST", "/send/text", 404, "Not found"),
+        ("POST", "/send/location", 404, "Not found"),
         ("POST", "/send/button/extra", 404, "Not found"),
         ("POST", "/send/button/", 404, "Not found"),
         ("GET", "/message", 404, "Not found"),

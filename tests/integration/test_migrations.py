@@ -12,6 +12,7 @@ from kurir.store import migrate
 from kurir.store.database import Database
 from kurir.store.migrate import upgrade_to_head_async
 from kurir.store.tables import metadata
+from kurir.transports import sandbox  # noqa: F401  # its own table joins the metadata
 
 
 def _differences(connection: sa.Connection) -> tuple[list[Any], str | None]:

@@ -5,15 +5,15 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from kurir.domain import buttons
+from kurir.domain import text
 from kurir.domain.buttons import (
-    WHATSAPP_LIMITS,
     ButtonLayout,
     ButtonLimits,
     ButtonMessage,
     build_button_message,
     find_button,
 )
+from kurir.domain.content import WHATSAPP_LIMITS
 from kurir.domain.errors import ValidationError
 
 GOOD = {"header": "Header", "body": "Pilih salah satu:", "footer": "Footer"}
@@ -21,7 +21,7 @@ GOOD = {"header": "Header", "body": "Pilih salah satu:", "footer": "Footer"}
 
 def build(
     buttons: Sequence[str] = ("Opsi 1", "Opsi 2"),
-    limits: ButtonLimits = WHATSAPP_LIMITS,
+    limits: ButtonLimits = WHATSAPP_LIMITS.buttons,
     parts: Mapping[str, str] | None = None,
 ) -> ButtonMessage:
     """A message from good parts, with ``parts`` (header, body, footer) replaced."""
@@ -53,7 +53,7 @@ def test_trims_every_part() -> None:
 def test_up_to_three_are_reply_buttons_beyond_that_a_list(count: int, layout: ButtonLayout) -> None:
     message = build(buttons=[f"Opsi {n}" for n in range(count)])
     assert len(message.buttons) == count
-    assert message.layout(WHATSAPP_LIMITS) == layout
+    assert message.layout(WHATSAPP_LIMITS.buttons) == layout
 
 
 def test_layout_follows_the_transports_limits() -> None:
@@ -347,7 +347,7 @@ def test_find_button_matches_what_looks_the_same(choice: str, expected: tuple[in
 
 
 def test_the_refused_characters_are_this_pythons_controls_and_format_characters() -> None:
-    """The written-out list (buttons._REFUSED) against unicodedata, code point by code point.
+    """The written-out list (text._REFUSED) against unicodedata, code point by code point.
 
     The list may hold format characters newer than this Python's tables (they
     are unassigned here); when a newer Python's tables add one the list lacks,
@@ -362,8 +362,8 @@ def test_the_refused_characters_are_this_pythons_controls_and_format_characters(
         for char in everything
         if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") and char not in needed
     }
-    refused = set(buttons._REFUSED.findall(everything))
+    refused = set(text._REFUSED.findall(everything))
     assert {f"U+{ord(c):04X}" for c in expected - refused} == set()
     newer = {char for char in refused - expected if unicodedata.category(char) != "Cn"}
     assert {f"U+{ord(c):04X}" for c in newer} == set()
-    assert set(buttons._REFUSED_IN_BODY.findall(everything)) == refused - set("\n\r\u2028\u2029")
+    assert set(text._REFUSED_IN_BODY.findall(everything)) == refused - set("\n\r\u2028\u2029")

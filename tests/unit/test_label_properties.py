@@ -13,7 +13,8 @@ import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from kurir.domain.buttons import WHATSAPP_LIMITS, build_button_message
+from kurir.domain.buttons import build_button_message
+from kurir.domain.content import WHATSAPP_LIMITS
 from kurir.domain.errors import ValidationError
 
 #: Drawn as blank space although letters or symbols (the test's own list).
@@ -48,7 +49,7 @@ likely_label = st.text(
 def _accepted(labels: list[str]) -> tuple[str, ...] | None:
     try:
         message = build_button_message(
-            header="H", body="B", footer="F", buttons=labels, limits=WHATSAPP_LIMITS
+            header="H", body="B", footer="F", buttons=labels, limits=WHATSAPP_LIMITS.buttons
         )
     except ValidationError:
         return None
@@ -136,6 +137,6 @@ def test_a_label_made_to_look_like_an_accepted_one_is_a_repeat(label: str, how: 
     assume(_accepted([alike]) is not None)
     with pytest.raises(ValidationError) as caught:
         build_button_message(
-            header="H", body="B", footer="F", buttons=[label, alike], limits=WHATSAPP_LIMITS
+            header="H", body="B", footer="F", buttons=[label, alike], limits=WHATSAPP_LIMITS.buttons
         )
     assert caught.value.message.startswith("buttons[1] repeats the label "), (label, alike, how)

@@ -10,11 +10,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kurir.api.context import ApiContext
 from kurir.api.docs import documentation_routes
 from kurir.api.errors import EXCEPTION_HANDLERS, error_response_for, internal_error
-from kurir.api.routes import Routes
+from kurir.api.routes import Routes, SendKind, send_kinds
 from kurir.config import Settings
 from kurir.store import Store
+from kurir.transports import all_transports
 
 
 def create_app(
@@ -23,7 +25,9 @@ def create_app(
     lifespan: contextlib.AbstractAsyncContextManager[None] | None = None,
 ) -> ASGIApp:
     """The HTTP API over ``store``; ``lifespan`` runs around serving (start, drain)."""
-    routes = Routes(store, settings)
+    api = ApiContext(store, settings)
+    routes = Routes(api)
+    sends = {path: _bound(routes.send, endpoint) for path, endpoint in send_kinds(settings).items()}
 
     @contextlib.asynccontextmanager
     async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -35,15 +39,15 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/send/button", routes.send_button, methods=["POST"]),
+            *(Route(path, handler, methods=["POST"]) for path, handler in sends.items()),
             Route(
                 "/message/{message_id}",
                 _by_method(GET=routes.get_message, DELETE=routes.cancel_message),
                 methods=["GET", "DELETE"],
             ),
             Route("/device/list", routes.list_devices, methods=["GET"]),
-            Route("/sandbox/{device}/reply", routes.sandbox_reply, methods=["POST"]),
-            Route("/sandbox/{device}/messages", routes.sandbox_deliveries, methods=["GET"]),
+            Route("/messages/inbound", routes.list_inbound, methods=["GET"]),
+            *(route for transport in all_transports() for route in transport.http_routes(api)),
             Route("/healthz", routes.health, methods=["GET"]),
             *documentation_routes(),
         ],
@@ -53,7 +57,7 @@ def create_app(
     )
     # "/send/button/" is a typo to report, not a 307 a POST client may not follow.
     app.router.redirect_slashes = False
-    return SendButtonFastPath(app, routes.send_button)
+    return SendFastPath(app, sends)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -88,6 +92,13 @@ class InternalErrors:
                 await response(scope, receive, send)
 
 
+def _bound(send: Callable[[Request, SendKind], Awaitable[Response]], endpoint: SendKind) -> Handler:
+    async def handler(request: Request) -> Response:
+        return await send(request, endpoint)
+
+    return handler
+
+
 def _by_method(**handlers: Handler) -> Handler:
     """One endpoint for a path that has a handler per method.
 
@@ -102,31 +113,32 @@ def _by_method(**handlers: Handler) -> Handler:
     return endpoint
 
 
-class SendButtonFastPath:
-    """``POST /send/button`` straight to its handler; everything else to Starlette.
+class SendFastPath:
+    """``POST`` to a send endpoint straight to its handler; everything else to Starlette.
 
-    It is the endpoint that takes the load. Starlette's router, its two
-    exception middlewares and the endpoint wrapper cost about an eighth of its
-    CPU (measured under load); the handler and its error mapping are the same
-    ones the router would have used.
+    The sends are the endpoints that take the load. Starlette's router, its
+    two exception middlewares and the endpoint wrapper cost about an eighth
+    of their CPU (measured under load); the handlers and their error mapping
+    are the same ones the router would have used.
     """
 
-    def __init__(self, app: Starlette, handler: Handler) -> None:
+    def __init__(self, app: Starlette, sends: dict[str, Handler]) -> None:
         self._app = app
-        self._handler = handler
+        self._sends = sends
 
     @property
     def routes(self) -> list[BaseRoute]:
-        """Every route, the fast one included (the API document is checked against them)."""
+        """Every route, the fast ones included (the API document is checked against them)."""
         return self._app.routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/send/button" or scope["method"] != "POST":
+        handler = self._sends.get(scope["path"]) if scope["type"] == "http" else None
+        if handler is None or scope["method"] != "POST":
             await self._app(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
-            response = await self._handler(request)
+            response = await handler(request)
         except Exception as error:  # mapped exactly as Starlette's handlers map it
             response = await error_response_for(request, error)
         await response(scope, receive, send)

@@ -202,3 +202,11 @@ def _one_style(styles: dict[str, tuple[str, str]], name: str, style: str, key: s
     first_style, first_key = styles.setdefault(name, (style, key))
     if style != first_style:
         raise ValidationError(f"{name} is given both as {first_key} and as {key}; use one style")
+
+
+def query_limit(request: Request, *, default: int = 50, maximum: int = 500) -> int:
+    """The ``limit`` query parameter of a list, from 1 to ``maximum``."""
+    limit = whole_number(request.query_params.get("limit", str(default)), maximum)
+    if limit is None or limit < 1:
+        raise ValidationError(f"limit must be a whole number from 1 to {maximum}")
+    return limit

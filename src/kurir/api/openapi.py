@@ -284,6 +284,7 @@ OPERATIONS = (
                     "message_id": "3EB0C0FFEE0123456789",
                     "device": DEVICE,
                     "from": "628111111111",
+                    "sender_name": "Budi",
                     "type": "text",
                     "text": "Kapan barangnya sampai?",
                     "media_url": None,
@@ -389,6 +390,7 @@ OPERATIONS = (
                 {
                     "message_id": MESSAGE_ID,
                     "to": "628111111111",
+                    "type": "button",
                     "content": _CONTENT,
                     "delivered_at": "2026-05-04T09:30:00.215+07:00",
                     "sends": 1,
@@ -471,10 +473,15 @@ def build_document() -> dict[str, Any]:
     structs.update(op.response for op in OPERATIONS if op.response is not None)
     ordered = sorted(structs, key=lambda struct: struct.__name__)
     _, schemas = msgspec.json.schema_components(ordered, ref_template=_REF)
-    requests = {request_type.__name__ for request_type in REQUEST_TYPES}
+    # A field with a default is optional to send, but Kurir always answers with
+    # it, except in a struct that leaves out what it does not have.
+    always_whole = {
+        struct.__name__
+        for struct in ordered
+        if struct not in REQUEST_TYPES and not struct.__struct_config__.omit_defaults
+    }
     for name, schema in schemas.items():
-        if name not in requests:
-            # A field with a default is optional to send, but Kurir always answers with it.
+        if name in always_whole:
             schema["required"] = list(schema["properties"])
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:

@@ -17,15 +17,12 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 
 from kurir.api.body import Fields, FormFields
-from kurir.domain.buttons import WHATSAPP_LIMITS
+from kurir.domain.content import WHATSAPP_LIMITS
 from kurir.domain.errors import ValidationError
 
 #: What "must not be empty" means: some character other than whitespace.
 NOT_BLANK = r"\S"
-#: The largest text message WhatsApp delivers.
-MAX_TEXT = 4096
-#: The largest caption WhatsApp shows under a media message.
-MAX_CAPTION = 1024
+_BUTTONS = WHATSAPP_LIMITS.buttons
 
 
 def _text(description: str, examples: list[str], max_length: int) -> msgspec.Meta:
@@ -70,7 +67,7 @@ ButtonLabel = Annotated[
     msgspec.Meta(
         extra_json_schema={
             "minLength": 1,
-            "maxLength": WHATSAPP_LIMITS.max_label,
+            "maxLength": _BUTTONS.max_label,
             "pattern": NOT_BLANK,
         }
     ),
@@ -82,7 +79,9 @@ class SendTextRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     device: Device
     phone: Phone
-    message: Annotated[str, _text("The text.", ["Halo, pesanan Anda sudah dikirim."], MAX_TEXT)]
+    message: Annotated[
+        str, _text("The text.", ["Halo, pesanan Anda sudah dikirim."], WHATSAPP_LIMITS.max_text)
+    ]
     schedule: Schedule = None
 
 
@@ -109,9 +108,10 @@ class SendMediaRequest(msgspec.Struct, frozen=True, kw_only=True):
     caption: Annotated[
         str | None,
         msgspec.Meta(
-            description=f"Text shown with the file, up to {MAX_CAPTION} characters after trimming.",
+            description=f"Text shown with the file, up to {WHATSAPP_LIMITS.max_caption} "
+            "characters after trimming; not on audio.",
             examples=["Invoice 0042"],
-            extra_json_schema={"maxLength": MAX_CAPTION},
+            extra_json_schema={"maxLength": WHATSAPP_LIMITS.max_caption},
         ),
     ] = None
     filename: Annotated[
@@ -130,23 +130,23 @@ class SendButtonRequest(msgspec.Struct, frozen=True, kw_only=True):
     device: Device
     phone: Phone
     message_header: Annotated[
-        str, _text("The header, in bold above the text.", ["Header"], WHATSAPP_LIMITS.max_header)
+        str, _text("The header, in bold above the text.", ["Header"], _BUTTONS.max_header)
     ]
-    message: Annotated[str, _text("The text.", ["Pilih salah satu:"], WHATSAPP_LIMITS.max_body)]
+    message: Annotated[str, _text("The text.", ["Pilih salah satu:"], _BUTTONS.max_body)]
     message_footer: Annotated[
-        str, _text("The footer, in grey below the text.", ["Footer"], WHATSAPP_LIMITS.max_footer)
+        str, _text("The footer, in grey below the text.", ["Footer"], _BUTTONS.max_footer)
     ]
     buttons: Annotated[
         list[ButtonLabel],
         msgspec.Meta(
-            description=f"The choices: 1 to {WHATSAPP_LIMITS.max_buttons} labels of "
-            f"1 to {WHATSAPP_LIMITS.max_label} characters after trimming, unique ignoring case. "
-            f"Up to {WHATSAPP_LIMITS.max_reply_buttons} go out as reply buttons, more as a "
+            description=f"The choices: 1 to {_BUTTONS.max_buttons} labels of "
+            f"1 to {_BUTTONS.max_label} characters after trimming, unique ignoring case. "
+            f"Up to {_BUTTONS.max_reply_buttons} go out as reply buttons, more as a "
             "list message; the limits are the device's transport's (these are WhatsApp's). "
             "A form may send `buttons[]=A&buttons[]=B`, `buttons[0]=A`, or one field holding "
             'the array JSON-encoded (`["A","B"]`).',
             examples=[["Opsi 1", "Opsi 2", "Opsi 3"]],
-            extra_json_schema={"minItems": 1, "maxItems": WHATSAPP_LIMITS.max_buttons},
+            extra_json_schema={"minItems": 1, "maxItems": _BUTTONS.max_buttons},
         ),
     ]
     schedule: Schedule = None
@@ -177,7 +177,11 @@ class SandboxReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
             description="A message the recipient writes instead of pressing a button; "
             "it arrives as an inbound message. Give this or `button`.",
             examples=["Kapan barangnya sampai?"],
-            extra_json_schema={"minLength": 1, "maxLength": MAX_TEXT, "pattern": NOT_BLANK},
+            extra_json_schema={
+                "minLength": 1,
+                "maxLength": WHATSAPP_LIMITS.max_text,
+                "pattern": NOT_BLANK,
+            },
         ),
     ] = None
 

@@ -1,83 +1,138 @@
-"""The HTTP endpoints: Alat WA's /send/button and the rest of Kurir's API.
+"""The HTTP endpoints: Alat WA's sends and the rest of Kurir's API.
 
 Handlers translate between HTTP and the domain and store; they hold no SQL
-and no rules of their own beyond picking fields out of requests.
+and no rules of their own beyond picking fields out of requests. The three
+sends share one accept pipeline (`Routes.send`); each is an entry of `send_kinds`:
+its request type, its kind, and how its content is built.
 """
 
 import hashlib
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kurir.api.auth import Authenticator
-from kurir.api.body import FormFields, read_fields, whole_number
+from kurir.api.body import query_limit, whole_number
+from kurir.api.context import ApiContext, ok
 from kurir.api.errors import ApiError
 from kurir.api.ratelimit import RateLimiter
-from kurir.api.requests import SandboxReplyRequest, SendButtonRequest, convert_fields
+from kurir.api.requests import (
+    SendButtonRequest,
+    SendMediaRequest,
+    SendTextRequest,
+    convert_fields,
+)
 from kurir.api.types import (
     CancelResponse,
     DeviceData,
     DeviceListResponse,
     HealthResponse,
+    InboundListResponse,
+    InboundMessageData,
     MessageResponse,
-    SandboxDeliveriesResponse,
-    SandboxDeliveryData,
-    SandboxReplyResponse,
     SendResponse,
 )
-from kurir.api.views import content_data, iso_time, message_data
+from kurir.api.views import device_state, message_data
 from kurir.clock import now_ms, to_datetime, to_ms
 from kurir.config import Settings
-from kurir.domain.buttons import ButtonMessage, build_button_message, find_button
+from kurir.domain.buttons import build_button_message
+from kurir.domain.content import (
+    Content,
+    MessageKind,
+    TransportLimits,
+    build_media_message,
+    build_text_message,
+    encode_content,
+    require_kind,
+)
 from kurir.domain.errors import ValidationError
 from kurir.domain.ids import is_message_id, new_message_id
 from kurir.domain.phone import normalise_phone
 from kurir.domain.schedule import is_immediate, parse_schedule
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, accounts, messages
-from kurir.store.records import Accepted, Device, NewMessage
-from kurir.transports import transport_limits
+from kurir.egress import InvalidURL, check_url
+from kurir.store import accounts, inbound, messages
+from kurir.store.records import Accepted, NewMessage
+from kurir.transports.registry import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
 _MAX_IDEMPOTENCY_KEY = 255
-#: Positions in a form reply are read up to this; any that large is out of range anyway.
-_MAX_POSITION = 999_999_999
+#: The largest inbound cursor; ids are row numbers, far below it.
+_MAX_CURSOR = 2**62
 
 
-def _ok(body: msgspec.Struct) -> Response:
-    return Response(_ENCODER.encode(body), media_type="application/json")
+class SendKind(NamedTuple):
+    """One send endpoint: what it reads, and how that becomes content."""
+
+    request_type: type[msgspec.Struct]
+    kind: MessageKind
+    build: Callable[[Any, TransportLimits], Content]
+
+
+def send_kinds(settings: Settings) -> dict[str, SendKind]:
+    """The send endpoints by path."""
+
+    def media(send: SendMediaRequest, limits: TransportLimits) -> Content:
+        try:
+            url = check_url(send.url, allow_private=settings.allow_private_urls)
+        except InvalidURL as error:
+            raise ValidationError(f"url: {error}") from None
+        return build_media_message(
+            url=url,
+            media_type=send.type,
+            caption=send.caption,
+            filename=send.filename,
+            limits=limits,
+        )
+
+    return {
+        "/send/text": SendKind(
+            SendTextRequest,
+            MessageKind.TEXT,
+            lambda send, limits: build_text_message(message=send.message, limits=limits),
+        ),
+        "/send/media": SendKind(SendMediaRequest, MessageKind.MEDIA, media),
+        "/send/button": SendKind(
+            SendButtonRequest,
+            MessageKind.BUTTON,
+            lambda send, limits: build_button_message(
+                header=send.message_header,
+                body=send.message,
+                footer=send.message_footer,
+                buttons=send.buttons,
+                limits=limits.buttons,
+            ),
+        ),
+    }
 
 
 class Routes:
-    """Handlers bound to one process's store, settings and dispatcher."""
+    """Handlers bound to one process's API context."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self._store = store
-        self._settings = settings
-        self._auth = Authenticator(store, settings.auth_cache_seconds)
-        self._limiter = RateLimiter(settings.rate_limit_per_second)
-        self._zone = settings.zone
+    def __init__(self, api: ApiContext) -> None:
+        self._api = api
+        self._settings = api.settings
+        self._limiter = RateLimiter(api.settings.rate_limit_per_second)
+        self._zone = api.zone
 
     # -- sending --------------------------------------------------------------
 
-    async def send_button(self, request: Request) -> Response:
-        account_id = await self._auth.account_id(request.headers.get("authorization"))
+    async def send(self, request: Request, endpoint: SendKind) -> Response:
+        """The accept pipeline: auth, fields, device, content, phone, schedule, store."""
+        api = self._api
+        account_id = await api.account_id(request)
         if not self._limiter.allow(account_id):
             raise ApiError(429, "Rate limit exceeded; slow down", {"Retry-After": "1"})
         idempotency_key = _idempotency_key(request)
-        fields = await read_fields(request, self._settings.max_body_bytes)
-        send = convert_fields(fields, SendButtonRequest)
-        schedule_raw = send.schedule
+        send: Any = convert_fields(await api.fields(request), endpoint.request_type)
+        schedule_raw: str | None = send.schedule
 
-        device = await self._auth.device(account_id, send.device)
-        content = build_button_message(
-            header=send.message_header,
-            body=send.message,
-            footer=send.message_footer,
-            buttons=send.buttons,
-            limits=transport_limits(device.transport),
-        )
+        device = await api.device(account_id, send.device)
+        limits = transport_limits(device.transport)
+        require_kind(endpoint.kind, limits, device.transport)
+        content = endpoint.build(send, limits)
         recipient = normalise_phone(str(send.phone), self._settings.default_region)
         now = now_ms()
         due_at = now
@@ -89,13 +144,13 @@ class Routes:
                 horizon=self._settings.schedule_horizon,
             )
             due_at = to_ms(due)
-        encoded = _ENCODER.encode(content).decode()
+        encoded = encode_content(content)
         fingerprint = None
         if idempotency_key is not None:
             fingerprint = hashlib.sha256(
                 _ENCODER.encode([device.public_id, recipient, encoded, schedule_raw or ""])
             ).hexdigest()
-        result = await self._store.accept(
+        result = await api.store.accept(
             NewMessage(
                 message_id=new_message_id(),
                 account_id=account_id,
@@ -115,25 +170,25 @@ class Routes:
                 "Idempotency-Key was already used for a different request "
                 f"(message {result.message_id})",
             )
-        return _ok(
+        return ok(
             SendResponse(message_id=result.message_id, from_=device.phone, to=result.recipient)
         )
 
     # -- messages ---------------------------------------------------------------
 
     async def get_message(self, request: Request) -> Response:
-        account_id = await self._auth.account_id(request.headers.get("authorization"))
-        view = await self._store.read(
+        account_id = await self._api.account_id(request)
+        view = await self._api.store.read(
             messages.get_message, _message_id(request), account_id=account_id
         )
         if view is None:
             raise _message_not_found(request)
-        return _ok(MessageResponse(data=message_data(view, self._zone)))
+        return ok(MessageResponse(data=message_data(view, self._api.zone)))
 
     async def cancel_message(self, request: Request) -> Response:
-        account_id = await self._auth.account_id(request.headers.get("authorization"))
+        account_id = await self._api.account_id(request)
         message_id = _message_id(request)
-        view = await self._store.write(
+        view = await self._api.store.write(
             messages.cancel_message, message_id, account_id=account_id, now=now_ms()
         )
         if view is None:
@@ -142,117 +197,77 @@ class Routes:
             raise ApiError(
                 409, f"message {message_id} is already {view.status}; it can no longer be cancelled"
             )
-        return _ok(CancelResponse(message_id=message_id))
+        return ok(CancelResponse(message_id=message_id))
 
     # -- devices ---------------------------------------------------------------
 
     async def list_devices(self, request: Request) -> Response:
-        account_id = await self._auth.account_id(request.headers.get("authorization"))
-        found = await self._store.read(accounts.list_devices, account_id=account_id)
+        account_id = await self._api.account_id(request)
+        found = await self._api.store.read(accounts.list_devices, account_id=account_id)
         now = now_ms()
-        return _ok(
+        return ok(
             DeviceListResponse(
                 data=[
                     DeviceData(
                         device=device.public_id,
                         phone=device.phone,
                         transport=device.transport,
-                        state=_device_state(device, now),
+                        state=device_state(device, now),
                         min_interval_ms=device.min_interval_ms,
                         max_interval_ms=device.max_interval_ms,
-                        created_at=self._iso(device.created_at),
+                        created_at=self._api.iso(device.created_at),
                     )
                     for device in found
                 ]
             )
         )
 
-    # -- sandbox ---------------------------------------------------------------
-
-    async def sandbox_reply(self, request: Request) -> Response:
-        """Play the recipient: press one of the buttons of the latest message they got."""
-        account_id = await self._auth.account_id(request.headers.get("authorization"))
-        device = await self._sandbox_device(request, account_id)
-        fields = await read_fields(request, self._settings.max_body_bytes)
-        reply = convert_fields(fields, SandboxReplyRequest)
-        recipient = normalise_phone(str(reply.phone), self._settings.default_region)
-        choice = _choice(reply.button, form=isinstance(fields, FormFields))
-        target = await self._store.read(
-            messages.latest_reply_target, device_id=device.id, recipient=recipient
+    async def list_inbound(self, request: Request) -> Response:
+        """What recipients sent the account's devices, newest first, paged by cursor."""
+        account_id = await self._api.account_id(request)
+        limit = query_limit(request)
+        before = None
+        raw_before = request.query_params.get("before")
+        if raw_before:
+            before = whole_number(raw_before, _MAX_CURSOR)
+            if before is None:
+                raise ValidationError("before must be a cursor from a previous answer")
+        device_id = None
+        raw_device = request.query_params.get("device")
+        if raw_device:
+            device_id = (await self._api.device(account_id, raw_device)).id
+        found = await self._api.store.read(
+            inbound.list_inbound,
+            account_id=account_id,
+            limit=limit,
+            before=before,
+            device_id=device_id,
         )
-        if target is None:
-            raise ApiError(404, f"device {device.public_id} has sent nothing to {recipient} yet")
-        message_id, content_json = target
-        content = msgspec.json.decode(content_json, type=ButtonMessage)
-        index, label = find_button(content.buttons, choice)
-        at = now_ms()
-        await self._store.write(
-            messages.apply_receipt,
-            message_id=message_id,
-            status=MessageStatus.READ,
-            at=at,
-            reply=_ENCODER.encode({"button": label, "index": index, "at": at}).decode(),
-        )
-        return _ok(SandboxReplyResponse(message_id=message_id, button=label, index=index))
-
-    async def sandbox_deliveries(self, request: Request) -> Response:
-        """What the sandbox delivered for a device, newest first."""
-        account_id = await self._auth.account_id(request.headers.get("authorization"))
-        device = await self._sandbox_device(request, account_id)
-        limit = _limit(request)
-        found = await self._store.read(
-            messages.list_sandbox_deliveries, device_id=device.id, limit=limit
-        )
-        limits = transport_limits(device.transport)
-        return _ok(
-            SandboxDeliveriesResponse(
+        return ok(
+            InboundListResponse(
                 data=[
-                    SandboxDeliveryData(
+                    InboundMessageData(
                         message_id=item.message_id,
-                        to=item.recipient,
-                        content=content_data(
-                            msgspec.json.decode(item.content, type=ButtonMessage), limits
-                        ),
-                        delivered_at=self._iso(item.delivered_at),
-                        sends=item.send_count,
+                        device=item.device,
+                        from_=item.sender,
+                        sender_name=item.sender_name,
+                        type=item.type,
+                        text=item.text,
+                        media_url=item.media_url,
+                        quoted_message_id=item.quoted_message_id,
+                        received_at=self._api.iso(item.received_at),
                     )
                     for item in found
-                ]
+                ],
+                next_cursor=str(found[-1].id) if len(found) == limit else None,
             )
         )
-
-    async def _sandbox_device(self, request: Request, account_id: int) -> Device:
-        device = await self._auth.device(account_id, request.path_params["device"])
-        if device.transport != "sandbox":
-            raise ApiError(
-                409, f"device {device.public_id} uses the {device.transport} transport, not sandbox"
-            )
-        return device
 
     # -- operations ------------------------------------------------------------
 
     async def health(self, _request: Request) -> Response:
-        await self._store.read(accounts.count_accounts)
-        return _ok(HealthResponse())
-
-    def _iso(self, ms: int) -> str:
-        return iso_time(ms, self._zone)
-
-
-def _device_state(device: Device, now: int) -> str:
-    return "connected" if device.lease_until is not None and device.lease_until > now else "idle"
-
-
-def _choice(choice: str | int | None, *, form: bool) -> str | int:
-    """The button a reply presses: its label, or its position counted from 1."""
-    if form and isinstance(choice, str) and choice.strip().isdigit():
-        # A form has only text: "2" there is the position, as the number 2 is in JSON.
-        choice = whole_number(choice.strip(), _MAX_POSITION)
-    # JSON numbers come as long as msgspec reads them (4,300 digits): none so
-    # large is a position, nor worth spelling out in the answer.
-    if choice is None or (isinstance(choice, int) and abs(choice) > _MAX_POSITION):
-        raise ValidationError("button must be a button's label or its position (from 1)")
-    return choice
+        await self._api.store.read(accounts.count_accounts)
+        return ok(HealthResponse())
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -274,10 +289,3 @@ def _message_id(request: Request) -> str:
 
 def _message_not_found(request: Request) -> ApiError:
     return ApiError(404, f"message {request.path_params['message_id']} not found")
-
-
-def _limit(request: Request) -> int:
-    limit = whole_number(request.query_params.get("limit", "50"), 500)
-    if limit is None or limit < 1:
-        raise ValidationError("limit must be a whole number from 1 to 500")
-    return limit

@@ -21,12 +21,21 @@ class ButtonReply(msgspec.Struct, frozen=True):
     at: str
 
 
-class MessageContent(msgspec.Struct, frozen=True):
-    message_header: str
-    message: str
-    message_footer: str
-    buttons: tuple[str, ...]
-    layout: str
+class MessageContent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A message's content under the request's own field names; only its kind's are present."""
+
+    #: text and button messages
+    message: str | None = None
+    #: button messages, and how the buttons are laid out
+    message_header: str | None = None
+    message_footer: str | None = None
+    buttons: tuple[str, ...] | None = None
+    layout: str | None = None
+    #: media messages; ``type`` is absent until the file's type is known
+    url: str | None = None
+    type: str | None = None
+    caption: str | None = None
+    filename: str | None = None
 
 
 class MessageData(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,7 +43,8 @@ class MessageData(msgspec.Struct, frozen=True, kw_only=True):
     device: str
     from_: str = msgspec.field(name="from")
     to: str
-    type: str = "button"
+    #: text, media or button
+    type: str
     status: str
     content: MessageContent
     scheduled_for: str
@@ -79,9 +89,11 @@ class SandboxReplyResponse(msgspec.Struct, kw_only=True):
     message: str = "Reply recorded"
 
 
-class SandboxDeliveryData(msgspec.Struct, frozen=True):
+class SandboxDeliveryData(msgspec.Struct, frozen=True, kw_only=True):
     message_id: str
     to: str
+    #: text, media or button
+    type: str
     content: MessageContent
     delivered_at: str
     #: How often the gateway sent it; WhatsApp, like the sandbox, delivers a resent id once.
@@ -91,6 +103,11 @@ class SandboxDeliveryData(msgspec.Struct, frozen=True):
 class SandboxDeliveriesResponse(msgspec.Struct, kw_only=True):
     status: str = "ok"
     data: list[SandboxDeliveryData]
+
+
+class ReceivedResponse(msgspec.Struct, kw_only=True):
+    status: str = "ok"
+    message: str = "Message received"
 
 
 class HealthResponse(msgspec.Struct):
@@ -106,11 +123,12 @@ class InboundMessageData(msgspec.Struct, frozen=True, kw_only=True):
     from_: Annotated[str, msgspec.Meta(description="The sender: country code and number.")] = (
         msgspec.field(name="from")
     )
+    sender_name: Annotated[
+        str | None, msgspec.Meta(description="The name the sender gave WhatsApp, if known.")
+    ]
     type: Annotated[
         str,
-        msgspec.Meta(
-            description="text, image, video, audio, document, or button (a button pressed)."
-        ),
+        msgspec.Meta(description="text, image, video, audio, document, location, sticker, …"),
     ]
     text: Annotated[
         str | None, msgspec.Meta(description="The text, a caption, or the button's label.")

@@ -6,9 +6,17 @@ import msgspec
 
 from kurir.api.types import ButtonReply, MessageContent, MessageData
 from kurir.clock import to_datetime
-from kurir.domain.buttons import ButtonLimits, ButtonMessage
-from kurir.store.records import MessageView
-from kurir.transports import transport_limits
+from kurir.domain.buttons import ButtonMessage
+from kurir.domain.content import (
+    Content,
+    MediaMessage,
+    TextMessage,
+    TransportLimits,
+    decode_content,
+    kind_of,
+)
+from kurir.store.records import Device, MessageView
+from kurir.transports.registry import transport_limits
 
 
 def iso_time(ms: int, zone: tzinfo) -> str:
@@ -16,20 +24,38 @@ def iso_time(ms: int, zone: tzinfo) -> str:
     return to_datetime(ms).astimezone(zone).isoformat(timespec="milliseconds")
 
 
-def content_data(content: ButtonMessage, limits: ButtonLimits) -> MessageContent:
-    """The content under the request's own field names, with how it is laid out."""
-    return MessageContent(
-        message_header=content.header,
-        message=content.body,
-        message_footer=content.footer,
-        buttons=content.buttons,
-        layout=content.layout(limits),
-    )
+def content_data(content: Content, limits: TransportLimits) -> MessageContent:
+    """The content under the request's own field names, with how buttons are laid out."""
+    match content:
+        case TextMessage():
+            return MessageContent(message=content.body)
+        case MediaMessage():
+            return MessageContent(
+                url=content.url,
+                type=content.media_type,
+                caption=content.caption,
+                filename=content.filename,
+            )
+        case ButtonMessage():
+            return MessageContent(
+                message_header=content.header,
+                message=content.body,
+                message_footer=content.footer,
+                buttons=content.buttons,
+                layout=content.layout(limits.buttons),
+            )
+
+
+def device_state(device: Device, now: int) -> str:
+    """``idle`` while no worker holds the device; else what its transport last reported."""
+    if device.lease_until is None or device.lease_until <= now:
+        return "idle"
+    return device.state or "connected"
 
 
 def message_data(view: MessageView, zone: tzinfo) -> MessageData:
     """A message and its life so far, as its owner sees it."""
-    content = msgspec.json.decode(view.content, type=ButtonMessage)
+    content = decode_content(view.content)
     reply = None
     if view.reply is not None:
         stored = msgspec.json.decode(view.reply)
@@ -50,6 +76,7 @@ def message_data(view: MessageView, zone: tzinfo) -> MessageData:
         device=view.device,
         from_=view.device_phone,
         to=view.recipient,
+        type=kind_of(content),
         status=view.status,
         content=content_data(content, transport_limits(view.device_transport)),
         scheduled_for=iso_time(view.due_at, zone),

@@ -24,16 +24,20 @@ import socket
 import msgspec
 
 from kurir.clock import now_ms
-from kurir.domain.buttons import ButtonMessage
+from kurir.dispatch.media import fetch_media
+from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import MessageStatus
+from kurir.egress import Egress
 from kurir.store import Store, leases, messages
+from kurir.store.device_events import DeviceEvents
 from kurir.store.records import ClaimedMessage, Device, SendOutcome
 from kurir.transports import (
+    DeviceInfo,
     OutboundMessage,
     PermanentSendError,
     Transport,
-    TransportConfigError,
+    TransportContext,
     build_transport,
 )
 
@@ -41,6 +45,8 @@ log = logging.getLogger("kurir.dispatch")
 
 # Renewals asked for by news of unknown devices come at most this often.
 _EARLY_RENEWAL_GAP_MS = 250
+# A media server that does not accept a connection in this time is not there.
+_MEDIA_CONNECT_TIMEOUT_S = 10.0
 
 
 class DispatchSettings(msgspec.Struct, frozen=True):
@@ -59,6 +65,8 @@ class DispatchSettings(msgspec.Struct, frozen=True):
     #: (a lone worker on SQLite, which has no LISTEN/NOTIFY); None: no cap.
     max_idle_s: float | None = None
     retry: RetryPolicy = RetryPolicy()
+    #: Whether media may be fetched from private addresses (development and tests).
+    allow_private_urls: bool = False
     #: The region of national phone numbers in transport configs.
     default_region: str = "ID"
 
@@ -69,6 +77,7 @@ class _DeviceWork:
     def __init__(self, device: Device, transport: Transport, next_send_at: int) -> None:
         self.device = device
         self.transport = transport
+        self.info = transport.context.device
         self.next_send_at = next_send_at
         self.queue: list[ClaimedMessage] = []
         self.task: asyncio.Task[None] | None = None
@@ -102,6 +111,7 @@ class Dispatcher:
         self._renew_early = False
         self._active_devices: frozenset[int] = frozenset()
         self._draining: set[int] = set()
+        self._egress = Egress(allow_private=self.settings.allow_private_urls)
 
     async def run(self) -> None:
         """Dispatch until `stop` is called."""
@@ -198,11 +208,11 @@ class Dispatcher:
                 work = self._devices.pop(device_id)
                 if work.task is not None:
                     work.task.cancel()
-                await work.transport.aclose()
+                await work.transport.close()
         self._draining = self._devices_to_hand_back(len(held.owned) - held.share)
         for device, next_send_at in held.owned:
             if device.id not in self._devices:
-                transport = self._transport_for(device)
+                transport = await self._open_transport(device)
                 if transport is not None:
                     # A dead previous owner may have sent without recording it:
                     # one full interval before the first send keeps the pace.
@@ -236,19 +246,33 @@ class Dispatcher:
             self._renew_early = True
             self._wake.set()
 
-    def _transport_for(self, device: Device) -> Transport | None:
+    async def _open_transport(self, device: Device) -> Transport | None:
+        """Build and open the device's transport; a failure shows in the device's state."""
+        events = DeviceEvents(self.store, device_id=device.id, account_id=device.account_id)
+        context = TransportContext(
+            device=DeviceInfo(
+                id=device.id,
+                public_id=device.public_id,
+                account_id=device.account_id,
+                phone=device.phone,
+            ),
+            events=events,
+            store=self.store,
+        )
         try:
-            return build_transport(
+            transport = build_transport(
                 device.transport,
                 device.config,
-                record_delivery=self.store.record_sandbox_delivery,
+                context,
                 default_region=self.settings.default_region,
             )
-        except TransportConfigError:
-            log.exception(
-                "device %s has an unusable transport; not sending for it", device.public_id
-            )
+            await transport.open()
+        except Exception as error:  # a device's broken config must not stop the others
+            log.warning("device %s: %s; not sending for it", device.public_id, error)
+            with contextlib.suppress(Exception):  # if even this fails, the log says why
+                await events.device_state(f"error: {error}")
             return None
+        return transport
 
     async def _send_queue(self, work: _DeviceWork) -> None:
         """Send a device's claimed messages one after another, keeping its pace."""
@@ -266,19 +290,28 @@ class Dispatcher:
             self._wake.set()  # the device is idle: claim for it again
 
     async def _send_one(self, work: _DeviceWork, message: ClaimedMessage) -> None:
-        content = msgspec.json.decode(message.content, type=ButtonMessage)
-        outbound = OutboundMessage(
-            message_id=message.message_id,
-            device_id=work.device.id,
-            device_phone=work.device.phone,
-            recipient=message.recipient,
-            content=content,
-            layout=content.layout(work.transport.limits),
-            attempt=message.attempts,
-        )
+        content = decode_content(message.content)
         try:
             async with asyncio.timeout(self.settings.send_timeout_s):
-                provider_id = await work.transport.send(outbound)
+                media = None
+                if isinstance(content, MediaMessage):
+                    media = await fetch_media(
+                        self._egress,
+                        content,
+                        work.transport.limits,
+                        connect_timeout=min(_MEDIA_CONNECT_TIMEOUT_S, self.settings.send_timeout_s),
+                        total_timeout=self.settings.send_timeout_s,
+                    )
+                provider_id = await work.transport.send(
+                    OutboundMessage(
+                        message_id=message.message_id,
+                        device=work.info,
+                        recipient=message.recipient,
+                        content=content,
+                        attempt=message.attempts,
+                        media=media,
+                    )
+                )
         except PermanentSendError as error:
             outcome = self._outcome(work, message, MessageStatus.FAILED, error=str(error))
         except Exception as error:  # transient, timeouts and transport bugs alike: retry
@@ -344,7 +377,9 @@ class Dispatcher:
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.send_timeout_s)
         for work in self._devices.values():
-            await work.transport.aclose()
+            with contextlib.suppress(Exception):  # one transport failing to close stops no other
+                await work.transport.close()
+        await self._egress.aclose()
         with contextlib.suppress(Exception):  # if this fails, the leases run out instead
             await self.store.write(leases.retire_worker, worker=self.worker_id)
         log.info("dispatcher %s stopped", self.worker_id)

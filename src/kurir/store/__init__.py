@@ -2,22 +2,23 @@
 
 `Store` is the one object the rest of Kurir holds. Reads run on the read pool,
 single writes on the write pool, and the high-rate writes (accepted messages,
-send outcomes, sandbox deliveries) go through group committers.
+send outcomes, receipts, and whatever a transport records at the rate it
+sends) go through group committers.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 
 from kurir.store import leases, messages
 from kurir.store.database import DATABASE_ERRORS, Database, DatabaseURLError
-from kurir.store.group_commit import GroupCommitter, Overloaded
+from kurir.store.group_commit import FlushBatch, GroupCommitter, Overloaded
 from kurir.store.records import (
     Accepted,
     IdempotencyMismatch,
     NewMessage,
-    SandboxDelivery,
+    Receipt,
     SendOutcome,
 )
 
@@ -25,6 +26,7 @@ __all__ = ["DATABASE_ERRORS", "DatabaseURLError", "Overloaded", "Store"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 Query = Callable[Concatenate[Connection, P], R]
 
@@ -39,15 +41,16 @@ class Store:
             self.database, messages.insert_messages, after_commit=self._notify_accepted
         )
         self._outcomes = GroupCommitter[SendOutcome, None](self.database, _record_outcomes)
-        self._sandbox = GroupCommitter[SandboxDelivery, None](
-            self.database, messages.record_sandbox_deliveries
-        )
+        self._receipts = GroupCommitter[Receipt, bool](self.database, messages.apply_receipts)
+        self._shared: dict[Callable[..., Any], GroupCommitter[Any, Any]] = {}
+        self._started = False
 
     @property
     def is_sqlite(self) -> bool:
         return self.database.is_sqlite
 
     def start(self) -> None:
+        self._started = True
         for committer in self._committers():
             committer.start()
 
@@ -56,8 +59,22 @@ class Store:
             await committer.close()
         await self.database.dispose()
 
-    def _committers(self) -> tuple[GroupCommitter[object, object], ...]:
-        return (self._accepted, self._outcomes, self._sandbox)  # type: ignore[return-value]  # the tuple only starts and closes them
+    def _committers(self) -> list[GroupCommitter[Any, Any]]:
+        return [self._accepted, self._outcomes, self._receipts, *self._shared.values()]
+
+    def committer(self, flush: FlushBatch[T, R]) -> GroupCommitter[T, R]:
+        """The process's one group committer for ``flush``, for writes at the rate of sends.
+
+        A transport that keeps tables of its own (the sandbox's deliveries)
+        writes through this, so its rows are batched like the store's.
+        """
+        found = self._shared.get(flush)
+        if found is None:
+            found = GroupCommitter[T, R](self.database, flush)
+            if self._started:
+                found.start()
+            self._shared[flush] = found
+        return found
 
     def on_accepted(self, listener: Callable[[set[int]], None]) -> None:
         """Call ``listener`` with the devices that got messages, after each such commit."""
@@ -75,8 +92,9 @@ class Store:
     async def record_outcome(self, outcome: SendOutcome) -> None:
         await self._outcomes.submit(outcome)
 
-    async def record_sandbox_delivery(self, delivery: SandboxDelivery) -> None:
-        await self._sandbox.submit(delivery)
+    async def record_receipt(self, receipt: Receipt) -> bool:
+        """Apply a delivery or read receipt; False when no message of its device has that id."""
+        return await self._receipts.submit(receipt)
 
     async def read(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a read-only query from `kurir.store.accounts` or `kurir.store.messages`."""

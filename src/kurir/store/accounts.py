@@ -23,6 +23,7 @@ DEVICE_COLUMNS = (
     devices.c.max_interval_ms,
     devices.c.created_at,
     devices.c.lease_until,
+    devices.c.state,
 )
 _DEVICE_FIELDS = [field.name for field in msgspec.structs.fields(Device)]
 
@@ -184,3 +185,10 @@ def remove_device(connection: Connection, *, account_id: int, public_id: str, no
         .values(status=MessageStatus.FAILED, failed_at=now, last_error="the device was removed")
     )
     return True
+
+
+def set_device_state(connection: Connection, *, device_id: int, state: str, at: int) -> None:
+    """Record what a device's transport reports about its connection."""
+    connection.execute(
+        devices.update().where(devices.c.id == device_id).values(state=state[:200], state_at=at)
+    )

@@ -7,10 +7,13 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
+from kurir.domain.buttons import ButtonMessage
+from kurir.domain.content import decode_content
 from kurir.domain.ids import new_message_id
 from kurir.domain.status import (
     CANCELLABLE,
@@ -20,25 +23,20 @@ from kurir.domain.status import (
     is_receipt_progress,
 )
 from kurir.store.postgres import notify_new_messages
+from kurir.store.queries import dialect_insert
 from kurir.store.records import (
     Accepted,
+    ButtonPress,
     ClaimedMessage,
     IdempotencyMismatch,
     MessageView,
     NewMessage,
-    SandboxDelivery,
+    Receipt,
     SendOutcome,
 )
-from kurir.store.tables import devices, messages, sandbox_deliveries
+from kurir.store.tables import devices, messages
 
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
-
-
-def _dialect_insert(connection: Connection, table: sa.Table) -> Any:
-    """An INSERT with the connection's dialect's ``ON CONFLICT`` clauses."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def insert_messages(
@@ -148,7 +146,7 @@ def _insert_new(
     a keyed row is taken for a key conflict only once its key is found.
     """
     statement = (
-        _dialect_insert(connection, messages)
+        dialect_insert(connection, messages)
         .on_conflict_do_nothing()
         .returning(messages.c.message_id)
     )
@@ -468,23 +466,66 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         )
 
 
-def apply_receipt(
+def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[bool]:
+    """Apply a batch of receipts; each answer says whether its device has that message."""
+    return [
+        _apply_receipt(
+            connection,
+            device_id=receipt.device_id,
+            message_id=receipt.message_id,
+            status=MessageStatus(receipt.status),
+            at=receipt.at,
+        )
+        for receipt in receipts
+    ]
+
+
+def apply_button_press(connection: Connection, *, device_id: int, press: ButtonPress) -> str | None:
+    """Record a pressed button as the message's reply, and the message as read.
+
+    Returns the pressed button's label, or None when the device has no button
+    message of that id with that many buttons.
+    """
+    row = connection.execute(
+        sa.select(messages.c.content).where(
+            messages.c.message_id == press.message_id, messages.c.device_id == device_id
+        )
+    ).first()
+    if row is None:
+        return None
+    content = decode_content(row.content)
+    if not isinstance(content, ButtonMessage) or not 1 <= press.index <= len(content.buttons):
+        return None
+    label = content.buttons[press.index - 1]
+    reply = msgspec.json.encode({"button": label, "index": press.index, "at": press.at}).decode()
+    _apply_receipt(
+        connection,
+        device_id=device_id,
+        message_id=press.message_id,
+        status=MessageStatus.READ,
+        at=press.at,
+        reply=reply,
+    )
+    return label
+
+
+def _apply_receipt(
     connection: Connection,
     *,
+    device_id: int,
     message_id: str,
     status: MessageStatus,
     at: int,
     reply: str | None = None,
 ) -> bool:
-    """Record a delivery or read receipt (and a button reply) on a message.
+    """Record a delivery or read receipt (and a button reply) on a device's message.
 
     Receipts only move a message forward, and may arrive out of order: a read
     receipt also fills in a missing delivery time, and a receipt that beats
     the worker's own "sent" record is kept as a time for that record to use.
     """
-    row = (
-        connection.execute(sa.select(messages.c.status).where(messages.c.message_id == message_id))
-    ).first()
+    mine = sa.and_(messages.c.message_id == message_id, messages.c.device_id == device_id)
+    row = (connection.execute(sa.select(messages.c.status).where(mine))).first()
     if row is None:
         return False
     current = MessageStatus(row.status)
@@ -496,9 +537,7 @@ def apply_receipt(
     if reply is not None:
         values["reply"] = reply
     if values:
-        connection.execute(
-            messages.update().where(messages.c.message_id == message_id).values(**values)
-        )
+        connection.execute(messages.update().where(mine).values(**values))
     return True
 
 
@@ -507,85 +546,3 @@ def _receipt_times(status: MessageStatus, at: int) -> dict[str, Any]:
     if status == MessageStatus.READ:
         times["read_at"] = sa.func.coalesce(messages.c.read_at, at)
     return times
-
-
-def latest_reply_target(
-    connection: Connection, *, device_id: int, recipient: str
-) -> tuple[str, str] | None:
-    """The newest message the sandbox delivered to ``recipient``: ``(message_id, content)``."""
-    query = (
-        sa.select(messages.c.message_id, messages.c.content)
-        .select_from(
-            sandbox_deliveries.join(
-                messages, messages.c.message_id == sandbox_deliveries.c.message_id
-            )
-        )
-        .where(
-            sandbox_deliveries.c.device_id == device_id,
-            sandbox_deliveries.c.recipient == recipient,
-            messages.c.status.in_(
-                [MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ]
-            ),
-        )
-        .order_by(sandbox_deliveries.c.id.desc())
-        .limit(1)
-    )
-    row = (connection.execute(query)).first()
-    return (row[0], row[1]) if row is not None else None
-
-
-def record_sandbox_deliveries(
-    connection: Connection, deliveries: Sequence[SandboxDelivery]
-) -> list[None]:
-    """Record what the sandbox delivered: once per message, counting every send."""
-    sends: dict[str, int] = {}
-    first: dict[str, SandboxDelivery] = {}
-    for delivery in deliveries:
-        sends[delivery.message_id] = sends.get(delivery.message_id, 0) + 1
-        first.setdefault(delivery.message_id, delivery)
-    insert = _dialect_insert(connection, sandbox_deliveries)
-    connection.execute(
-        insert.on_conflict_do_update(
-            index_elements=[sandbox_deliveries.c.message_id],
-            set_={"send_count": sandbox_deliveries.c.send_count + insert.excluded.send_count},
-        ),
-        [
-            {
-                "message_id": d.message_id,
-                "device_id": d.device_id,
-                "recipient": d.recipient,
-                "content": d.content,
-                "delivered_at": d.delivered_at,
-                "send_count": sends[d.message_id],
-            }
-            for d in first.values()
-        ],
-    )
-    # It is recorded while the message is still "sending"; recording "sent"
-    # then moves it straight on to "delivered" (see _STATUS_AFTER_SEND).
-    connection.execute(
-        messages.update()
-        .where(messages.c.message_id == sa.bindparam("mid"))
-        .values(delivered_at=sa.func.coalesce(messages.c.delivered_at, sa.bindparam("at"))),
-        [{"mid": d.message_id, "at": d.delivered_at} for d in deliveries],
-    )
-    return [None] * len(deliveries)
-
-
-def list_sandbox_deliveries(
-    connection: Connection, *, device_id: int, limit: int
-) -> list[SandboxDelivery]:
-    query = (
-        sa.select(
-            sandbox_deliveries.c.message_id,
-            sandbox_deliveries.c.device_id,
-            sandbox_deliveries.c.recipient,
-            sandbox_deliveries.c.content,
-            sandbox_deliveries.c.delivered_at,
-            sandbox_deliveries.c.send_count,
-        )
-        .where(sandbox_deliveries.c.device_id == device_id)
-        .order_by(sandbox_deliveries.c.id.desc())
-        .limit(limit)
-    )
-    return [SandboxDelivery(**row._asdict()) for row in connection.execute(query)]

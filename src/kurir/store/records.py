@@ -30,6 +30,8 @@ class Device(msgspec.Struct, frozen=True):
     created_at: int
     #: Until when a worker has this device; None while no worker has taken it.
     lease_until: int | None
+    #: What the device's transport last reported (``connected``, ``error: …``).
+    state: str | None = None
 
 
 class NewMessage(msgspec.Struct, frozen=True):
@@ -114,11 +116,52 @@ class SendOutcome(msgspec.Struct, frozen=True):
     next_send_at: int | None = None
 
 
-class SandboxDelivery(msgspec.Struct, frozen=True):
-    message_id: str
+class Receipt(msgspec.Struct, frozen=True):
+    """A provider's word that a device's message reached ``status`` (delivered, read)."""
+
     device_id: int
-    recipient: str
-    content: str
-    delivered_at: int
-    #: How many times the gateway sent this message (more than 1 only after a crash).
-    send_count: int = 1
+    message_id: str
+    status: str
+    at: int
+
+
+class InboundView(msgspec.Struct, frozen=True):
+    """An inbound message as its account sees it; ``id`` is the paging cursor."""
+
+    id: int
+    message_id: str
+    device: str
+    sender: str
+    sender_name: str | None
+    type: str
+    text: str | None
+    media_url: str | None
+    quoted_message_id: str | None
+    received_at: int
+
+
+class ButtonPress(msgspec.Struct, frozen=True):
+    """A recipient chose one of a sent message's buttons."""
+
+    #: Kurir's id of the message whose button was pressed.
+    message_id: str
+    sender: str
+    #: The button's position, from 1.
+    index: int
+    at: int
+
+
+class InboundMessage(msgspec.Struct, frozen=True):
+    """Something a recipient sent the device that is not a button press."""
+
+    sender: str
+    #: text, image, video, audio, document, location, sticker, …
+    type: str
+    at: int
+    text: str | None = None
+    media_url: str | None = None
+    sender_name: str | None = None
+    #: The provider's id of this message, so a redelivery is recorded once.
+    provider_message_id: str | None = None
+    #: Kurir's id of the message this one quotes, if it quotes one of ours.
+    quoted_message_id: str | None = None

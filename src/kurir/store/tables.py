@@ -57,6 +57,9 @@ devices = sa.Table(
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", sa.BigInteger, nullable=True),
     sa.Column("next_send_at", sa.BigInteger, nullable=False, server_default="0"),
+    # What the device's transport last reported: connected, pairing, error: …
+    sa.Column("state", sa.String(200), nullable=True),
+    sa.Column("state_at", sa.BigInteger, nullable=True),
 )
 
 # The message row is the job: its status, due time and lease are the queue.
@@ -92,24 +95,6 @@ messages = sa.Table(
     sa.Index(None, "device_id", "status", "due_at"),
 )
 
-# What the sandbox transport "delivered": one row per message, ever, as
-# WhatsApp delivers a resent message id once. ``send_count`` counts how often
-# the gateway sent it, so a resend after a crash stays visible.
-sandbox_deliveries = sa.Table(
-    "sandbox_deliveries",
-    metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-    sa.Column("message_id", sa.String(20), nullable=False, unique=True),
-    sa.Column("device_id", sa.Integer, sa.ForeignKey("devices.id"), nullable=False),
-    sa.Column("recipient", sa.String(20), nullable=False),
-    sa.Column("content", sa.Text, nullable=False),
-    sa.Column("delivered_at", sa.BigInteger, nullable=False),
-    sa.Column("send_count", sa.Integer, nullable=False, server_default="1"),
-    sa.Index(None, "device_id", "id"),
-    # A reply answers the latest message the recipient got from the device.
-    sa.Index(None, "device_id", "recipient", "id"),
-)
-
 # The workers alive now: each renews its row with its device leases, and the
 # count of live rows sets every worker's fair share of the devices.
 workers = sa.Table(
@@ -118,4 +103,26 @@ workers = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("started_at", sa.BigInteger, nullable=False),
     sa.Column("heartbeat_at", sa.BigInteger, nullable=False),
+)
+
+# What recipients sent a device that was not a button press; the account reads
+# them newest first.
+inbound_messages = sa.Table(
+    "inbound_messages",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("message_id", sa.String(20), nullable=False, unique=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("device_id", sa.Integer, sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("sender", sa.String(20), nullable=False),
+    sa.Column("sender_name", sa.String(100), nullable=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=True),
+    sa.Column("media_url", sa.Text, nullable=True),
+    # The provider's id: a webhook delivered twice is recorded once.
+    sa.Column("provider_message_id", sa.String(128), nullable=True),
+    sa.Column("quoted_message_id", sa.String(20), nullable=True),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("device_id", "provider_message_id"),
+    sa.Index(None, "account_id", "id"),
 )

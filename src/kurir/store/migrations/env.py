@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from kurir.store.database import Database
 from kurir.store.tables import metadata
+from kurir.transports import sandbox  # noqa: F401  # its own table joins the metadata
 
 # An arbitrary constant naming Kurir's migration lock among advisory locks.
 _LOCK_KEY = 0x6B75726972  # "kurir"

@@ -1,0 +1,41 @@
+"""What a device's transport reports, applied by the store: the `TransportEvents` sink.
+
+Workers hand one to each transport they open, and the API builds one for a
+provider's inbound webhook (or the sandbox's simulated recipient), so every
+receipt, button press, inbound message and state change takes the same path.
+"""
+
+from kurir.clock import now_ms
+from kurir.domain.status import MessageStatus
+from kurir.store import Store, accounts, inbound, messages
+from kurir.store.records import ButtonPress, InboundMessage, Receipt
+
+
+class DeviceEvents:
+    """The sink of one device; every call returns once what it reports is committed."""
+
+    def __init__(self, store: Store, *, device_id: int, account_id: int) -> None:
+        self._store = store
+        self._device_id = device_id
+        self._account_id = account_id
+
+    async def receipt(self, message_id: str, status: MessageStatus, at: int) -> None:
+        await self._store.record_receipt(
+            Receipt(device_id=self._device_id, message_id=message_id, status=status, at=at)
+        )
+
+    async def button_press(self, press: ButtonPress) -> None:
+        await self._store.write(messages.apply_button_press, device_id=self._device_id, press=press)
+
+    async def inbound(self, message: InboundMessage) -> None:
+        await self._store.write(
+            inbound.record_inbound,
+            account_id=self._account_id,
+            device_id=self._device_id,
+            message=message,
+        )
+
+    async def device_state(self, state: str) -> None:
+        await self._store.write(
+            accounts.set_device_state, device_id=self._device_id, state=state, at=now_ms()
+        )
