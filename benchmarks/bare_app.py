@@ -1,9 +1,10 @@
 """The baseline: a Starlette+msgspec ``POST /send/button`` that does no work.
 
 It reads the body and answers a fixed Alat WA success response, served by
-uvicorn with the settings ``kurir serve`` uses (httptools, no access log, no
-server header, one process). What Kurir adds on top of this is the price of
-its own work: authentication, validation, and the durable commit.
+uvicorn with the settings ``kurir serve`` uses (its guarded httptools protocol
+with the default limits, no access log, no server header, one process). What
+Kurir adds on top of this is the price of its own work: authentication,
+validation, and the durable commit.
 
     python benchmarks/bare_app.py --port 8090 [--loop uvloop|asyncio]
 """
@@ -16,6 +17,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from kurir.config import Settings
+from kurir.http_guard import guarded_protocol
 
 _RESPONSE = msgspec.json.encode(
     {
@@ -56,7 +60,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         loop=args.loop,
-        http="httptools",
+        http=guarded_protocol(Settings()),
         access_log=False,
         server_header=False,
         log_level="warning",
