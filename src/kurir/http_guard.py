@@ -294,6 +294,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             ]
         )
         self.transport.write(b"".join(content))
+        self._end()
+
+    def on_response_complete(self) -> None:
+        HttpToolsProtocol.on_response_complete(self)
+        cycle = self.cycle
+        if cycle.more_body and cycle.response_complete and not self.transport.is_closing():
+            # Answered before its body had all come (a 401, a 404, a 413):
+            # uvicorn would read the rest for as long as the client cared to
+            # send it, a byte now and then, holding the connection for good.
+            self._end()
+
+    def _end(self) -> None:
+        """End the connection once the answer written is sent (see _Drain)."""
         self.transport.write_eof()
         self.transport.set_protocol(_Drain(self, self.transport))
 

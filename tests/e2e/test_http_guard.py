@@ -253,6 +253,27 @@ def test_more_headers_than_the_limit_get_431(server: KurirProcess) -> None:
     assert len(lines) == 1, lines
 
 
+def test_an_answer_before_the_body_has_come_ends_the_connection(server: KurirProcess) -> None:
+    # Refused (no key) before its body is read: the rest of the body, dribbled
+    # a byte at a time, no longer holds the connection open.
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /send/button HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+        )
+        status, _, body = read_response(sock)
+        assert (status, json.loads(body)["status"]) == (401, "error")
+        started = time.monotonic()
+        ended = False
+        while not ended and time.monotonic() - started < CLOSE_WITHIN_S:
+            try:
+                sock.send(b" ")
+                ended = closed_by_server(sock, within_s=0.2)
+            except (BrokenPipeError, ConnectionResetError):
+                ended = True
+    assert ended, "the connection stayed open while the body trickled in"
+
+
 def test_malformed_and_upgrade_requests_end_their_connection(server: KurirProcess) -> None:
     for _ in range(20):
         status, headers, body = exchange(server, b"\x00\x01 not HTTP\r\n\r\n")
