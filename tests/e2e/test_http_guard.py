@@ -2,9 +2,10 @@
 
 Silent or dribbling connections are closed at the head deadline, connections
 over the ceiling are refused at once while established ones go on, heads over
-the limits get 431 in the API's shape, and each refusal is logged at most once
-per window, with a count. Every server here has a short deadline set, so that
-the tests stay short; all traffic stays on loopback.
+the limits get 431 in the API's shape, a body dribbled after an early answer
+holds nothing open, and each kind of refusal is logged at most once per
+window, with a count. Every server here has a short deadline set, so that the
+tests stay short; all traffic stays on loopback.
 """
 
 import contextlib
@@ -113,8 +114,9 @@ def resident_bytes(server: KurirProcess) -> int:
     return int(kib) * 1024
 
 
-def warnings_about(server: KurirProcess, setting: str) -> list[str]:
-    return [line for line in server.log().splitlines() if "kurir.http" in line and setting in line]
+def warnings_about(server: KurirProcess, words: str) -> list[str]:
+    """The server's log lines about refusals that mention ``words``."""
+    return [line for line in server.log().splitlines() if "kurir.http" in line and words in line]
 
 
 def raise_descriptor_limit(wanted: int) -> None:
@@ -131,6 +133,7 @@ def test_silent_connections_are_closed_at_the_deadline_and_others_are_served_mea
     raise_descriptor_limit(FLOOD + 200)
     opened_at = time.monotonic()
     silent = [connect(server) for _ in range(FLOOD)]
+    all_open_at = time.monotonic()
     try:
         # New clients are served normally while the flood holds its sockets.
         for _ in range(10):
@@ -144,7 +147,7 @@ def test_silent_connections_are_closed_at_the_deadline_and_others_are_served_mea
             selector.register(sock, selectors.EVENT_READ)
         open_ones = set(silent)
         first_close = None
-        deadline = opened_at + CLOSE_WITHIN_S
+        deadline = all_open_at + CLOSE_WITHIN_S
         while open_ones and time.monotonic() < deadline:
             for key, _ in selector.select(timeout=0.1):
                 closed = key.fileobj
