@@ -2,9 +2,9 @@
 
 Accept path. A real ``kurir serve --no-dispatch`` (bootstrapped key and
 device, warning-level logs) is measured against a bare Starlette+msgspec
-endpoint that does no work, both served by uvicorn with httptools and no
-access log, each in its own process; the load generator (``loadgen.py``) is
-a third process. Two modes:
+endpoint that does no work, both served by uvicorn with Kurir's guarded
+httptools protocol (``kurir.http_guard``) and no access log, each in its own
+process; the load generator (``loadgen.py``) is a third process. Two modes:
 
 * closed loop: ``--connections`` keep-alive connections, each sending its
   next request when the last is answered: the most the server accepts;

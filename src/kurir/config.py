@@ -30,6 +30,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     schedule_horizon_days: int = 365
     #: Request bodies larger than this are refused with 413.
     max_body_bytes: int = 64 * 1024
+    #: A request's head (request line and headers) must arrive within this, or
+    #: the connection is closed.
+    header_timeout_seconds: float = 5.0
+    #: Open connections per process; one more is closed as soon as it is accepted.
+    max_connections: int = 2000
+    #: Request heads larger than this, or with more headers, are refused with 431.
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
     #: Accepted sends per second per account in one process; 0 turns the limit off.
     rate_limit_per_second: float = 0.0
     #: How long a verified API key or a device lookup is trusted without asking
@@ -76,6 +84,11 @@ UPPER_BOUNDS: dict[str, int] = {
     "max_attempts": 1000,
     "retry_base_seconds": 86_400,
     "retry_max_seconds": 86_400,
+    # Beyond these a limit no longer protects anything.
+    "header_timeout_seconds": 300,
+    "max_connections": 1_000_000,
+    "max_header_bytes": 1024 * 1024,
+    "max_headers": 10_000,
 }
 
 
@@ -123,6 +136,10 @@ def _check(settings: Settings) -> None:
         "database_pool_size": settings.database_pool_size,
         "schedule_horizon_days": settings.schedule_horizon_days,
         "max_body_bytes": settings.max_body_bytes,
+        "header_timeout_seconds": settings.header_timeout_seconds,
+        "max_connections": settings.max_connections,
+        "max_header_bytes": settings.max_header_bytes,
+        "max_headers": settings.max_headers,
         "max_attempts": settings.max_attempts,
         "message_lease_seconds": settings.message_lease_seconds,
         "device_lease_seconds": settings.device_lease_seconds,

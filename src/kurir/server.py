@@ -22,6 +22,7 @@ from kurir.dispatch import Dispatcher, DispatchSettings
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.domain.retry import RetryPolicy
+from kurir.http_guard import guarded_protocol
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head_async
 from kurir.store.postgres import NewMessageListener
@@ -147,6 +148,8 @@ async def serve(settings: Settings) -> None:
         log_level=settings.log_level,
         access_log=False,
         lifespan="on",
+        # Head deadline, connection ceiling and head limits (see kurir.http_guard).
+        http=guarded_protocol(settings),
         server_header=False,
         # Kurir reads neither the client's address nor the scheme, so the
         # X-Forwarded-* rewriting uvicorn adds to every request is dropped.

@@ -1,8 +1,8 @@
-"""Bytes that are not an HTTP request, on a real server: the HTTP server refuses them itself.
+"""Bytes that are not an HTTP request, on a real server: refused before the application.
 
-They never reach Kurir's application, so the answer is not Kurir's JSON error
-shape but uvicorn's own, as the README says: a 400 in plain text, and the
-connection closed. Nothing is stored, and the server goes on serving.
+They never reach Kurir's handlers; the guarded HTTP protocol (kurir.http_guard)
+answers them with a 400 in the API's error shape, as the README says, and
+closes the connection. Nothing is stored, and the server goes on serving.
 """
 
 import socket
@@ -12,11 +12,11 @@ import pytest
 from tests.e2e.contract import nothing_stored
 from tests.support.server import KurirProcess
 
-UVICORN_400 = (
+GUARD_400 = (
     b"HTTP/1.1 400 Bad Request\r\n",
-    b"content-type: text/plain; charset=utf-8\r\n",
+    b"content-type: application/json\r\n",
     b"connection: close\r\n",
-    b"\r\n\r\nInvalid HTTP request received.",
+    b'\r\n\r\n{"status":"error","message":"Invalid HTTP request"}',
 )
 
 
@@ -42,12 +42,12 @@ def _exchange(server: KurirProcess, sent: bytes) -> bytes:
         ),
     ],
 )
-def test_the_http_server_answers_400_in_plain_text(
+def test_the_server_answers_400_in_the_error_shape(
     shared_server: KurirProcess, sent: bytes
 ) -> None:
     with nothing_stored(shared_server):
         answer = _exchange(shared_server, sent)
-    for part in UVICORN_400:
+    for part in GUARD_400:
         assert part in answer, answer
     with shared_server.client() as http:
         assert http.get("/healthz").status_code == 200

@@ -19,6 +19,10 @@ def test_defaults_without_any_variable() -> None:
     assert settings.default_region == "ID"
     assert settings.schedule_horizon == timedelta(days=365)
     assert settings.max_body_bytes == 64 * 1024
+    assert settings.header_timeout_seconds == 5.0
+    assert settings.max_connections == 2000
+    assert settings.max_header_bytes == 16 * 1024
+    assert settings.max_headers == 100
 
 
 def test_reads_kurir_variables_and_converts_them() -> None:
@@ -74,6 +78,15 @@ def test_overrides_win_and_none_means_not_given() -> None:
         ("KURIR_DEVICE_LEASE_SECONDS", "-2", "must be greater than 0"),
         ("KURIR_SEND_TIMEOUT_SECONDS", "0", "must be greater than 0"),
         ("KURIR_RATE_LIMIT_PER_SECOND", "-1", "must be 0 (off) or more"),
+        ("KURIR_HEADER_TIMEOUT_SECONDS", "0", "must be greater than 0"),
+        ("KURIR_HEADER_TIMEOUT_SECONDS", "301", "must be at most 300"),
+        ("KURIR_HEADER_TIMEOUT_SECONDS", "inf", "must be a number"),
+        ("KURIR_MAX_CONNECTIONS", "0", "must be greater than 0"),
+        ("KURIR_MAX_CONNECTIONS", "1000001", "must be at most 1000000"),
+        ("KURIR_MAX_HEADER_BYTES", "-1", "must be greater than 0"),
+        ("KURIR_MAX_HEADER_BYTES", "1048577", "must be at most 1048576"),
+        ("KURIR_MAX_HEADERS", "0", "must be greater than 0"),
+        ("KURIR_MAX_HEADERS", "10001", "must be at most 10000"),
         # Not a number at all: nan slips through "<= 0" and inf through int().
         ("KURIR_MESSAGE_LEASE_SECONDS", "nan", "must be a number"),
         ("KURIR_DEVICE_LEASE_SECONDS", "inf", "must be a number"),
