@@ -1,6 +1,6 @@
-"""The baseline: a Starlette+msgspec ``POST /send/button`` that does no work.
+"""The baseline: Starlette+msgspec ``POST /send/button`` and ``/send/text`` that do no work.
 
-It reads the body and answers a fixed Alat WA success response, served by
+Each reads the body and answers a fixed Alat WA success response, served by
 uvicorn with the settings ``kurir serve`` uses (its guarded httptools protocol
 with the default limits, no access log, no server header, one process). What
 Kurir adds on top of this is the price of its own work: authentication,
@@ -33,7 +33,7 @@ _RESPONSE = msgspec.json.encode(
 )
 
 
-async def send_button(request: Request) -> Response:
+async def send(request: Request) -> Response:
     await request.body()
     return Response(_RESPONSE, media_type="application/json")
 
@@ -44,7 +44,8 @@ async def health(_request: Request) -> Response:
 
 app = Starlette(
     routes=[
-        Route("/send/button", send_button, methods=["POST"]),
+        Route("/send/button", send, methods=["POST"]),
+        Route("/send/text", send, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ]
 )

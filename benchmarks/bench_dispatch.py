@@ -14,7 +14,7 @@ transactions of ``--devices`` rows each, which is the size of the group
 commits the dispatcher makes when every device has one send in flight.
 
 Run alone (``python benchmarks/bench_dispatch.py``) or as part of
-``benchmarks/bench_send_button.py``.
+``benchmarks/bench_accept.py``.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 load generator for ``POST /send/button``, run in its own process.
+"""A lean HTTP/1.1 load generator for Kurir's sends (``--path``), run in its own process.
 
 There is no wrk on this machine, so this is one in Python: raw asyncio
 protocols on uvloop, keep-alive connections, request bytes built once, and
@@ -17,7 +17,7 @@ Two modes:
     omission). A request waits for a free connection when all are busy, and
     that wait counts.
 
-    python benchmarks/loadgen.py --port 8080 --mode closed --connections 64 --duration 5
+    python benchmarks/loadgen.py --port 8080 --path /send/text --mode closed --duration 5
 """
 
 import argparse
@@ -29,14 +29,15 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import msgspec
 import uvloop
 
 HOST = "127.0.0.1"
 _MESSAGE_ID = re.compile(r"3EB0[0-9A-F]{16}")
-_RESPONSE_KEYS = {"status", "message_id", "from", "to", "message"}
+#: Alat WA's success body: these keys, in this order.
+_RESPONSE_KEYS = ["status", "message_id", "from", "to", "message"]
 
 clock: Callable[[], float] = time.perf_counter
 
@@ -99,33 +100,62 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
 
 
-def build_requests(port: int, api_key: str, device: str, variants: int = 16) -> list[bytes]:
-    """The seed's example request, with a few different recipients."""
+def _button_body(device: str, phone: str) -> dict[str, object]:
+    """The seed's example request."""
+    return {
+        "device": device,
+        "phone": phone,
+        "message_header": "Header",
+        "message": "Pilih salah satu:",
+        "message_footer": "Footer",
+        "buttons": ["Opsi 1", "Opsi 2", "Opsi 3"],
+    }
+
+
+def _text_body(device: str, phone: str) -> dict[str, object]:
+    """The text example of Kurir's API document."""
+    return {"device": device, "phone": phone, "message": "Halo, pesanan Anda sudah dikirim."}
+
+
+#: The request body of each send endpoint the generator can load.
+BODIES: dict[str, Callable[[str, str], dict[str, object]]] = {
+    "/send/button": _button_body,
+    "/send/text": _text_body,
+}
+
+
+class Sample(NamedTuple):
+    """One request's bytes, and the recipient its answer must name."""
+
+    data: bytes
+    to: str
+
+
+def build_requests(
+    port: int, api_key: str, device: str, path: str, variants: int = 16
+) -> list[Sample]:
+    """The example request of ``path``, with a few different recipients."""
     requests = []
     for n in range(variants):
-        body = msgspec.json.encode(
-            {
-                "device": device,
-                "phone": f"6281111111{10 + n:02d}",
-                "message_header": "Header",
-                "message": "Pilih salah satu:",
-                "message_footer": "Footer",
-                "buttons": ["Opsi 1", "Opsi 2", "Opsi 3"],
-            }
-        )
+        phone = f"6281111111{10 + n:02d}"
+        body = msgspec.json.encode(BODIES[path](device, phone))
         head = (
-            f"POST /send/button HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
             f"Authorization: {api_key}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
-        requests.append(head.encode() + body)
+        requests.append(Sample(head.encode() + body, phone))
     return requests
 
 
 class Stats:
-    """What a run saw: every status, the measured latencies, and checked samples."""
+    """What a run saw: every status, the measured latencies, and checked samples.
 
-    def __init__(self, sample_every: int, strict: bool) -> None:
+    ``sender`` is the device's phone, which a strict check expects in ``from``;
+    without it, a sample only has to say ``"status": "ok"`` (the bare endpoint).
+    """
+
+    def __init__(self, sample_every: int, sender: str | None) -> None:
         self.statuses: Counter[int] = Counter()
         self.errors = 0
         self.latencies: list[float] = []
@@ -135,14 +165,14 @@ class Stats:
         self.timeline: list[tuple[float, float]] = []
         self.ok_in_window = 0
         self._sample_every = sample_every
-        self._strict = strict
+        self._sender = sender
         self._seen_ok = 0
         self.samples_checked = 0
         self.samples_bad = 0
         self.bad_examples: list[str] = []
         self.error_examples: list[str] = []
 
-    def answer(self, status: int, body: bytes) -> None:
+    def answer(self, status: int, body: bytes, to: str) -> None:
         self.statuses[status] += 1
         if status != 200:
             if len(self.error_examples) < 3:
@@ -150,16 +180,20 @@ class Stats:
             return
         self._seen_ok += 1
         if self._seen_ok % self._sample_every == 1 or self._sample_every == 1:
-            self._check(body)
+            self._check(body, to)
 
-    def _check(self, body: bytes) -> None:
+    def _check(self, body: bytes, to: str) -> None:
         self.samples_checked += 1
         try:
             answer = msgspec.json.decode(body)
             good = isinstance(answer, dict) and answer.get("status") == "ok"
-            if good and self._strict:
-                good = set(answer) == _RESPONSE_KEYS and bool(
-                    _MESSAGE_ID.fullmatch(str(answer["message_id"]))
+            if good and self._sender is not None:
+                good = (
+                    list(answer) == _RESPONSE_KEYS
+                    and bool(_MESSAGE_ID.fullmatch(str(answer["message_id"])))
+                    and answer["from"] == self._sender
+                    and answer["to"] == to
+                    and answer["message"] == "Success"
                 )
         except msgspec.DecodeError:
             good = False
@@ -187,22 +221,22 @@ async def connect(
 
 
 async def _exchange(
-    connection: HttpConnection, request: bytes, stats: Stats
+    connection: HttpConnection, request: Sample, stats: Stats
 ) -> tuple[int, float] | None:
     """Send one request and record its answer: (status, answered at), or None if lost."""
     try:
-        status, body = await connection.request(request)
+        status, body = await connection.request(request.data)
     except Exception as error:  # a refused or dropped connection is a result
         stats.failure(error)
         return None
     done = clock()
-    stats.answer(status, body)
+    stats.answer(status, body, request.to)
     return status, done
 
 
 async def run_closed(
     connections: list[tuple[HttpConnection, int]],
-    requests: dict[int, list[bytes]],
+    requests: dict[int, list[Sample]],
     stats: Stats,
     warmup: float,
     duration: float,
@@ -236,7 +270,7 @@ async def run_closed(
 
 async def run_open(
     connections: list[tuple[HttpConnection, int]],
-    requests: dict[int, list[bytes]],
+    requests: dict[int, list[Sample]],
     stats: Stats,
     warmup: float,
     duration: float,
@@ -292,8 +326,10 @@ async def run_open(
 
 async def main_async(args: argparse.Namespace) -> tuple[dict[str, Any], Stats]:
     loop = asyncio.get_running_loop()
-    requests = {port: build_requests(port, args.api_key, args.device) for port in args.port}
-    stats = Stats(args.sample_every, strict=args.strict)
+    requests = {
+        port: build_requests(port, args.api_key, args.device, args.path) for port in args.port
+    }
+    stats = Stats(args.sample_every, args.sender)
     connections = await connect(loop, args.port, args.connections)
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     wall_before = clock()
@@ -316,6 +352,7 @@ async def main_async(args: argparse.Namespace) -> tuple[dict[str, Any], Stats]:
 
     cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
     result = {
+        "path": args.path,
         "mode": args.mode,
         "connections": args.connections,
         "ports": args.port,
@@ -348,6 +385,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--port", type=int, action="append", required=True, help="a server port (repeatable)"
     )
+    parser.add_argument("--path", choices=sorted(BODIES), default="/send/button")
     parser.add_argument("--mode", choices=["closed", "open"], default="closed")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds")
@@ -356,7 +394,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-key", default="")
     parser.add_argument("--device", default="")
     parser.add_argument(
-        "--strict", action="store_true", help="check samples against Kurir's exact response"
+        "--sender",
+        help="the device's phone: check samples against Alat WA's exact success body from it",
     )
     parser.add_argument(
         "--sample-every", type=int, default=500, help="check the body of every Nth 200"
