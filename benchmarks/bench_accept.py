@@ -55,7 +55,14 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from bench_dispatch import DISPATCH_GOAL, DispatchResult, add_arguments, report, run_suite
+from bench_dispatch import (
+    DISPATCH_GOAL,
+    TITLE,
+    DispatchResult,
+    add_arguments,
+    report,
+    run_suite,
+)
 from harness import (
     API_KEY,
     DEVICE_ID,
@@ -621,7 +628,7 @@ def main() -> None:
         print(accept_report(suite))
         print()
     if dispatch:
-        print(f"Dispatch: {args.messages:,} due messages over {args.devices} sandbox devices")
+        print(TITLE.format(messages=args.messages, devices=args.devices))
         print(report(dispatch, dispatch_skipped, DISPATCH_GOAL))
         print()
     others = [r.other_cores_closed for r in accept] + [r.other_cores_open for r in accept]

@@ -1,10 +1,10 @@
 """Dispatch throughput: how fast ``kurir worker`` sends due messages through the sandbox.
 
 A fresh database is filled with ``--messages`` due messages spread over
-``--devices`` sandbox devices (through ``kurir.store``, as the accept path
-stores them), then ``kurir worker`` processes are started on it and a
-separate read connection polls how many messages have reached ``sent`` or
-beyond, until all have.
+``--devices`` sandbox devices, text and button messages in turn (through
+``kurir.store``, as the accept path stores them), then ``kurir worker``
+processes are started on it and a separate read connection polls how many
+messages have reached ``sent`` or beyond, until all have.
 
 Two rates are reported: *steady*, from the first sent message to the last
 (what the dispatcher sustains), and *wall*, from starting the worker
@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -45,7 +44,7 @@ from harness import (
 )
 from kurir.clock import now_ms
 from kurir.domain.buttons import build_button_message
-from kurir.domain.content import WHATSAPP_LIMITS
+from kurir.domain.content import WHATSAPP_LIMITS, build_text_message, encode_content
 from kurir.domain.ids import new_message_id
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts
@@ -61,6 +60,10 @@ _POLL_S = 0.05
 BUSY_CORES_DISPATCH = 0.2
 #: From the issue: the dispatcher sends >= 2,000 messages/s across 100 sandbox devices.
 DISPATCH_GOAL = 2000.0
+#: The heading of the report, ``str.format``-ted with the run's figures.
+TITLE = (
+    "Dispatch: {messages:,} due messages, text and buttons in turn, over {devices} sandbox devices"
+)
 
 
 @dataclass
@@ -112,15 +115,22 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
             return account.id, [device.id for device in added]
 
         account_id, device_ids = await store.database.write(add_devices)
-        content = msgspec.json.encode(
-            build_button_message(
-                header="Header",
-                body="Pilih salah satu:",
-                footer="Footer",
-                buttons=["Opsi 1", "Opsi 2", "Opsi 3"],
-                limits=WHATSAPP_LIMITS.buttons,
-            )
-        ).decode()
+        contents = [
+            encode_content(
+                build_text_message(
+                    message="Halo, pesanan Anda sudah dikirim.", limits=WHATSAPP_LIMITS
+                )
+            ),
+            encode_content(
+                build_button_message(
+                    header="Header",
+                    body="Pilih salah satu:",
+                    footer="Footer",
+                    buttons=["Opsi 1", "Opsi 2", "Opsi 3"],
+                    limits=WHATSAPP_LIMITS.buttons,
+                )
+            ),
+        ]
         for start in range(0, message_count, 1000):
             batch = [
                 NewMessage(
@@ -128,7 +138,8 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
                     account_id=account_id,
                     device_id=device_ids[i % device_count],
                     recipient=f"6281111111{10 + i % 16:02d}",
-                    content=content,
+                    # Each device's queue alternates between the kinds.
+                    content=contents[i // device_count % len(contents)],
                     status=MessageStatus.QUEUED,
                     due_at=now,
                     created_at=now,
@@ -400,7 +411,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kurir-bench-") as tmp:
         results, skipped = run_suite(args, Path(tmp))
-    print(f"\nDispatch: {args.messages:,} due messages over {args.devices} sandbox devices")
+    print(f"\n{TITLE.format(messages=args.messages, devices=args.devices)}")
     print(report(results, skipped, DISPATCH_GOAL))
 
 
