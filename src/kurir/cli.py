@@ -416,7 +416,7 @@ def _send_button(args: argparse.Namespace, settings: Settings) -> None:
             schedule=args.schedule,
             idempotency_key=args.idempotency_key,
         )
-    print(json.dumps(sent, ensure_ascii=False))
+    print(json.dumps(msgspec.to_builtins(sent), ensure_ascii=False))
 
 
 def _local_url(settings: Settings) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 import kurir.store.migrate
 from kurir import Client, KurirError
+from kurir.api.types import MessageData
 from tests.e2e.kurir_cli import (
     assert_all_refused,
     assert_refused,
@@ -273,9 +275,9 @@ def test_devices_add_list_remove(running: KurirProcess) -> None:
             within=AUTH_CACHE_S + SLACK_S,
             what="the removed device answers 404 once the auth cache expires",
         )
-        message = kurir.get_message(waiting["message_id"])
-    assert (message["status"], message["last_error"]) == ("failed", "the device was removed")
-    assert "failed" in message["timestamps"]
+        message = kurir.get_message(waiting.message_id)
+    assert (message.status, message.last_error) == ("failed", "the device was removed")
+    assert "failed" in message.timestamps
 
     remove = ["devices", "remove", "--account", "shops"]
     [listed] = assert_all_refused(
@@ -307,7 +309,7 @@ def test_times_are_shown_in_kurir_timezone(running: KurirProcess) -> None:
 
     with Client(running.base_url, tenant.api_key) as kurir:
         [device] = kurir.list_devices()  # made in the same moment as the account
-    shown_by_api = datetime.fromisoformat(device["created_at"])
+    shown_by_api = datetime.fromisoformat(device.created_at)
     [account] = [row for row in _columns(succeeded(jakarta[0])) if row[1] == "zones"]
     assert account[2] == shown_by_api.replace(microsecond=0).isoformat()
     assert account[2].endswith("+07:00")
@@ -411,5 +413,5 @@ def test_send_button_and_messages_show(running: KurirProcess) -> None:
     date, time = schedule.split(" ")
     with Client(running.base_url, running.api_key) as kurir:
         # The operator's view is the owner's view.
-        assert kurir.get_message(later["message_id"]) == message
+        assert kurir.get_message(later["message_id"]) == msgspec.convert(message, MessageData)
     assert message["scheduled_for"] == f"{date}T{time}.000+07:00"
