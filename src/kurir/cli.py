@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from kurir.api.types import SendResponse
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
@@ -148,23 +149,51 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("message_id")
     sub.set_defaults(run=_admin(_messages_show))
 
+    # The flags every kind shares. A send's flags are named (their dest) after the client
+    # method's arguments they fill: _send passes them on by name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        dest="server",
+        metavar="URL",
+        help="the server (default: KURIR_URL, else http://KURIR_HOST:KURIR_PORT)",
+    )
+    common.add_argument(
+        "--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY"
+    )
+    common.add_argument("--device", required=True, help="the device that sends")
+    common.add_argument("--phone", required=True, help="the recipient, in any usual notation")
+    common.add_argument(
+        "--schedule",
+        help="when to send: Y-m-d H:i:s in the server's time zone, or ISO 8601 (default: now)",
+    )
+    common.add_argument("--idempotency-key", help="a retry with the same key sends nothing twice")
     send_cmd = commands.add_parser("send", help="send through the HTTP API").add_subparsers(
         required=True, metavar="KIND"
     )
-    sub = send_cmd.add_parser("button", help="send a button message")
+
+    def send(kind: str, method: Callable[..., SendResponse], help: str) -> argparse.ArgumentParser:
+        sub = send_cmd.add_parser(kind, parents=[common], help=help, description=help)
+        sub.set_defaults(run=_send, send=method)
+        return sub
+
+    sub = send("text", Client.send_text, "send a text message")
+    sub.add_argument("--message", required=True)
+    sub = send("media", Client.send_media, "send a picture, video, audio or document from a URL")
+    # Not --url: that names the server, in every send.
+    sub.add_argument("--media-url", dest="url", required=True, help="where the server fetches it")
     sub.add_argument(
-        "--url", help="the server (default: KURIR_URL, else http://KURIR_HOST:KURIR_PORT)"
+        "--type",
+        choices=["image", "video", "audio", "document"],
+        help="how WhatsApp shows it (default: told from the file)",
     )
-    sub.add_argument("--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY")
-    sub.add_argument("--device", required=True)
-    sub.add_argument("--phone", required=True)
+    sub.add_argument("--caption")
+    sub.add_argument("--filename", help="the name the recipient sees for a document")
+    sub = send("button", Client.send_button, "send a button message")
     sub.add_argument("--header", required=True)
     sub.add_argument("--message", required=True)
     sub.add_argument("--footer", required=True)
     sub.add_argument("--button", action="append", required=True, dest="buttons")
-    sub.add_argument("--schedule")
-    sub.add_argument("--idempotency-key")
-    sub.set_defaults(run=_send_button)
     return parser
 
 
@@ -401,22 +430,18 @@ async def _messages_show(store: Store, args: argparse.Namespace) -> None:
     print(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
-def _send_button(args: argparse.Namespace, settings: Settings) -> None:
+#: What a send's namespace holds besides the client method's arguments.
+_NOT_SENT = ("run", "send", "server", "api_key")
+
+
+def _send(args: argparse.Namespace, settings: Settings) -> None:
     if not args.api_key:
         raise CommandError("an API key is needed: --api-key or KURIR_API_KEY")
-    url = args.url or os.environ.get("KURIR_URL") or _local_url(settings)
+    url = args.server or os.environ.get("KURIR_URL") or _local_url(settings)
+    arguments = {name: value for name, value in vars(args).items() if name not in _NOT_SENT}
     with Client(url, args.api_key) as client:
-        sent = client.send_button(
-            device=args.device,
-            phone=args.phone,
-            header=args.header,
-            message=args.message,
-            footer=args.footer,
-            buttons=args.buttons,
-            schedule=args.schedule,
-            idempotency_key=args.idempotency_key,
-        )
-    print(json.dumps(sent, ensure_ascii=False))
+        sent = args.send(client, **arguments)
+    print(json.dumps(msgspec.to_builtins(sent), ensure_ascii=False))
 
 
 def _local_url(settings: Settings) -> str:

@@ -15,7 +15,7 @@ from typing import TextIO
 import uvicorn
 from sqlalchemy.exc import IntegrityError
 
-from kurir.api import create_app
+from kurir.api.app import create_app
 from kurir.clock import now_ms
 from kurir.config import Settings
 from kurir.dispatch import Dispatcher, DispatchSettings

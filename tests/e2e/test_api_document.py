@@ -30,8 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.routing import Mount, Route
 
-from kurir.api import create_app
-from kurir.api.app import SendFastPath
+from kurir.api.app import SendFastPath, create_app
 from kurir.api.docs import ASSETS_PATH, STATIC
 from kurir.api.openapi import OPERATIONS, Operation, build_document
 from kurir.api.requests import convert_fields

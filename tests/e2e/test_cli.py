@@ -8,10 +8,12 @@ Commands that do not depend on each other run side by side, to keep this fast.
 
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -20,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 import kurir.store.migrate
 from kurir import Client, KurirError
+from kurir.api.types import MessageContent, MessageData
 from tests.e2e.kurir_cli import (
     assert_all_refused,
     assert_refused,
@@ -273,9 +276,9 @@ def test_devices_add_list_remove(running: KurirProcess) -> None:
             within=AUTH_CACHE_S + SLACK_S,
             what="the removed device answers 404 once the auth cache expires",
         )
-        message = kurir.get_message(waiting["message_id"])
-    assert (message["status"], message["last_error"]) == ("failed", "the device was removed")
-    assert "failed" in message["timestamps"]
+        message = kurir.get_message(waiting.message_id)
+    assert (message.status, message.last_error) == ("failed", "the device was removed")
+    assert "failed" in message.timestamps
 
     remove = ["devices", "remove", "--account", "shops"]
     [listed] = assert_all_refused(
@@ -307,7 +310,7 @@ def test_times_are_shown_in_kurir_timezone(running: KurirProcess) -> None:
 
     with Client(running.base_url, tenant.api_key) as kurir:
         [device] = kurir.list_devices()  # made in the same moment as the account
-    shown_by_api = datetime.fromisoformat(device["created_at"])
+    shown_by_api = datetime.fromisoformat(device.created_at)
     [account] = [row for row in _columns(succeeded(jakarta[0])) if row[1] == "zones"]
     assert account[2] == shown_by_api.replace(microsecond=0).isoformat()
     assert account[2].endswith("+07:00")
@@ -351,7 +354,14 @@ def test_send_finds_the_server_as_serve_would_listen(running: KurirProcess) -> N
 def test_help_is_plain_text() -> None:
     """--help shows docstrings and help strings as they are: no reST markup may show."""
     # The top level, whose description is the module's docstring, and a sample of the rest.
-    commands = [[], ["serve"], ["accounts"], ["keys", "create"], ["send", "button"]]
+    commands = [
+        [],
+        ["serve"],
+        ["accounts"],
+        ["keys", "create"],
+        ["send", "text"],
+        ["send", "media"],
+    ]
     results = run_kurir_all([[*args, "--help"] for args in commands], database_url=None)
     for args, result in zip(commands, results, strict=True):
         text = succeeded(result)
@@ -411,5 +421,62 @@ def test_send_button_and_messages_show(running: KurirProcess) -> None:
     date, time = schedule.split(" ")
     with Client(running.base_url, running.api_key) as kurir:
         # The operator's view is the owner's view.
-        assert kurir.get_message(later["message_id"]) == message
+        assert kurir.get_message(later["message_id"]) == msgspec.convert(message, MessageData)
     assert message["scheduled_for"] == f"{date}T{time}.000+07:00"
+
+
+def test_send_text_and_media(running: KurirProcess) -> None:
+    """Each kind prints the API's answer as JSON, and the server's refusal as its own."""
+    to = ["--device", running.device_id, "--phone", "0811-1111-111"]
+    here = ["--url", running.base_url]
+    key = f"cli-{uuid.uuid4()}"
+    text = ["send", "text", *to, "--message", "Halo"]
+    pdf = "https://example.com/invoice-0042.pdf"
+    # Scheduled, so that no worker fetches the file: fetching has tests of its own.
+    media = ["send", "media", *to, "--media-url", pdf, "--type", "document"]
+    media += ["--caption", "Invoice 0042", "--filename", "invoice-0042.pdf"]
+    media += ["--schedule", jakarta_schedule(timedelta(hours=1))]
+    texted, mediaed = assert_all_refused(
+        [
+            (
+                ["send", "text", *to, *here, "--message", " "],
+                1,
+                "HTTP 422: message must not be empty",
+            ),
+            (
+                ["send", "media", *to, *here, "--media-url", "ftp://example.com/a.pdf"],
+                1,
+                "HTTP 422: url: scheme must be http or https, not 'ftp'",
+            ),
+        ],
+        database_url=None,
+        # The text finds the server as serve listens; the media is told where it is.
+        env={
+            "KURIR_API_KEY": running.api_key,
+            "KURIR_HOST": "127.0.0.1",
+            "KURIR_PORT": str(running.port),
+        },
+        alongside=[[*text, "--idempotency-key", key], [*media, *here]],
+    )
+    sent = [json.loads(succeeded(result)) for result in (texted, mediaed)]
+    for answer in sent:
+        assert answer == {
+            "status": "ok",
+            "message_id": answer["message_id"],
+            "from": running.device_phone,
+            "to": "628111111111",
+            "message": "Success",
+        }
+    text_id, media_id = (answer["message_id"] for answer in sent)
+    with Client(running.base_url, running.api_key) as kurir:
+        # The key went with the text: the same send with it is the same message.
+        again = kurir.send_text(
+            device=running.device_id, phone="08111111111", message="Halo", idempotency_key=key
+        )
+        assert again.message_id == text_id
+        assert kurir.get_message(text_id).content == MessageContent(message="Halo")
+        media_message = kurir.get_message(media_id)
+    assert (media_message.type, media_message.status) == ("media", "scheduled")
+    assert media_message.content == MessageContent(
+        url=pdf, type="document", caption="Invoice 0042", filename="invoice-0042.pdf"
+    )

@@ -9,16 +9,27 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import pytest
 
 from kurir import AsyncClient, Client, KurirError
+from kurir.api.types import (
+    CancelResponse,
+    DeviceData,
+    InboundListResponse,
+    InboundMessageData,
+    MessageContent,
+    MessageData,
+    SendResponse,
+)
+from kurir.client import ButtonSend, InboundQuery, MediaSend, TextSend
 from kurir.domain.ids import is_message_id
 from tests.e2e.kurir_cli import jakarta_schedule, sqlite_server, wait_until
 from tests.support.server import KurirProcess, free_port
 
 RECIPIENT = "628111111111"
+TEXT = "Halo, pesanan Anda sudah dikirim."
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +46,26 @@ class BlockingAsyncClient:
         self._loop = asyncio.new_event_loop()
         self._client = AsyncClient(base_url, api_key)
 
-    def send_button(self, **fields: Any) -> dict[str, Any]:
-        return self._loop.run_until_complete(self._client.send_button(**fields))
+    def send_text(self, **send: Unpack[TextSend]) -> SendResponse:
+        return self._loop.run_until_complete(self._client.send_text(**send))
 
-    def get_message(self, message_id: str) -> dict[str, Any]:
+    def send_media(self, **send: Unpack[MediaSend]) -> SendResponse:
+        return self._loop.run_until_complete(self._client.send_media(**send))
+
+    def send_button(self, **send: Unpack[ButtonSend]) -> SendResponse:
+        return self._loop.run_until_complete(self._client.send_button(**send))
+
+    def get_message(self, message_id: str) -> MessageData:
         return self._loop.run_until_complete(self._client.get_message(message_id))
 
-    def cancel_message(self, message_id: str) -> dict[str, Any]:
+    def cancel_message(self, message_id: str) -> CancelResponse:
         return self._loop.run_until_complete(self._client.cancel_message(message_id))
 
-    def list_devices(self) -> list[dict[str, Any]]:
+    def list_devices(self) -> list[DeviceData]:
         return self._loop.run_until_complete(self._client.list_devices())
+
+    def list_inbound(self, **query: Unpack[InboundQuery]) -> InboundListResponse:
+        return self._loop.run_until_complete(self._client.list_inbound(**query))
 
     def close(self) -> None:
         self._loop.run_until_complete(self._client.aclose())
@@ -101,43 +121,87 @@ def _refusal(call: Callable[[], object]) -> tuple[int, str] | None:
     return caught.status_code, caught.message
 
 
-def test_send_is_delivered_and_readable(server: KurirProcess, connect: Connect) -> None:
+def _delivered(kurir: KurirApi, message_id: str) -> MessageData:
+    """The message once the sandbox has delivered it."""
+    wait_until(
+        lambda: kurir.get_message(message_id).status in {"delivered", "read"},
+        within=10,
+        what="the sandbox delivers the message",
+    )
+    return kurir.get_message(message_id)
+
+
+def test_button_is_delivered_and_readable(server: KurirProcess, connect: Connect) -> None:
     kurir = connect(server.base_url, server.api_key)
     sent = kurir.send_button(**_button(server))
-    assert sent == {
-        "status": "ok",
-        "message_id": sent["message_id"],
-        "from": server.device_phone,
-        "to": RECIPIENT,
-        "message": "Success",
-    }
-    assert is_message_id(sent["message_id"])
+    assert sent == SendResponse(message_id=sent.message_id, from_=server.device_phone, to=RECIPIENT)
+    assert (sent.status, sent.message) == ("ok", "Success")
+    assert is_message_id(sent.message_id)
 
-    def delivered() -> bool:
-        return kurir.get_message(sent["message_id"])["status"] in {"delivered", "read"}
-
-    wait_until(delivered, within=10, what="the sandbox delivers the message")
-    data = kurir.get_message(sent["message_id"])
-    assert data["message_id"] == sent["message_id"]
-    assert (data["device"], data["from"], data["to"]) == (
+    data = _delivered(kurir, sent.message_id)
+    assert isinstance(data, MessageData)
+    assert (data.message_id, data.device, data.from_, data.to, data.type) == (
+        sent.message_id,
         server.device_id,
         server.device_phone,
         RECIPIENT,
+        "button",
     )
-    assert data["content"] == {
-        "message_header": "Header",
-        "message": "Pilih salah satu:",
-        "message_footer": "Footer",
-        "buttons": ["Opsi 1", "Opsi 2"],
-        "layout": "reply_buttons",
-    }
-    assert data["attempts"] == 1
-    assert data["last_error"] is None
-    assert {"created", "sent", "delivered"} <= set(data["timestamps"])
-    assert _refusal(lambda: kurir.cancel_message(sent["message_id"])) == (
+    assert data.content == MessageContent(
+        message_header="Header",
+        message="Pilih salah satu:",
+        message_footer="Footer",
+        buttons=("Opsi 1", "Opsi 2"),
+        layout="reply_buttons",
+    )
+    assert data.attempts == 1
+    assert data.last_error is None
+    assert data.reply is None
+    assert {"created", "sent", "delivered"} <= set(data.timestamps)
+    assert _refusal(lambda: kurir.cancel_message(sent.message_id)) == (
         409,
-        f"message {sent['message_id']} is already {data['status']}; it can no longer be cancelled",
+        f"message {sent.message_id} is already {data.status}; it can no longer be cancelled",
     )
+
+
+def test_text_is_delivered_and_readable(server: KurirProcess, connect: Connect) -> None:
+    kurir = connect(server.base_url, server.api_key)
+    sent = kurir.send_text(device=server.device_id, phone="+62 811-1111-111", message=TEXT)
+    assert sent == SendResponse(message_id=sent.message_id, from_=server.device_phone, to=RECIPIENT)
+    data = _delivered(kurir, sent.message_id)
+    assert (data.message_id, data.type, data.to) == (sent.message_id, "text", RECIPIENT)
+    assert data.content == MessageContent(message=TEXT)
+
+
+def test_media_is_accepted_scheduled_and_cancelled(server: KurirProcess, connect: Connect) -> None:
+    """Scheduled, so that no worker fetches the file: fetching has tests of its own."""
+    kurir = connect(server.base_url, server.api_key)
+    schedule = jakarta_schedule(timedelta(hours=2))
+    request: MediaSend = {
+        "device": server.device_id,
+        "phone": "08111111111",
+        "url": "https://example.com/invoice-0042.pdf",
+        "type": "document",
+        "caption": "Invoice 0042",
+        "filename": "invoice-0042.pdf",
+        "schedule": schedule,
+        "idempotency_key": f"invoice-{uuid.uuid4()}",
+    }
+    sent = kurir.send_media(**request)
+    assert sent == SendResponse(message_id=sent.message_id, from_=server.device_phone, to=RECIPIENT)
+    assert is_message_id(sent.message_id)
+    # The retry answers as the first did and stores nothing new.
+    assert kurir.send_media(**request) == sent
+
+    data = kurir.get_message(sent.message_id)
+    assert (data.type, data.status) == ("media", "scheduled")
+    assert data.content == MessageContent(
+        url="https://example.com/invoice-0042.pdf",
+        type="document",
+        caption="Invoice 0042",
+        filename="invoice-0042.pdf",
+    )
+    assert kurir.cancel_message(sent.message_id) == CancelResponse(message_id=sent.message_id)
 
 
 def test_scheduled_send_with_idempotency_key_then_cancel(
@@ -151,31 +215,57 @@ def test_scheduled_send_with_idempotency_key_then_cancel(
     assert kurir.send_button(**request) == first
     assert _refusal(lambda: kurir.send_button(**{**request, "message": "Other"})) == (
         409,
-        f"Idempotency-Key was already used for a different request (message {first['message_id']})",
+        f"Idempotency-Key was already used for a different request (message {first.message_id})",
     )
 
-    data = kurir.get_message(first["message_id"])
-    assert data["status"] == "scheduled"
+    data = kurir.get_message(first.message_id)
+    assert data.status == "scheduled"
     date, time = schedule.split(" ")
-    assert data["scheduled_for"] == f"{date}T{time}.000+07:00"
-    assert list(data["timestamps"]) == ["created"]
+    assert data.scheduled_for == f"{date}T{time}.000+07:00"
+    assert list(data.timestamps) == ["created"]
 
-    assert kurir.cancel_message(first["message_id"]) == {
-        "status": "ok",
-        "message_id": first["message_id"],
-        "message": "Cancelled",
-    }
-    data = kurir.get_message(first["message_id"])
-    assert data["status"] == "cancelled"
-    assert "cancelled" in data["timestamps"]
+    cancelled = kurir.cancel_message(first.message_id)
+    assert cancelled == CancelResponse(message_id=first.message_id)
+    assert (cancelled.status, cancelled.message) == ("ok", "Cancelled")
+    data = kurir.get_message(first.message_id)
+    assert data.status == "cancelled"
+    assert "cancelled" in data.timestamps
 
 
 def test_list_devices(server: KurirProcess, connect: Connect) -> None:
     devices = connect(server.base_url, server.api_key).list_devices()
-    assert [(d["device"], d["phone"], d["transport"]) for d in devices] == [
+    assert all(isinstance(device, DeviceData) for device in devices)
+    assert [(d.device, d.phone, d.transport) for d in devices] == [
         (server.device_id, server.device_phone, "sandbox")
     ]
-    assert devices[0]["state"] in {"idle", "connected"}
+    assert devices[0].state in {"idle", "connected"}
+
+
+def test_list_inbound_pages_newest_first(server: KurirProcess, connect: Connect) -> None:
+    kurir = connect(server.base_url, server.api_key)
+    texts = [f"Kapan barangnya sampai? ({uuid.uuid4()})" for _ in range(2)]
+    with server.client() as http:
+        for text in texts:  # the recipient writes twice
+            reply = {"phone": "0811 1111 111", "text": text}
+            response = http.post(f"/sandbox/{server.device_id}/reply", json=reply)
+            assert response.status_code == 200, response.text
+
+    newest = kurir.list_inbound(device=server.device_id, limit=1)
+    assert isinstance(newest, InboundListResponse)
+    [message] = newest.data
+    assert isinstance(message, InboundMessageData)
+    assert (message.device, message.from_, message.type, message.text) == (
+        server.device_id,
+        RECIPIENT,
+        "text",
+        texts[1],
+    )
+    assert (message.media_url, message.quoted_message_id) == (None, None)
+    assert newest.next_cursor is not None
+    older = kurir.list_inbound(device=server.device_id, limit=1, before=newest.next_cursor)
+    assert [item.text for item in older.data] == [texts[0]]
+    # Without arguments: the server's defaults, every device, newest first.
+    assert [item.text for item in kurir.list_inbound().data[:2]] == texts[::-1]
 
 
 def test_every_refusal_carries_the_servers_message_and_status(
@@ -184,9 +274,15 @@ def test_every_refusal_carries_the_servers_message_and_status(
     kurir = connect(server.base_url, server.api_key)
     stranger = connect(server.base_url, "not-a-key")
     unknown_id = "3EB0" + "0" * 16
+    device, phone = server.device_id, RECIPIENT
     cases: list[tuple[Callable[[], object], tuple[int, str]]] = [
         (stranger.list_devices, (401, "Unauthorized")),
+        (stranger.list_inbound, (401, "Unauthorized")),
         (lambda: stranger.send_button(**_button(server)), (401, "Unauthorized")),
+        (
+            lambda: stranger.send_text(device=device, phone=phone, message=TEXT),
+            (401, "Unauthorized"),
+        ),
         (lambda: stranger.get_message(unknown_id), (401, "Unauthorized")),
         (
             lambda: kurir.send_button(**_button(server, device="nope")),
@@ -208,6 +304,23 @@ def test_every_refusal_carries_the_servers_message_and_status(
                 "(for example 2026-12-31 09:30:00) or ISO 8601, got 'tomorrow'",
             ),
         ),
+        (
+            lambda: kurir.send_text(device=device, phone=phone, message=" "),
+            (422, "message must not be empty"),
+        ),
+        (
+            lambda: kurir.send_media(device=device, phone=phone, url="ftp://example.com/a.pdf"),
+            (422, "url: scheme must be http or https, not 'ftp'"),
+        ),
+        (
+            lambda: kurir.list_inbound(before="yesterday"),
+            (422, "before must be a cursor from a previous answer"),
+        ),
+        (
+            lambda: kurir.list_inbound(limit=0),
+            (422, "limit must be a whole number from 1 to 500"),
+        ),
+        (lambda: kurir.list_inbound(device="nope"), (404, "device 'nope' not found")),
         (lambda: kurir.get_message(unknown_id), (404, f"message {unknown_id} not found")),
         (lambda: kurir.cancel_message(unknown_id), (404, f"message {unknown_id} not found")),
         # An id is one path segment: it cannot reach another endpoint.
@@ -228,12 +341,16 @@ def test_unreachable_server_is_status_0(connect: Connect) -> None:
 
 async def test_async_client_in_a_running_loop(server: KurirProcess) -> None:
     async with AsyncClient(server.base_url, server.api_key) as kurir:
-        sent, devices = await asyncio.gather(
-            kurir.send_button(**_button(server)), kurir.list_devices()
+        sent, texted, devices = await asyncio.gather(
+            kurir.send_button(**_button(server)),
+            kurir.send_text(device=server.device_id, phone=RECIPIENT, message=TEXT),
+            kurir.list_devices(),
         )
-        assert (await kurir.get_message(sent["message_id"]))["to"] == RECIPIENT
-        assert devices[0]["device"] == server.device_id
+        assert sent.message_id != texted.message_id
+        assert (await kurir.get_message(sent.message_id)).to == RECIPIENT
+        assert (await kurir.get_message(texted.message_id)).content == MessageContent(message=TEXT)
+        assert devices[0].device == server.device_id
     async with AsyncClient(f"http://127.0.0.1:{free_port()}", "any-key") as nowhere:
         with pytest.raises(KurirError) as caught:
-            await nowhere.get_message(sent["message_id"])
+            await nowhere.get_message(sent.message_id)
     assert caught.value.status_code == 0

@@ -1,5 +1,5 @@
-"""HTTP: routes, auth, request and response types, error mapping. No SQL here."""
+"""HTTP: routes, auth, request and response types, error mapping. No SQL here.
 
-from kurir.api.app import create_app
-
-__all__ = ["create_app"]
+Nothing is imported here: the client uses the response types without
+loading the server (create_app is in kurir.api.app).
+"""
