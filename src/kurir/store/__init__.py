@@ -15,6 +15,7 @@ from kurir.store.database import DATABASE_ERRORS, Database, DatabaseURLError
 from kurir.store.group_commit import GroupCommitter, Overloaded
 from kurir.store.records import (
     Accepted,
+    DeviceRemoved,
     IdempotencyMismatch,
     NewMessage,
     SandboxDelivery,
@@ -35,7 +36,7 @@ class Store:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.database = Database(url, pool_size=pool_size)
         self._accept_listeners: list[Callable[[set[int]], None]] = []
-        self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch](
+        self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch | DeviceRemoved](
             self.database, messages.insert_messages, after_commit=self._notify_accepted
         )
         self._outcomes = GroupCommitter[SendOutcome, None](self.database, _record_outcomes)
@@ -68,7 +69,7 @@ class Store:
         for listener in self._accept_listeners:
             listener(device_ids)
 
-    async def accept(self, message: NewMessage) -> Accepted | IdempotencyMismatch:
+    async def accept(self, message: NewMessage) -> Accepted | IdempotencyMismatch | DeviceRemoved:
         """Store a new message; returns once it is committed. May raise Overloaded."""
         return await self._accepted.submit(message)
 

@@ -61,6 +61,10 @@ class IdempotencyMismatch(msgspec.Struct, frozen=True):
     message_id: str
 
 
+class DeviceRemoved(msgspec.Struct, frozen=True):
+    """The message's device was removed before the message could be stored."""
+
+
 class MessageView(msgspec.Struct, frozen=True):
     """A message as its owner may see it."""
 
