@@ -12,8 +12,12 @@ retries and failures before production does:
     each message's first N attempts fail as a network error would (transient).
 ``not_on_whatsapp``
     recipients that fail permanently, as numbers without a WhatsApp account do.
+``latency_ms``
+    each send is answered this long after its delivery, as a slow provider's
+    is: messages stay in flight, and a crash meanwhile cuts a send off.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -34,6 +38,7 @@ RecordDelivery = Callable[[SandboxDelivery], Awaitable[None]]
 class SandboxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fail_attempts: int = 0
     not_on_whatsapp: tuple[str, ...] = ()
+    latency_ms: int = 0
 
 
 class SandboxTransport(Transport):
@@ -62,4 +67,6 @@ class SandboxTransport(Transport):
                 delivered_at=now_ms(),
             )
         )
+        if self._config.latency_ms > 0:
+            await asyncio.sleep(self._config.latency_ms / 1000)
         return message.message_id
