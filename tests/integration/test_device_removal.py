@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.store import Store, accounts, messages
 from kurir.store.database import driver_url
-from kurir.store.records import Accepted, DeviceRemoved, IdempotencyMismatch
+from kurir.store.records import Accepted, DeviceRemoved, IdempotencyMismatch, SendOutcome
 from kurir.store.tables import devices
 from tests.support.store_data import T0, add_account, message_rows, new_message
 
@@ -105,6 +105,33 @@ async def test_a_removal_fails_what_waits_and_leaves_what_a_worker_holds(store: 
         (MessageStatus.FAILED, DEVICE_REMOVED, T0 + 10)
     }
     assert abandoned.id in rows
+
+    # The worker still holding one learns of the removal when it records the outcome.
+    sent = SendOutcome(held.id, device, "alive", MessageStatus.SENT, T0 + 20)
+    assert await store.record_outcome(sent) is False
+    (row,) = await message_rows(store, id=held.id)
+    assert row.status == MessageStatus.SENT
+
+
+async def test_an_outcome_tells_whether_the_device_is_in_service(store: Store) -> None:
+    account, (kept, gone) = await add_account(store, devices=2)
+    await store.write(
+        messages.insert_messages, [new_message(account, kept), new_message(account, gone)]
+    )
+    claimed = await store.write(
+        messages.claim_due_messages,
+        worker="w",
+        device_limits={kept: 1, gone: 1},
+        now=T0,
+        lease_ms=LEASE_MS,
+    )
+    assert await remove(store, account, gone)
+    outcomes = [SendOutcome(c.id, c.device_id, "w", MessageStatus.SENT, T0 + 1) for c in claimed]
+    in_service = await asyncio.gather(*(store.record_outcome(o) for o in outcomes))
+    assert dict(zip([c.device_id for c in claimed], in_service, strict=True)) == {
+        kept: True,
+        gone: False,
+    }
 
 
 @pytest.mark.postgres

@@ -39,7 +39,7 @@ class Store:
         self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch | DeviceRemoved](
             self.database, messages.insert_messages, after_commit=self._notify_accepted
         )
-        self._outcomes = GroupCommitter[SendOutcome, None](self.database, _record_outcomes)
+        self._outcomes = GroupCommitter[SendOutcome, bool](self.database, _record_outcomes)
         self._sandbox = GroupCommitter[SandboxDelivery, None](
             self.database, messages.record_sandbox_deliveries
         )
@@ -73,8 +73,9 @@ class Store:
         """Store a new message; returns once it is committed. May raise Overloaded."""
         return await self._accepted.submit(message)
 
-    async def record_outcome(self, outcome: SendOutcome) -> None:
-        await self._outcomes.submit(outcome)
+    async def record_outcome(self, outcome: SendOutcome) -> bool:
+        """Record a send's outcome; whether its device is still in service."""
+        return await self._outcomes.submit(outcome)
 
     async def record_sandbox_delivery(self, delivery: SandboxDelivery) -> None:
         await self._sandbox.submit(delivery)
@@ -88,7 +89,7 @@ class Store:
         return await self.database.write(lambda connection: query(connection, *args, **kwargs))
 
 
-def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> list[None]:
+def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> list[bool]:
     messages.record_outcomes(connection, batch)
     paced: dict[str, dict[int, int]] = {}
     for outcome in batch:
@@ -96,4 +97,6 @@ def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> li
             paced.setdefault(outcome.worker, {})[outcome.device_id] = outcome.next_send_at
     for worker, next_send_at in paced.items():
         leases.save_next_send_times(connection, worker=worker, next_send_at=next_send_at)
-    return [None] * len(batch)
+    # A worker learns of a removal with the outcome of the send before the next.
+    removed = messages.removed_devices(connection, {o.device_id for o in batch})
+    return [outcome.device_id not in removed for outcome in batch]

@@ -162,9 +162,10 @@ def remove_device(connection: Connection, *, account_id: int, public_id: str, no
 
     Failing them (rather than leaving them queued forever) tells the sender
     plainly that they will not go out. Messages left ``sending`` by a worker
-    that died fail too: nobody claims them for a removed device. Once this
-    commits, no message of the device is accepted (see
-    `messages.insert_messages`).
+    that died fail too: nobody claims them for a removed device. A worker
+    sending for the device now learns of the removal with its next outcome
+    and fails what it still holds. Once this commits, no message of the
+    device is accepted (see `messages.insert_messages`).
     """
     device_id = connection.execute(
         sa.select(devices.c.id).where(

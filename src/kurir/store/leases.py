@@ -15,10 +15,11 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.store.accounts import DEVICE_COLUMNS, device_from_row
 from kurir.store.postgres import notify_new_messages
 from kurir.store.records import Device
-from kurir.store.tables import devices, workers
+from kurir.store.tables import devices, messages, workers
 
 
 class DeviceLeases(msgspec.Struct, frozen=True):
@@ -48,6 +49,7 @@ def renew_device_leases(
     that may be handed to another worker without risking two senders.
     """
     _heartbeat(connection, worker=worker, now=now, lease_ms=lease_ms)
+    _fail_abandoned_messages_of_removed_devices(connection, now=now)
     live_workers = (
         connection.execute(
             sa.select(sa.func.count()).where(workers.c.heartbeat_at >= now - lease_ms)
@@ -105,6 +107,36 @@ def _heartbeat(connection: Connection, *, worker: str, now: int, lease_ms: int) 
         connection.execute(workers.insert().values(id=worker, started_at=now, heartbeat_at=now))
     # Rows of workers long dead only clutter the table.
     connection.execute(workers.delete().where(workers.c.heartbeat_at < now - 4 * lease_ms))
+
+
+def _fail_abandoned_messages_of_removed_devices(connection: Connection, *, now: int) -> None:
+    """Fail what a worker that died left ``sending`` for a since removed device.
+
+    Nobody claims a removed device's messages, so once the lease is over
+    they would stay ``sending`` for ever.
+    """
+    removed = list(
+        connection.execute(
+            sa.select(devices.c.id).where(devices.c.removed_at.is_not(None))
+        ).scalars()
+    )
+    if not removed:
+        return
+    connection.execute(
+        messages.update()
+        .where(
+            messages.c.device_id.in_(removed),
+            messages.c.status == MessageStatus.SENDING,
+            messages.c.lease_until < now,
+        )
+        .values(
+            status=MessageStatus.FAILED,
+            failed_at=now,
+            last_error=DEVICE_REMOVED,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
 
 
 def _someone_holds_more_than(connection: Connection, share: int, *, now: int) -> bool:
