@@ -5,7 +5,8 @@ a time sends for a device, which is what makes pacing and ordering hold), then
 leases due messages of its devices, sends each through the device's
 transport and records the outcome only while it still holds the lease. A
 worker that dies leaves leases that run out; whoever holds the device next
-claims the message again.
+claims the message again. A worker on the same host takes them back at once
+(see `liveness`).
 
 A removed device sends nothing more: recording an outcome tells whether the
 device is still in service, so a worker learns of a removal before its next
@@ -28,6 +29,7 @@ import socket
 import msgspec
 
 from kurir.clock import now_ms
+from kurir.dispatch import liveness
 from kurir.domain.buttons import ButtonMessage
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
@@ -98,6 +100,7 @@ class Dispatcher:
         self.settings = settings or DispatchSettings()
         # Host and pid tell an operator which process holds a lease.
         self.worker_id = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._process = liveness.this_process()
         self._devices: dict[int, _DeviceWork] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -188,7 +191,11 @@ class Dispatcher:
             now=now,
             lease_ms=self.settings.device_lease_ms,
             releasable=[work.device.id for work in self._devices.values() if work.idle],
+            process=self._process,
+            has_ended=liveness.has_ended,
         )
+        for dead in held.dead_neighbours:
+            log.warning("worker %s of this host has died; its leases are taken back", dead)
         self._leases_renewed_at = now
         self._renew_early = False
         self._active_devices = held.active

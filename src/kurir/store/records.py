@@ -89,6 +89,17 @@ class MessageView(msgspec.Struct, frozen=True):
     cancelled_at: int | None
 
 
+class WorkerProcess(msgspec.Struct, frozen=True):
+    """The process a worker runs in, as the kernel of its machine knows it."""
+
+    #: Where pids name the same processes: the machine's name, its boot and
+    #: the pid namespace. Workers of one host can see whether another lives.
+    host: str
+    pid: int
+    #: When the process started, in clock ticks after boot: a reused pid has another.
+    started: int
+
+
 class ClaimedMessage(msgspec.Struct, frozen=True):
     """A message a worker holds a lease on and is about to send."""
 
