@@ -238,7 +238,10 @@ def _take_free_devices(
     candidates = sa.select(devices.c.id).where(free).order_by(devices.c.id).limit(count)
     if connection.dialect.name == "postgresql":
         # Two workers taking at once each skip the rows the other is taking.
-        candidates = candidates.with_for_update(skip_locked=True)
+        # NO KEY UPDATE: every accept holds KEY SHARE on its devices (the
+        # messages' foreign key), which FOR UPDATE would take for "locked":
+        # under a steady stream of sends no device would ever be free.
+        candidates = candidates.with_for_update(skip_locked=True, key_share=True)
     taken = connection.execute(
         devices.update()
         .where(devices.c.id.in_(candidates.scalar_subquery()), free)
