@@ -10,7 +10,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kurir.api.auth import Authenticator
+from kurir.api.auth import Authenticator, device_not_found
 from kurir.api.body import FormFields, read_fields, whole_number
 from kurir.api.errors import ApiError
 from kurir.api.ratelimit import RateLimiter
@@ -36,7 +36,7 @@ from kurir.domain.phone import normalise_phone
 from kurir.domain.schedule import is_immediate, parse_schedule
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts, messages
-from kurir.store.records import Accepted, Device, NewMessage
+from kurir.store.records import Accepted, Device, DeviceRemoved, NewMessage
 from kurir.transports import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
@@ -109,6 +109,9 @@ class Routes:
                 request_fingerprint=fingerprint,
             )
         )
+        if isinstance(result, DeviceRemoved):
+            self._auth.forget_device(device.public_id)
+            raise device_not_found(device.public_id)
         if not isinstance(result, Accepted):
             raise ApiError(
                 409,

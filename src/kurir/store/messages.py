@@ -4,7 +4,7 @@ import functools
 import itertools
 import operator
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,10 +19,11 @@ from kurir.domain.status import (
     MessageStatus,
     is_receipt_progress,
 )
-from kurir.store.postgres import notify_new_messages
+from kurir.store.postgres import hold_off_removal, notify_new_messages
 from kurir.store.records import (
     Accepted,
     ClaimedMessage,
+    DeviceRemoved,
     IdempotencyMismatch,
     MessageView,
     NewMessage,
@@ -32,6 +33,8 @@ from kurir.store.records import (
 from kurir.store.tables import devices, messages, sandbox_deliveries
 
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
+# SQLite before 3.32 allowed 999 parameters in a statement; later ones 32,766.
+_SQLITE_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def _dialect_insert(connection: Connection, table: sa.Table) -> Any:
@@ -43,19 +46,35 @@ def _dialect_insert(connection: Connection, table: sa.Table) -> Any:
 
 def insert_messages(
     connection: Connection, batch: Sequence[NewMessage]
-) -> list[Accepted | IdempotencyMismatch]:
+) -> list[Accepted | IdempotencyMismatch | DeviceRemoved]:
     """Store a batch of new messages in one statement; answer each in order.
+
+    A message whose device was removed is refused and stores nothing. The
+    API's device lookups are cached and may predate the removal, so the
+    check is made here, in the transaction that stores the batch (one query
+    a batch); no message is accepted for a device once its removal commits.
 
     A request whose Idempotency-Key was seen before (in an earlier batch, in
     this one, or by another API process at the same moment) is not stored
     again: it is answered with the message the key first created, or refused
-    when its body differs from the first one.
+    when its body differs from the first one. A retry for a removed device
+    gets that first answer too.
     """
+    device_ids = {item.device_id for item in batch}
+    if connection.dialect.name == "postgresql":
+        hold_off_removal(connection, device_ids)
+    removed = removed_devices(connection, device_ids)
+
     first_of_key: dict[tuple[int, str], NewMessage] = {}
     rows: list[NewMessage] = []
+    refused_keys: list[tuple[int, str]] = []
     for item in batch:
-        if item.idempotency_key is not None:
-            key = (item.account_id, item.idempotency_key)
+        key = None if item.idempotency_key is None else (item.account_id, item.idempotency_key)
+        if item.device_id in removed:
+            if key is not None:
+                refused_keys.append(key)
+            continue
+        if key is not None:
             if key in first_of_key:
                 continue
             first_of_key[key] = item
@@ -68,14 +87,24 @@ def insert_messages(
         stored, earlier = _insert_new(connection, rows)
     if stored and connection.dialect.name == "postgresql":
         notify_new_messages(connection, {m.device_id for m in stored.values()})
+    earlier.update(
+        _messages_by_key(
+            connection,
+            [key for key in refused_keys if key not in first_of_key and key not in earlier],
+        )
+    )
 
-    answers: list[Accepted | IdempotencyMismatch] = []
+    answers: list[Accepted | IdempotencyMismatch | DeviceRemoved] = []
     for item in batch:
         if item.idempotency_key is None:
-            answers.append(Accepted(stored[id(item)].message_id, item.recipient))
+            row = stored.get(id(item))
+            answers.append(
+                Accepted(row.message_id, item.recipient) if row is not None else DeviceRemoved()
+            )
             continue
-        first = first_of_key[(item.account_id, item.idempotency_key)]
-        if id(first) in stored:
+        key = (item.account_id, item.idempotency_key)
+        first = first_of_key.get(key)
+        if first is not None and id(first) in stored:
             row = stored[id(first)]  # its message id may have been renewed
             message_id, recipient, fingerprint = (
                 row.message_id,
@@ -83,14 +112,47 @@ def insert_messages(
                 row.request_fingerprint,
             )
             replayed = item is not first
-        else:
-            message_id, recipient, fingerprint = earlier[(item.account_id, item.idempotency_key)]
+        elif key in earlier:
+            message_id, recipient, fingerprint = earlier[key]
             replayed = True
+        else:
+            answers.append(DeviceRemoved())
+            continue
         if fingerprint != item.request_fingerprint:
             answers.append(IdempotencyMismatch(message_id))
         else:
             answers.append(Accepted(message_id, recipient, replayed=replayed))
     return answers
+
+
+def removed_devices(connection: Connection, device_ids: Collection[int]) -> set[int]:
+    """Those of ``device_ids`` that have been removed: usually none, no row to read."""
+    ids = list(device_ids)
+    if connection.dialect.name != "sqlite":
+        query = sa.select(devices.c.id).where(
+            devices.c.id.in_(ids), devices.c.removed_at.is_not(None)
+        )
+        return set(connection.execute(query).scalars())
+    # Straight to the driver, like the accept path's INSERT.
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection inside a transaction has its driver's
+    found: set[int] = set()
+    for start in range(0, len(ids), _SQLITE_MAX_PARAMETERS):
+        chunk = ids[start : start + _SQLITE_MAX_PARAMETERS]
+        found.update(row[0] for row in driver.execute(_sqlite_removed(len(chunk)), chunk))
+    return found
+
+
+# removed_devices' query on SQLite, but for a "?" per device and ")".
+_SQLITE_REMOVED = (
+    str(sa.select(devices.c.id).where(devices.c.removed_at.is_not(None)).compile())
+    + " AND devices.id IN ("
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_removed(count: int) -> str:
+    return _SQLITE_REMOVED + ", ".join("?" * count) + ")"
 
 
 # The accept path's statement on SQLite, rows as positional parameters.
@@ -102,10 +164,7 @@ _SQLITE_INSERT_ONE = (
 )
 _sqlite_row_values = operator.attrgetter(*_SQLITE_INSERT_ONE.positiontup or ())
 _SQLITE_ROW_PLACEHOLDERS = ", (" + ", ".join("?" * len(NewMessage.__struct_fields__)) + ")"
-# SQLite before 3.32 allowed 999 parameters in a statement; later ones 32,766.
-_SQLITE_MAX_ROWS = (32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(
-    NewMessage.__struct_fields__
-)
+_SQLITE_MAX_ROWS = _SQLITE_MAX_PARAMETERS // len(NewMessage.__struct_fields__)
 
 
 @functools.lru_cache(maxsize=64)

@@ -118,4 +118,9 @@ workers = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("started_at", sa.BigInteger, nullable=False),
     sa.Column("heartbeat_at", sa.BigInteger, nullable=False),
+    # Its process, for workers of the same host to see when it is gone (see
+    # kurir.dispatch.liveness); NULL where /proc cannot tell.
+    sa.Column("host", sa.String(200), nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("process_started", sa.BigInteger, nullable=True),
 )

@@ -13,8 +13,12 @@ retries and failures before production does:
 ``not_on_whatsapp``
     recipients that fail permanently, as numbers without a WhatsApp account do;
     written in any notation a request may use, read with the same rule.
+``latency_ms``
+    each send is answered this long after its delivery, as a slow provider's
+    is: messages stay in flight, and a crash meanwhile cuts a send off.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -36,6 +40,7 @@ RecordDelivery = Callable[[SandboxDelivery], Awaitable[None]]
 class SandboxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fail_attempts: int = 0
     not_on_whatsapp: tuple[str, ...] = ()
+    latency_ms: int = 0
 
 
 def read_sandbox_config(config_json: str, default_region: str) -> SandboxConfig:
@@ -78,4 +83,6 @@ class SandboxTransport(Transport):
                 delivered_at=now_ms(),
             )
         )
+        if self._config.latency_ms > 0:
+            await asyncio.sleep(self._config.latency_ms / 1000)
         return message.message_id
