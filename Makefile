@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench bench-backlog clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_send_button.py
+
+# Fills databases with up to 10 million scheduled messages: about half an hour.
+bench-backlog: $(STAMP)
+	$(BIN)/python benchmarks/bench_backlog.py --sizes 0,1000000,10000000
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
