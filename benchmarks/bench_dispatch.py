@@ -89,6 +89,19 @@ class DispatchResult:
 # -- filling the database ------------------------------------------------------
 
 
+def button_content() -> str:
+    """A message's stored content: the seed's example request, as the API stores it."""
+    return msgspec.json.encode(
+        build_button_message(
+            header="Header",
+            body="Pilih salah satu:",
+            footer="Footer",
+            buttons=["Opsi 1", "Opsi 2", "Opsi 3"],
+            limits=WHATSAPP_LIMITS,
+        )
+    ).decode()
+
+
 async def _prefill(url: str, device_count: int, message_count: int) -> None:
     store = Store(url, pool_size=2)
     try:
@@ -110,15 +123,7 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
             return account.id, [device.id for device in added]
 
         account_id, device_ids = await store.database.write(add_devices)
-        content = msgspec.json.encode(
-            build_button_message(
-                header="Header",
-                body="Pilih salah satu:",
-                footer="Footer",
-                buttons=["Opsi 1", "Opsi 2", "Opsi 3"],
-                limits=WHATSAPP_LIMITS,
-            )
-        ).decode()
+        content = button_content()
         for start in range(0, message_count, 1000):
             batch = [
                 NewMessage(

@@ -99,14 +99,16 @@ class HttpConnection(asyncio.Protocol):
             self._transport.close()
 
 
-def build_requests(port: int, api_key: str, device: str, variants: int = 16) -> list[bytes]:
-    """The seed's example request, with a few different recipients."""
+def build_requests(
+    port: int, api_key: str, devices: Sequence[str], variants: int = 16
+) -> list[bytes]:
+    """The seed's example request, with a few different recipients, to each device in turn."""
     requests = []
-    for n in range(variants):
+    for n in range(max(variants, len(devices))):
         body = msgspec.json.encode(
             {
-                "device": device,
-                "phone": f"6281111111{10 + n:02d}",
+                "device": devices[n % len(devices)],
+                "phone": f"6281111111{10 + n % variants:02d}",
                 "message_header": "Header",
                 "message": "Pilih salah satu:",
                 "message_footer": "Footer",
@@ -292,7 +294,8 @@ async def run_open(
 
 async def main_async(args: argparse.Namespace) -> tuple[dict[str, Any], Stats]:
     loop = asyncio.get_running_loop()
-    requests = {port: build_requests(port, args.api_key, args.device) for port in args.port}
+    devices = args.device or [""]
+    requests = {port: build_requests(port, args.api_key, devices) for port in args.port}
     stats = Stats(args.sample_every, strict=args.strict)
     connections = await connect(loop, args.port, args.connections)
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -354,7 +357,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--rate", type=float, default=2000.0, help="open mode: requests/s")
     parser.add_argument("--api-key", default="")
-    parser.add_argument("--device", default="")
+    parser.add_argument(
+        "--device", action="append", default=[], help="a device (repeatable: each in turn)"
+    )
     parser.add_argument(
         "--strict", action="store_true", help="check samples against Kurir's exact response"
     )

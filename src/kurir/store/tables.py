@@ -87,9 +87,10 @@ messages = sa.Table(
     sa.Column("failed_at", sa.BigInteger, nullable=True),
     sa.Column("cancelled_at", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("account_id", "idempotency_key"),
-    # Claiming scans one device's due messages in order. Every index here is
-    # paid for on the accept path, so there is no other.
-    sa.Index(None, "device_id", "status", "due_at"),
+    # The queue: per status, each device's messages in claim order. A claim
+    # reads a device's due ones from the head of its range, however many wait
+    # behind. Every index here is paid for on the accept path, so there is no other.
+    sa.Index(None, "status", "device_id", "due_at", "id"),
 )
 
 # What the sandbox transport "delivered": one row per message, ever, as
