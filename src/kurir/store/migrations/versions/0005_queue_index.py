@@ -10,16 +10,16 @@ without a sort (PostgreSQL orders equal keys by their place in the table).
 Building it reads the whole table once, so on a large database this
 migration takes a while (seconds per million messages).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
