@@ -17,7 +17,7 @@ from kurir.store import Store, leases, messages
 from kurir.store.records import ClaimedMessage, WorkerProcess
 from kurir.store.tables import workers
 from tests.integration.test_device_removal import remove
-from tests.support.store_data import T0, add_account, message_rows, new_message
+from tests.support.store_data import T0, add_account, hold_devices, message_rows, new_message
 
 DEVICE_LEASE_MS = 15_000
 MESSAGE_LEASE_MS = 60_000
@@ -146,6 +146,8 @@ async def test_live_workers_and_those_of_other_hosts_keep_their_leases(store: St
     held = await renew(store, "successor", this_process(), T0 + DEVICE_LEASE_MS + 1)
     assert [device.id for device, _ in held.owned] == [claimed.device_id]
     assert await claim(store, "successor", [device], T0 + DEVICE_LEASE_MS + 1) == []
+    # A claim is made only under a device lease held then: renewed, as the loop does.
+    await renew(store, "successor", this_process(), T0 + MESSAGE_LEASE_MS + 1)
     (again,) = await claim(store, "successor", [device], T0 + MESSAGE_LEASE_MS + 1)
     assert again.id == claimed.id
 
@@ -158,8 +160,11 @@ async def test_what_a_dead_worker_held_for_a_removed_device_fails(store: Store) 
     gone = ended_process()
     await renew(store, "dead-here", gone, T0)
     await renew(store, "dead-elsewhere", msgspec.structs.replace(gone, host="another-host"), T0)
-    await claim(store, "dead-here", [near], T0)
-    await claim(store, "dead-elsewhere", [far], T0)
+    # A claim needs the device's lease: the first worker took both, so the
+    # other is given one as a fair share would have given it.
+    await hold_devices(store, "dead-elsewhere", [far], until=T0 + DEVICE_LEASE_MS)
+    assert len(await claim(store, "dead-here", [near], T0)) == 1
+    assert len(await claim(store, "dead-elsewhere", [far], T0)) == 1
     # Both removed while the dead workers' message leases still run.
     assert await remove(store, account, near, now=T0 + 500)
     assert await remove(store, account, far, now=T0 + 500)

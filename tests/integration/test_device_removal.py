@@ -16,7 +16,7 @@ from kurir.store import Store, accounts, messages
 from kurir.store.database import driver_url
 from kurir.store.records import Accepted, DeviceRemoved, IdempotencyMismatch, SendOutcome
 from kurir.store.tables import devices
-from tests.support.store_data import T0, add_account, message_rows, new_message
+from tests.support.store_data import T0, add_account, hold_devices, message_rows, new_message
 
 LEASE_MS = 60_000
 
@@ -82,6 +82,7 @@ async def test_a_removal_fails_what_waits_and_leaves_what_a_worker_holds(store: 
     batch.append(new_message(account, device, due_at=T0 + 3_600_000))
     await store.write(messages.insert_messages, batch)
     # One claimed by a worker that is sending it; one by a worker whose lease ran out.
+    await hold_devices(store, "alive", [device], until=T0 + LEASE_MS)
     (held,) = await store.write(
         messages.claim_due_messages,
         worker="alive",
@@ -89,6 +90,7 @@ async def test_a_removal_fails_what_waits_and_leaves_what_a_worker_holds(store: 
         now=T0,
         lease_ms=LEASE_MS,
     )
+    await hold_devices(store, "dead", [device], until=T0 + LEASE_MS)
     (abandoned,) = await store.write(
         messages.claim_due_messages,
         worker="dead",
@@ -118,6 +120,7 @@ async def test_an_outcome_tells_whether_the_device_is_in_service(store: Store) -
     await store.write(
         messages.insert_messages, [new_message(account, kept), new_message(account, gone)]
     )
+    await hold_devices(store, "w", [kept, gone], until=T0 + LEASE_MS)
     claimed = await store.write(
         messages.claim_due_messages,
         worker="w",
