@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench bench-backlog clean
 
 $(BIN)/python:
 	@echo '==> creating the virtual environment in $(VENV)'
@@ -47,6 +47,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_accept.py
+
+# Fills databases with up to 10 million scheduled messages: about half an hour.
+bench-backlog: $(STAMP)
+	$(BIN)/python benchmarks/bench_backlog.py --sizes 0,1000000,10000000
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

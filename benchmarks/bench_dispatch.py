@@ -94,6 +94,26 @@ class DispatchResult:
 # -- filling the database ------------------------------------------------------
 
 
+def button_content() -> str:
+    """A message's stored content: the seed's example request, as the API stores it."""
+    return encode_content(
+        build_button_message(
+            header="Header",
+            body="Pilih salah satu:",
+            footer="Footer",
+            buttons=["Opsi 1", "Opsi 2", "Opsi 3"],
+            limits=WHATSAPP_LIMITS.buttons,
+        )
+    )
+
+
+def text_content() -> str:
+    """A text message's stored content, as the API stores it."""
+    return encode_content(
+        build_text_message(message="Halo, pesanan Anda sudah dikirim.", limits=WHATSAPP_LIMITS)
+    )
+
+
 async def _prefill(url: str, device_count: int, message_count: int) -> None:
     store = Store(url, pool_size=2)
     try:
@@ -115,22 +135,7 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
             return account.id, [device.id for device in added]
 
         account_id, device_ids = await store.database.write(add_devices)
-        contents = [
-            encode_content(
-                build_text_message(
-                    message="Halo, pesanan Anda sudah dikirim.", limits=WHATSAPP_LIMITS
-                )
-            ),
-            encode_content(
-                build_button_message(
-                    header="Header",
-                    body="Pilih salah satu:",
-                    footer="Footer",
-                    buttons=["Opsi 1", "Opsi 2", "Opsi 3"],
-                    limits=WHATSAPP_LIMITS.buttons,
-                )
-            ),
-        ]
+        contents = [text_content(), button_content()]
         for start in range(0, message_count, 1000):
             batch = [
                 NewMessage(

@@ -132,13 +132,13 @@ class Sample(NamedTuple):
 
 
 def build_requests(
-    port: int, api_key: str, device: str, path: str, variants: int = 16
+    port: int, api_key: str, devices: Sequence[str], path: str, variants: int = 16
 ) -> list[Sample]:
-    """The example request of ``path``, with a few different recipients."""
+    """The example request of ``path``, with a few different recipients, to each device in turn."""
     requests = []
-    for n in range(variants):
-        phone = f"6281111111{10 + n:02d}"
-        body = msgspec.json.encode(BODIES[path](device, phone))
+    for n in range(max(variants, len(devices))):
+        phone = f"6281111111{10 + n % variants:02d}"
+        body = msgspec.json.encode(BODIES[path](devices[n % len(devices)], phone))
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
             f"Authorization: {api_key}\r\nContent-Type: application/json\r\n"
@@ -326,9 +326,8 @@ async def run_open(
 
 async def main_async(args: argparse.Namespace) -> tuple[dict[str, Any], Stats]:
     loop = asyncio.get_running_loop()
-    requests = {
-        port: build_requests(port, args.api_key, args.device, args.path) for port in args.port
-    }
+    devices = args.device or [""]
+    requests = {port: build_requests(port, args.api_key, devices, args.path) for port in args.port}
     stats = Stats(args.sample_every, args.sender)
     connections = await connect(loop, args.port, args.connections)
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -392,7 +391,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--rate", type=float, default=2000.0, help="open mode: requests/s")
     parser.add_argument("--api-key", default="")
-    parser.add_argument("--device", default="")
+    parser.add_argument(
+        "--device", action="append", default=[], help="a device (repeatable: each in turn)"
+    )
     parser.add_argument(
         "--sender",
         help="the device's phone: check samples against Alat WA's exact success body from it",

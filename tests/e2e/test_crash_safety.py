@@ -10,6 +10,7 @@ exactly one delivery.
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,99 @@ def test_kill_9_under_load_loses_nothing_and_delivers_nothing_twice(
     # A message is sent again only by a new claim (its lease ran out in the crash).
     for message_id, _, send_count in tables.deliveries:
         assert 1 <= send_count <= tables.messages[message_id][1], message_id
+
+
+#: Messages per device before the kill; each device answers a send 50 ms after delivering it.
+BACKLOG = 30
+SLOW_DEVICE = '{"latency_ms": 50}'
+#: From the restarted server answering to the last delivery; without knowing
+#: that the killed process is gone, it would wait out the leases (60 s).
+RESTART_BOUND_S = 10.0
+
+
+class Row(msgspec.Struct, frozen=True):
+    device_id: int
+    status: str
+    attempts: int
+    #: How often the sandbox got it; 0 if never.
+    sends: int
+
+
+def _rows(database_url: str) -> dict[str, Row]:
+    def read(connection: Connection) -> dict[str, Row]:
+        rows = connection.execute(
+            sa.select(
+                messages.c.message_id,
+                messages.c.device_id,
+                messages.c.status,
+                messages.c.attempts,
+                sa.func.coalesce(sandbox_deliveries.c.send_count, 0),
+            ).select_from(
+                messages.outerjoin(
+                    sandbox_deliveries,
+                    sandbox_deliveries.c.message_id == messages.c.message_id,
+                )
+            )
+        )
+        return {row[0]: Row(*row[1:]) for row in rows}
+
+    async def run() -> dict[str, Row]:
+        store = Store(database_url, pool_size=1)
+        try:
+            return await store.database.read(read)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _all_delivered(database_url: str) -> dict[str, Row] | None:
+    rows = _rows(database_url)
+    return rows if all(row.status == "delivered" for row in rows.values()) else None
+
+
+def test_after_kill_9_a_restart_on_the_same_machine_sends_what_was_in_flight_at_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Default leases (60 s a message, 15 s a device); the restart knows the old process died."""
+    tenants = [provision_tenant(database_url, transport_config=SLOW_DEVICE) for _ in range(2)]
+    first = KurirProcess(database_url, tmp_path).start()
+    try:
+        for tenant in tenants:
+            with first.client(tenant.api_key) as http:
+                for index in range(BACKLOG):
+                    body = button_body(tenant.device_id, f"backlog-{index}")
+                    assert http.post("/send/button", json=body).status_code == 200
+        wait_for(
+            lambda: sum(row.sends for row in _rows(database_url).values()) >= 4,
+            timeout=20,
+            what="the first deliveries",
+        )
+    finally:
+        first.kill()
+    before = _rows(database_url)
+    in_flight = {m for m, row in before.items() if row.status == "sending"}
+    assert in_flight, "nothing was in flight at the kill: nothing was tested"
+    assert any(row.status == "queued" for row in before.values())
+
+    second = KurirProcess(database_url, tmp_path).start()
+    restarted = time.monotonic()  # it answers: it has started
+    try:
+        after = wait_for(
+            lambda: _all_delivered(database_url), timeout=70, what="every message to be delivered"
+        )
+        took = time.monotonic() - restarted
+    finally:
+        second.stop()
+    assert took < RESTART_BOUND_S, f"in-flight messages went out {took:.1f} s after the restart"
+
+    assert set(after) == set(before)
+    assert len(after) == len(tenants) * BACKLOG
+    # Claimed again only what the dead server held; sent twice at most the one
+    # send per device that the kill cut off (delivered, not yet recorded).
+    for message_id, row in after.items():
+        assert row.attempts == (2 if message_id in in_flight else 1), (message_id, row)
+    resent = {m for m, row in after.items() if row.sends > 1}
+    assert resent <= in_flight
+    assert {after[m].sends for m in resent} <= {2}
+    assert len({after[m].device_id for m in resent}) == len(resent)

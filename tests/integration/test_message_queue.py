@@ -9,20 +9,30 @@ from collections import Counter
 from typing import Any
 
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, messages
+from kurir.store import Store, messages, tables
 from kurir.store.records import (
     Accepted,
     ClaimedMessage,
+    DeviceRemoved,
     IdempotencyMismatch,
     NewMessage,
     SendOutcome,
 )
-from tests.support.store_data import T0, add_account, message_rows, new_message
+from tests.support.store_data import (
+    T0,
+    add_account,
+    hold_devices,
+    message_rows,
+    new_message,
+)
 
 LEASE_MS = 1_000
+DEVICE_LEASE_MS = 15_000
 
 
-async def insert(store: Store, *batch: NewMessage) -> list[Accepted | IdempotencyMismatch]:
+async def insert(
+    store: Store, *batch: NewMessage
+) -> list[Accepted | IdempotencyMismatch | DeviceRemoved]:
     """One group-commit batch, exactly as given."""
     return await store.write(messages.insert_messages, list(batch))
 
@@ -30,6 +40,15 @@ async def insert(store: Store, *batch: NewMessage) -> list[Accepted | Idempotenc
 async def claim(
     store: Store, worker: str, limits: dict[int, int], now: int = T0
 ) -> list[ClaimedMessage]:
+    """Claim as ``worker`` after taking the devices' leases, as a worker owns what it claims for."""
+    await hold_devices(store, worker, limits, until=now + DEVICE_LEASE_MS)
+    return await claim_held(store, worker, limits, now)
+
+
+async def claim_held(
+    store: Store, worker: str, limits: dict[int, int], now: int = T0
+) -> list[ClaimedMessage]:
+    """Claim as ``worker`` with the device leases as they are."""
     return await store.write(
         messages.claim_due_messages,
         worker=worker,
@@ -125,11 +144,12 @@ async def test_a_colliding_message_id_gets_a_new_id_and_answers_with_it(store: S
     )
     answers = await insert(store, with_stored, *in_batch)
 
-    assert all(isinstance(answer, Accepted) for answer in answers)
-    ids = [answer.message_id for answer in answers]
+    accepted = [answer for answer in answers if isinstance(answer, Accepted)]
+    assert accepted == answers
+    ids = [answer.message_id for answer in accepted]
     assert existing.message_id not in ids
     assert len(set(ids)) == 3
-    for answer, content in zip(answers, ('{"n":1}', '{"n":2}', '{"n":3}'), strict=True):
+    for answer, content in zip(accepted, ('{"n":1}', '{"n":2}', '{"n":3}'), strict=True):
         (row,) = await message_rows(store, message_id=answer.message_id)
         assert row.content == content
     assert len(await message_rows(store)) == 4
@@ -229,7 +249,9 @@ async def test_concurrent_workers_never_claim_the_same_message(
 ) -> None:
     account, devices = await add_account(store, devices=2)
     await insert(store, *(new_message(account, devices[n % 2]) for n in range(120)))
-    # Each worker a store of its own, as separate processes would be.
+    # Each worker a store of its own, as separate processes would be. Each
+    # claim takes the device leases first, so they pass from worker to worker
+    # between claims as in takeovers, and two claims may still overlap.
     workers = [Store(database_url, pool_size=2) for _ in range(4)]
     claims: Counter[int] = Counter()
 
@@ -251,6 +273,70 @@ async def test_concurrent_workers_never_claim_the_same_message(
     rows = await message_rows(store)
     assert {row.status for row in rows} == {MessageStatus.SENDING}
     assert {row.attempts for row in rows} == {1}
+
+
+async def test_a_taken_back_message_keeps_its_place_in_due_order(store: Store) -> None:
+    account, (device,) = await add_account(store)
+    first = new_message(account, device, due_at=T0 - 20)
+    await insert(store, first)
+    (stuck,) = await claim(store, "w1", {device: 1}, T0)
+    waiting = [new_message(account, device, due_at=T0 - d) for d in (30, 10)]
+    await insert(store, *waiting)
+    # w1 died; w2 takes its device and gets the oldest first, the stuck one among them.
+    claimed = await claim(store, "w2", {device: 2}, T0 + LEASE_MS + 1)
+    assert [c.message_id for c in claimed] == [waiting[0].message_id, stuck.message_id]
+    assert [c.attempts for c in claimed] == [1, 2]
+    (last,) = await claim(store, "w2", {device: 2}, T0 + LEASE_MS + 1)
+    assert last.message_id == waiting[1].message_id
+
+
+async def test_only_devices_the_worker_holds_are_claimed_for(store: Store) -> None:
+    account, (mine, theirs, lapsed, unowned) = await add_account(store, devices=4)
+    await insert(store, *(new_message(account, d) for d in (mine, theirs, lapsed, unowned)))
+    await hold_devices(store, "w1", [mine], until=T0)  # expiry is strict: still held at T0
+    await hold_devices(store, "w2", [theirs], until=T0 + DEVICE_LEASE_MS)
+    await hold_devices(store, "w1", [lapsed], until=T0 - 1)
+    limits = {mine: 5, theirs: 5, lapsed: 5, unowned: 5}
+    (claimed,) = await claim_held(store, "w1", limits)
+    assert claimed.device_id == mine
+    assert len(await message_rows(store, status=MessageStatus.QUEUED)) == 3
+
+
+async def test_messages_of_a_removed_device_are_never_claimed(store: Store) -> None:
+    account, (device,) = await add_account(store)
+    await insert(store, new_message(account, device), new_message(account, device))
+    await claim(store, "w1", {device: 1})
+    # Removed while one message waits (accepted as the removal committed) and
+    # one is stuck in "sending": neither goes out, even with the lease still set.
+    await store.database.write(
+        lambda connection: connection.execute(
+            tables.devices.update().where(tables.devices.c.id == device).values(removed_at=T0)
+        )
+    )
+    assert await claim_held(store, "w1", {device: 5}, T0 + LEASE_MS + 1) == []
+    rows = await message_rows(store)
+    assert sorted(row.status for row in rows) == [MessageStatus.QUEUED, MessageStatus.SENDING]
+
+
+async def test_next_due_time_of_each_device(store: Store) -> None:
+    account, (scheduled, queued, stuck, done, idle) = await add_account(store, devices=5)
+    await insert(
+        store,
+        new_message(account, scheduled, due_at=T0 + 5_000),
+        new_message(account, scheduled, due_at=T0 + 3_000),
+        new_message(account, queued, due_at=T0 - 10),
+        new_message(account, queued, due_at=T0 + 9_000),
+        new_message(account, stuck, due_at=T0 + 60_000),
+        new_message(account, stuck),
+        new_message(account, done),
+    )
+    claimed = await claim(store, "w1", {stuck: 1, done: 1})
+    await record(store, *(sent(c, "w1") for c in claimed if c.device_id == done))
+
+    due = await store.read(messages.next_due_by_device, [scheduled, queued, stuck, done, idle])
+    # The stuck one's lease runs out before the device's next message is due.
+    assert due == {scheduled: T0 + 3_000, queued: T0 - 10, stuck: T0 + LEASE_MS}
+    assert await store.read(messages.next_due_by_device, []) == {}
 
 
 # -- recording outcomes ---------------------------------------------------------

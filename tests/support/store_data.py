@@ -1,6 +1,7 @@
 """Rows for store tests: accounts, devices and messages written through the store's own queries."""
 
 import secrets
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ from kurir.domain.ids import new_message_id
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts
 from kurir.store.records import NewMessage
-from kurir.store.tables import messages
+from kurir.store.tables import devices, messages
 
 #: A fixed point in time (2026-03-01 09:00 in Jakarta, in ms) for tests that pass ``now``.
 T0 = 1_772_330_400_000
@@ -35,6 +36,18 @@ async def add_account(store: Store, *, devices: int = 1) -> tuple[int, list[int]
         return account.id, [device.id for device in added]
 
     return await store.database.write(add)
+
+
+async def hold_devices(
+    store: Store, worker: str, device_ids: Collection[int], *, until: int
+) -> None:
+    """Hand ``worker`` the leases of ``device_ids`` until ``until``, taking them from anyone."""
+    statement = (
+        devices.update()
+        .where(devices.c.id.in_(list(device_ids)))
+        .values(lease_owner=worker, lease_until=until)
+    )
+    await store.database.write(lambda connection: connection.execute(statement))
 
 
 def new_message(

@@ -54,6 +54,10 @@ class LookupCache(Generic[V]):
         # shield: one caller giving up must not cancel the others' query.
         return await asyncio.shield(self._refresh(key))
 
+    def forget(self, key: str) -> None:
+        """Drop what is known of ``key``: the next request asks the database."""
+        self._entries.pop(key, None)
+
     def _refresh(self, key: str) -> asyncio.Future[V]:
         loading = self._loading.get(key)
         if loading is None:
@@ -106,13 +110,26 @@ class Authenticator:
         return account_id
 
     async def device(self, account_id: int, public_id: str) -> Device:
-        """The account's device; another account's device is as unknown as a missing one."""
+        """The account's device; another account's device is as unknown as a missing one.
+
+        It may have been removed since it was cached: storing a message checks
+        again (see `messages.insert_messages`), and a caller told so has it
+        forgotten with `forget_device`.
+        """
         if not is_device_id(public_id):
             # No device has such an id; asking would cache it (a flood of
             # long ids once grew memory by hundreds of MB), and PostgreSQL
             # refuses a NUL in any text parameter (a client's typo as a 503).
-            raise ApiError(404, f"device {public_id[:MAX_DEVICE_ID]!r} not found")
+            raise device_not_found(public_id)
         found = await self._devices.get(public_id)
         if found is None or found.account_id != account_id:
-            raise ApiError(404, f"device {public_id!r} not found")
+            raise device_not_found(public_id)
         return found
+
+    def forget_device(self, public_id: str) -> None:
+        """The device was found removed: refuse it here from now on, without asking."""
+        self._devices.forget(public_id)
+
+
+def device_not_found(public_id: str) -> ApiError:
+    return ApiError(404, f"device {public_id[:MAX_DEVICE_ID]!r} not found")

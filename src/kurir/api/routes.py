@@ -14,6 +14,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kurir.api.auth import device_not_found
 from kurir.api.body import query_limit, whole_number
 from kurir.api.context import ApiContext, ok
 from kurir.api.errors import ApiError
@@ -54,7 +55,7 @@ from kurir.domain.schedule import is_immediate, parse_schedule
 from kurir.domain.status import MessageStatus
 from kurir.egress import InvalidURL, check_url
 from kurir.store import accounts, inbound, messages
-from kurir.store.records import Accepted, NewMessage
+from kurir.store.records import Accepted, DeviceRemoved, NewMessage
 from kurir.transports.registry import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
@@ -164,6 +165,9 @@ class Routes:
                 request_fingerprint=fingerprint,
             )
         )
+        if isinstance(result, DeviceRemoved):
+            api.auth.forget_device(device.public_id)
+            raise device_not_found(device.public_id)
         if not isinstance(result, Accepted):
             raise ApiError(
                 409,

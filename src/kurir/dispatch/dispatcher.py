@@ -5,7 +5,12 @@ a time sends for a device, which is what makes pacing and ordering hold), then
 leases due messages of its devices, sends each through the device's
 transport and records the outcome only while it still holds the lease. A
 worker that dies leaves leases that run out; whoever holds the device next
-claims the message again.
+claims the message again. A worker on the same host takes them back at once
+(see `liveness`).
+
+A removed device sends nothing more: recording an outcome tells whether the
+device is still in service, so a worker learns of a removal before its next
+send and fails what it had claimed for the device.
 
 Waiting is driven by events and timers, never a busy poll: a commit of new
 messages wakes the loop (``notice_new_messages``), and otherwise it sleeps until the
@@ -24,10 +29,11 @@ import socket
 import msgspec
 
 from kurir.clock import now_ms
+from kurir.dispatch import liveness
 from kurir.dispatch.media import fetch_media
 from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
-from kurir.domain.status import MessageStatus
+from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.egress import Egress
 from kurir.store import Store, leases, messages
 from kurir.store.device_events import DeviceEvents
@@ -81,6 +87,8 @@ class _DeviceWork:
         self.next_send_at = next_send_at
         self.queue: list[ClaimedMessage] = []
         self.task: asyncio.Task[None] | None = None
+        #: The device was removed: send nothing more, fail what is claimed.
+        self.removed = False
 
     @property
     def paced(self) -> bool:
@@ -103,6 +111,7 @@ class Dispatcher:
         self.settings = settings or DispatchSettings()
         # Host and pid tell an operator which process holds a lease.
         self.worker_id = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._process = liveness.this_process()
         self._devices: dict[int, _DeviceWork] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -194,7 +203,11 @@ class Dispatcher:
             now=now,
             lease_ms=self.settings.device_lease_ms,
             releasable=[work.device.id for work in self._devices.values() if work.idle],
+            process=self._process,
+            has_ended=liveness.has_ended,
         )
+        for dead in held.dead_neighbours:
+            log.warning("worker %s of this host has died; its leases are taken back", dead)
         self._leases_renewed_at = now
         self._renew_early = False
         self._active_devices = held.active
@@ -204,11 +217,17 @@ class Dispatcher:
         )
         current = {device.id for device, _ in held.owned}
         for device_id in list(self._devices):
-            if device_id not in current:  # removed, handed back, or lost after a stall
-                work = self._devices.pop(device_id)
-                if work.task is not None:
-                    work.task.cancel()
-                await work.transport.close()
+            work = self._devices.get(device_id)  # a removed one may have left meanwhile
+            if work is None or device_id in current:
+                continue
+            if device_id not in held.active and not work.idle:
+                work.removed = True  # the send under way ends, then it leaves
+                continue
+            # Removed, handed back, or lost after a stall.
+            del self._devices[device_id]
+            if work.task is not None:
+                work.task.cancel()
+            await work.transport.close()
         self._draining = self._devices_to_hand_back(len(held.owned) - held.share)
         for device, next_send_at in held.owned:
             if device.id not in self._devices:
@@ -277,12 +296,14 @@ class Dispatcher:
     async def _send_queue(self, work: _DeviceWork) -> None:
         """Send a device's claimed messages one after another, keeping its pace."""
         try:
-            while work.queue:
+            while work.queue and not work.removed:
                 message = work.queue.pop(0)
                 delay_ms = work.next_send_at - now_ms()
                 if delay_ms > 0:
                     await asyncio.sleep(delay_ms / 1000)
                 await self._send_one(work, message)
+            if work.removed:
+                await self._let_go_of_removed(work)
         finally:
             work.queue.clear()
             if work.device.id in self._draining:
@@ -323,7 +344,22 @@ class Dispatcher:
         if work.paced:
             work.next_send_at = now_ms() + work.interval_ms()
             outcome = msgspec.structs.replace(outcome, next_send_at=work.next_send_at)
-        await self.store.record_outcome(outcome)
+        if not await self.store.record_outcome(outcome):
+            work.removed = True
+
+    async def _let_go_of_removed(self, work: _DeviceWork) -> None:
+        """Fail what is still claimed for a removed device, then drop the device."""
+        unsent, work.queue = work.queue, []
+        if unsent:
+            failed = [
+                self._outcome(work, message, MessageStatus.FAILED, error=DEVICE_REMOVED)
+                for message in unsent
+            ]
+            await self.store.write(messages.record_outcomes, failed)
+        if self._devices.get(work.device.id) is work:
+            del self._devices[work.device.id]
+        await work.transport.close()
+        log.info("device %s was removed; it sends nothing more", work.device.public_id)
 
     def _retry_or_fail(
         self, work: _DeviceWork, message: ClaimedMessage, error: Exception
@@ -369,8 +405,10 @@ class Dispatcher:
     async def _shutdown(self) -> None:
         """Let in-flight sends finish and record, then hand the devices back."""
         tasks = [work.task for work in self._devices.values() if work.task is not None]
-        unsent = [message.id for work in self._devices.values() for message in work.queue]
-        for work in self._devices.values():
+        # A removed device's task fails what it holds itself.
+        kept = [work for work in self._devices.values() if not work.removed]
+        unsent = [message.id for work in kept for message in work.queue]
+        for work in kept:
             work.queue.clear()
         with contextlib.suppress(Exception):  # if this fails, the leases run out instead
             await self.store.write(messages.release_claims, worker=self.worker_id, pks=unsent)

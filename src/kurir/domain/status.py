@@ -22,6 +22,9 @@ CLAIMABLE = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
 #: The sender may still withdraw these.
 CANCELLABLE = CLAIMABLE
 
+#: The ``last_error`` of a message that failed because its device was removed.
+DEVICE_REMOVED = "the device was removed"
+
 #: Receipts only move a message forward: a late "delivered" never undoes "read".
 RECEIPT_ORDER = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
 

@@ -16,6 +16,7 @@ from kurir.store.database import DATABASE_ERRORS, Database, DatabaseURLError
 from kurir.store.group_commit import FlushBatch, GroupCommitter, Overloaded
 from kurir.store.records import (
     Accepted,
+    DeviceRemoved,
     IdempotencyMismatch,
     NewMessage,
     Receipt,
@@ -37,10 +38,10 @@ class Store:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.database = Database(url, pool_size=pool_size)
         self._accept_listeners: list[Callable[[set[int]], None]] = []
-        self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch](
+        self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch | DeviceRemoved](
             self.database, messages.insert_messages, after_commit=self._notify_accepted
         )
-        self._outcomes = GroupCommitter[SendOutcome, None](self.database, _record_outcomes)
+        self._outcomes = GroupCommitter[SendOutcome, bool](self.database, _record_outcomes)
         self._receipts = GroupCommitter[Receipt, bool](self.database, messages.apply_receipts)
         self._shared: dict[Callable[..., Any], GroupCommitter[Any, Any]] = {}
         self._started = False
@@ -85,12 +86,13 @@ class Store:
         for listener in self._accept_listeners:
             listener(device_ids)
 
-    async def accept(self, message: NewMessage) -> Accepted | IdempotencyMismatch:
+    async def accept(self, message: NewMessage) -> Accepted | IdempotencyMismatch | DeviceRemoved:
         """Store a new message; returns once it is committed. May raise Overloaded."""
         return await self._accepted.submit(message)
 
-    async def record_outcome(self, outcome: SendOutcome) -> None:
-        await self._outcomes.submit(outcome)
+    async def record_outcome(self, outcome: SendOutcome) -> bool:
+        """Record a send's outcome; whether its device is still in service."""
+        return await self._outcomes.submit(outcome)
 
     async def record_receipt(self, receipt: Receipt) -> bool:
         """Apply a delivery or read receipt; False when no message of its device has that id."""
@@ -105,7 +107,7 @@ class Store:
         return await self.database.write(lambda connection: query(connection, *args, **kwargs))
 
 
-def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> list[None]:
+def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> list[bool]:
     messages.record_outcomes(connection, batch)
     paced: dict[str, dict[int, int]] = {}
     for outcome in batch:
@@ -113,4 +115,6 @@ def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> li
             paced.setdefault(outcome.worker, {})[outcome.device_id] = outcome.next_send_at
     for worker, next_send_at in paced.items():
         leases.save_next_send_times(connection, worker=worker, next_send_at=next_send_at)
-    return [None] * len(batch)
+    # A worker learns of a removal with the outcome of the send before the next.
+    removed = messages.removed_devices(connection, {o.device_id for o in batch})
+    return [outcome.device_id not in removed for outcome in batch]

@@ -8,7 +8,8 @@ from sqlalchemy import Connection
 
 from kurir.domain.devices import check_device_id
 from kurir.domain.keys import hash_api_key, key_hint
-from kurir.domain.status import CLAIMABLE, MessageStatus
+from kurir.domain.status import CLAIMABLE, DEVICE_REMOVED, MessageStatus
+from kurir.store.postgres import lock_for_removal
 from kurir.store.records import Account, ApiKey, Device
 from kurir.store.tables import accounts, api_keys, devices, messages
 
@@ -164,26 +165,44 @@ def remove_device(connection: Connection, *, account_id: int, public_id: str, no
     """Retire a device: its messages stay readable; those still waiting fail.
 
     Failing them (rather than leaving them queued forever) tells the sender
-    plainly that they will not go out.
+    plainly that they will not go out. Messages left ``sending`` by a worker
+    that died fail too: nobody claims them for a removed device. A worker
+    sending for the device now learns of the removal with its next outcome
+    and fails what it still holds. Once this commits, no message of the
+    device is accepted (see `messages.insert_messages`).
     """
-    result = connection.execute(
-        devices.update()
-        .where(
+    device_id = connection.execute(
+        sa.select(devices.c.id).where(
             devices.c.public_id == public_id,
             devices.c.account_id == account_id,
             devices.c.removed_at.is_(None),
         )
-        .values(removed_at=now, lease_owner=None, lease_until=None)
-        .returning(devices.c.id)
-    )
-    device_id = result.scalar()
+    ).scalar()
     if device_id is None:
         return False
-    connection.execute(
-        messages.update()
-        .where(messages.c.device_id == device_id, messages.c.status.in_(list(CLAIMABLE)))
-        .values(status=MessageStatus.FAILED, failed_at=now, last_error="the device was removed")
+    if connection.dialect.name == "postgresql":
+        lock_for_removal(connection, device_id)
+    removed = connection.execute(
+        devices.update()
+        .where(devices.c.id == device_id, devices.c.removed_at.is_(None))
+        .values(removed_at=now, lease_owner=None, lease_until=None)
     )
+    if removed.rowcount == 0:  # another removal of it committed first
+        return False
+    waiting = messages.c.status.in_(list(CLAIMABLE))
+    abandoned = sa.and_(messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now)
+    for which in (waiting, abandoned):  # apart, each reads one range of the queue's index
+        connection.execute(
+            messages.update()
+            .where(messages.c.device_id == device_id, which)
+            .values(
+                status=MessageStatus.FAILED,
+                failed_at=now,
+                last_error=DEVICE_REMOVED,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
     return True
 
 

@@ -5,20 +5,22 @@ and its order across a cluster. Each worker renews its leases (and its
 heartbeat) every third of the lease time. The live workers split the devices
 evenly: a worker takes free or expired devices up to its share and hands back
 idle ones beyond it, so a new worker gets devices and a dead worker's devices
-are taken over as soon as its leases run out.
+are taken over as soon as its leases run out, or at once when it ran on the
+same host and its process is gone.
 """
 
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.store.accounts import DEVICE_COLUMNS, device_from_row
 from kurir.store.postgres import notify_new_messages
-from kurir.store.records import Device
-from kurir.store.tables import devices, workers
+from kurir.store.records import Device, WorkerProcess
+from kurir.store.tables import devices, messages, workers
 
 
 class DeviceLeases(msgspec.Struct, frozen=True):
@@ -32,6 +34,8 @@ class DeviceLeases(msgspec.Struct, frozen=True):
     active: frozenset[int]
     #: How many devices this worker should hold; beyond it, it drains and hands back.
     share: int
+    #: Workers of this host found dead, whose leases were taken back.
+    dead_neighbours: list[str]
 
 
 def renew_device_leases(
@@ -41,13 +45,24 @@ def renew_device_leases(
     now: int,
     lease_ms: int,
     releasable: Collection[int],
+    process: WorkerProcess | None,
+    has_ended: Callable[[WorkerProcess], bool],
 ) -> DeviceLeases:
     """Heartbeat, renew this worker's leases, then take or give back to reach its share.
 
     ``releasable`` are owned devices with nothing in flight, the only ones
     that may be handed to another worker without risking two senders.
+    ``process`` is this worker's (None where it cannot be known: then dead
+    workers are known by their leases only), and ``has_ended`` tells whether
+    another process of its host has ended.
     """
-    _heartbeat(connection, worker=worker, now=now, lease_ms=lease_ms)
+    _heartbeat(connection, worker=worker, now=now, lease_ms=lease_ms, process=process)
+    dead: list[str] = []
+    if process is not None:
+        dead = _take_back_from_dead_neighbours(
+            connection, worker=worker, process=process, has_ended=has_ended, now=now
+        )
+    _fail_abandoned_messages_of_removed_devices(connection, now=now)
     live_workers = (
         connection.execute(
             sa.select(sa.func.count()).where(workers.c.heartbeat_at >= now - lease_ms)
@@ -94,17 +109,111 @@ def renew_device_leases(
             )
         )
     ).scalar()
-    return DeviceLeases(owned, int(expiry) if expiry is not None else None, active_ids, share)
+    return DeviceLeases(owned, int(expiry) if expiry is not None else None, active_ids, share, dead)
 
 
-def _heartbeat(connection: Connection, *, worker: str, now: int, lease_ms: int) -> None:
+def _heartbeat(
+    connection: Connection, *, worker: str, now: int, lease_ms: int, process: WorkerProcess | None
+) -> None:
     updated = connection.execute(
         workers.update().where(workers.c.id == worker).values(heartbeat_at=now)
     )
     if updated.rowcount == 0:
-        connection.execute(workers.insert().values(id=worker, started_at=now, heartbeat_at=now))
+        connection.execute(
+            workers.insert().values(
+                id=worker,
+                started_at=now,
+                heartbeat_at=now,
+                host=process.host if process else None,
+                pid=process.pid if process else None,
+                process_started=process.started if process else None,
+            )
+        )
     # Rows of workers long dead only clutter the table.
     connection.execute(workers.delete().where(workers.c.heartbeat_at < now - 4 * lease_ms))
+
+
+def _take_back_from_dead_neighbours(
+    connection: Connection,
+    *,
+    worker: str,
+    process: WorkerProcess,
+    has_ended: Callable[[WorkerProcess], bool],
+    now: int,
+) -> list[str]:
+    """End the leases of this host's workers whose process is gone; their ids.
+
+    Their claimed messages become claimable (``sending`` under an expired
+    lease, as if the lease had run out) and their devices free, so both go
+    out again now rather than after the leases' time. Workers of other hosts
+    are left to their heartbeat and leases: from here a dead one cannot be
+    told from a stalled one.
+    """
+    rows = connection.execute(
+        sa.select(workers.c.id, workers.c.pid, workers.c.process_started).where(
+            workers.c.host == process.host, workers.c.id != worker
+        )
+    )
+    dead = [
+        row.id
+        for row in rows
+        if has_ended(WorkerProcess(process.host, row.pid, row.process_started))
+    ]
+    if not dead:
+        return []
+    # A worker claims only for devices it holds, so its messages are found by
+    # device (the index claims use); on removed devices too, to be failed next.
+    held = connection.execute(
+        sa.select(devices.c.id).where(
+            sa.or_(devices.c.lease_owner.in_(dead), devices.c.removed_at.is_not(None))
+        )
+    )
+    connection.execute(
+        messages.update()
+        .where(
+            messages.c.device_id.in_(list(held.scalars())),
+            messages.c.status == MessageStatus.SENDING,
+            messages.c.lease_owner.in_(dead),
+        )
+        .values(lease_until=now - 1)
+    )
+    connection.execute(
+        devices.update()
+        .where(devices.c.lease_owner.in_(dead))
+        .values(lease_owner=None, lease_until=None)
+    )
+    connection.execute(workers.delete().where(workers.c.id.in_(dead)))
+    return dead
+
+
+def _fail_abandoned_messages_of_removed_devices(connection: Connection, *, now: int) -> None:
+    """Fail what a worker that died left ``sending`` for a since removed device.
+
+    Nobody claims a removed device's messages, so once the lease is over
+    they would stay ``sending`` for ever.
+    """
+    removed = list(
+        connection.execute(
+            sa.select(devices.c.id).where(devices.c.removed_at.is_not(None))
+        ).scalars()
+    )
+    if not removed:
+        return
+    connection.execute(
+        messages.update()
+        .where(
+            messages.c.device_id.in_(removed),
+            messages.c.status == MessageStatus.SENDING,
+            messages.c.lease_until < now,
+        )
+        .values(
+            status=MessageStatus.FAILED,
+            failed_at=now,
+            last_error=DEVICE_REMOVED,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
 
 
 def _someone_holds_more_than(connection: Connection, share: int, *, now: int) -> bool:
@@ -129,7 +238,10 @@ def _take_free_devices(
     candidates = sa.select(devices.c.id).where(free).order_by(devices.c.id).limit(count)
     if connection.dialect.name == "postgresql":
         # Two workers taking at once each skip the rows the other is taking.
-        candidates = candidates.with_for_update(skip_locked=True)
+        # NO KEY UPDATE: every accept holds KEY SHARE on its devices (the
+        # messages' foreign key), which FOR UPDATE would take for "locked":
+        # under a steady stream of sends no device would ever be free.
+        candidates = candidates.with_for_update(skip_locked=True, key_share=True)
     taken = connection.execute(
         devices.update()
         .where(devices.c.id.in_(candidates.scalar_subquery()), free)

@@ -4,7 +4,7 @@ import functools
 import itertools
 import operator
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import msgspec
@@ -22,12 +22,13 @@ from kurir.domain.status import (
     MessageStatus,
     is_receipt_progress,
 )
-from kurir.store.postgres import notify_new_messages
+from kurir.store.postgres import hold_off_removal, notify_new_messages
 from kurir.store.queries import dialect_insert
 from kurir.store.records import (
     Accepted,
     ButtonPress,
     ClaimedMessage,
+    DeviceRemoved,
     IdempotencyMismatch,
     MessageView,
     NewMessage,
@@ -37,23 +38,41 @@ from kurir.store.records import (
 from kurir.store.tables import devices, messages
 
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
+# SQLite before 3.32 allowed 999 parameters in a statement; later ones 32,766.
+_SQLITE_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def insert_messages(
     connection: Connection, batch: Sequence[NewMessage]
-) -> list[Accepted | IdempotencyMismatch]:
+) -> list[Accepted | IdempotencyMismatch | DeviceRemoved]:
     """Store a batch of new messages in one statement; answer each in order.
+
+    A message whose device was removed is refused and stores nothing. The
+    API's device lookups are cached and may predate the removal, so the
+    check is made here, in the transaction that stores the batch (one query
+    a batch); no message is accepted for a device once its removal commits.
 
     A request whose Idempotency-Key was seen before (in an earlier batch, in
     this one, or by another API process at the same moment) is not stored
     again: it is answered with the message the key first created, or refused
-    when its body differs from the first one.
+    when its body differs from the first one. A retry for a removed device
+    gets that first answer too.
     """
+    device_ids = {item.device_id for item in batch}
+    if connection.dialect.name == "postgresql":
+        hold_off_removal(connection, device_ids)
+    removed = removed_devices(connection, device_ids)
+
     first_of_key: dict[tuple[int, str], NewMessage] = {}
     rows: list[NewMessage] = []
+    refused_keys: list[tuple[int, str]] = []
     for item in batch:
-        if item.idempotency_key is not None:
-            key = (item.account_id, item.idempotency_key)
+        key = None if item.idempotency_key is None else (item.account_id, item.idempotency_key)
+        if item.device_id in removed:
+            if key is not None:
+                refused_keys.append(key)
+            continue
+        if key is not None:
             if key in first_of_key:
                 continue
             first_of_key[key] = item
@@ -66,14 +85,24 @@ def insert_messages(
         stored, earlier = _insert_new(connection, rows)
     if stored and connection.dialect.name == "postgresql":
         notify_new_messages(connection, {m.device_id for m in stored.values()})
+    earlier.update(
+        _messages_by_key(
+            connection,
+            [key for key in refused_keys if key not in first_of_key and key not in earlier],
+        )
+    )
 
-    answers: list[Accepted | IdempotencyMismatch] = []
+    answers: list[Accepted | IdempotencyMismatch | DeviceRemoved] = []
     for item in batch:
         if item.idempotency_key is None:
-            answers.append(Accepted(stored[id(item)].message_id, item.recipient))
+            row = stored.get(id(item))
+            answers.append(
+                Accepted(row.message_id, item.recipient) if row is not None else DeviceRemoved()
+            )
             continue
-        first = first_of_key[(item.account_id, item.idempotency_key)]
-        if id(first) in stored:
+        key = (item.account_id, item.idempotency_key)
+        first = first_of_key.get(key)
+        if first is not None and id(first) in stored:
             row = stored[id(first)]  # its message id may have been renewed
             message_id, recipient, fingerprint = (
                 row.message_id,
@@ -81,14 +110,47 @@ def insert_messages(
                 row.request_fingerprint,
             )
             replayed = item is not first
-        else:
-            message_id, recipient, fingerprint = earlier[(item.account_id, item.idempotency_key)]
+        elif key in earlier:
+            message_id, recipient, fingerprint = earlier[key]
             replayed = True
+        else:
+            answers.append(DeviceRemoved())
+            continue
         if fingerprint != item.request_fingerprint:
             answers.append(IdempotencyMismatch(message_id))
         else:
             answers.append(Accepted(message_id, recipient, replayed=replayed))
     return answers
+
+
+def removed_devices(connection: Connection, device_ids: Collection[int]) -> set[int]:
+    """Those of ``device_ids`` that have been removed: usually none, no row to read."""
+    ids = list(device_ids)
+    if connection.dialect.name != "sqlite":
+        query = sa.select(devices.c.id).where(
+            devices.c.id.in_(ids), devices.c.removed_at.is_not(None)
+        )
+        return set(connection.execute(query).scalars())
+    # Straight to the driver, like the accept path's INSERT.
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection inside a transaction has its driver's
+    found: set[int] = set()
+    for start in range(0, len(ids), _SQLITE_MAX_PARAMETERS):
+        chunk = ids[start : start + _SQLITE_MAX_PARAMETERS]
+        found.update(row[0] for row in driver.execute(_sqlite_removed(len(chunk)), chunk))
+    return found
+
+
+# removed_devices' query on SQLite, but for a "?" per device and ")".
+_SQLITE_REMOVED = (
+    str(sa.select(devices.c.id).where(devices.c.removed_at.is_not(None)).compile())
+    + " AND devices.id IN ("
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_removed(count: int) -> str:
+    return _SQLITE_REMOVED + ", ".join("?" * count) + ")"
 
 
 # The accept path's statement on SQLite, rows as positional parameters.
@@ -100,10 +162,7 @@ _SQLITE_INSERT_ONE = (
 )
 _sqlite_row_values = operator.attrgetter(*_SQLITE_INSERT_ONE.positiontup or ())
 _SQLITE_ROW_PLACEHOLDERS = ", (" + ", ".join("?" * len(NewMessage.__struct_fields__)) + ")"
-# SQLite before 3.32 allowed 999 parameters in a statement; later ones 32,766.
-_SQLITE_MAX_ROWS = (32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(
-    NewMessage.__struct_fields__
-)
+_SQLITE_MAX_ROWS = _SQLITE_MAX_PARAMETERS // len(NewMessage.__struct_fields__)
 
 
 @functools.lru_cache(maxsize=64)
@@ -278,27 +337,42 @@ def cancel_message(
     return get_message(connection, message_id, account_id=account_id)
 
 
+def _earliest(column: sa.ColumnElement[Any], status: str) -> sa.ScalarSelect[Any]:
+    """``column``'s least value among a device's messages in ``status``."""
+    return (
+        sa.select(column)
+        .where(messages.c.status == status, messages.c.device_id == devices.c.id)
+        .order_by(column)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_NEXT_DUE = sa.select(
+    devices.c.id,
+    *(_earliest(messages.c.due_at, status) for status in _CLAIMABLE),
+    # Only idle devices are asked about, so their sending messages are a dead
+    # worker's: few, and read whole.
+    _earliest(messages.c.lease_until, MessageStatus.SENDING.value),
+).where(devices.c.id.in_(sa.bindparam("device_ids", expanding=True)))
+
+
 def next_due_by_device(connection: Connection, device_ids: Sequence[int]) -> dict[int, int]:
     """For each device with waiting work, when its next message can be claimed.
 
     That is its earliest due time, or the moment a lease on a message that is
-    stuck in "sending" runs out (its worker died), whichever is sooner.
+    stuck in "sending" runs out (its worker died), whichever is sooner. Each
+    is read at the head of its status's index range for the device, so the
+    cost does not grow with the messages scheduled behind.
     """
     if not device_ids:
         return {}
-    claimable_at = sa.case(
-        (messages.c.status == MessageStatus.SENDING, messages.c.lease_until),
-        else_=messages.c.due_at,
-    )
-    query = (
-        sa.select(messages.c.device_id, sa.func.min(claimable_at))
-        .where(
-            messages.c.device_id.in_(device_ids),
-            messages.c.status.in_([*_CLAIMABLE, MessageStatus.SENDING.value]),
-        )
-        .group_by(messages.c.device_id)
-    )
-    return {int(row[0]): int(row[1]) for row in connection.execute(query)}
+    due: dict[int, int] = {}
+    for device_id, *times in connection.execute(_NEXT_DUE, {"device_ids": list(device_ids)}):
+        known = [int(t) for t in times if t is not None]
+        if known:
+            due[int(device_id)] = min(known)
+    return due
 
 
 def release_claims(connection: Connection, *, worker: str, pks: Sequence[int]) -> None:
@@ -333,45 +407,131 @@ def claim_due_messages(
 
     Also takes back messages whose lease ran out while ``sending``: their
     worker died mid-send. Each device's messages come back in due order, so a
-    device sends them in the order they were meant to go.
+    device sends them in the order they were meant to go. Only devices that
+    are in service and whose lease ``worker`` still holds are claimed for: a
+    worker that lost a device, or a removed device, sends nothing more for it.
     """
     if not device_limits:
         return []
-    due = sa.or_(
-        sa.and_(messages.c.status.in_(_CLAIMABLE), messages.c.due_at <= now),
-        sa.and_(messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now),
-    )
-    ranked = (
-        sa.select(
-            messages.c.id,
-            messages.c.device_id,
-            sa.func.row_number()
-            .over(
-                partition_by=messages.c.device_id,
-                order_by=(messages.c.due_at, messages.c.id),
-            )
-            .label("position"),
+    devices_by_limit: dict[int, list[int]] = {}
+    for device, limit in device_limits.items():
+        devices_by_limit.setdefault(limit, []).append(device)
+    parameters: dict[str, Any] = {
+        "worker": worker,
+        "now": now,
+        "lease_end": now + lease_ms,
+        "device_ids": list(device_limits),
+        "head_limit": max(devices_by_limit),
+    }
+    for n, (limit, device_ids) in enumerate(devices_by_limit.items()):
+        parameters[f"device_ids_{n}"] = device_ids
+        parameters[f"limit_{n}"] = limit
+    statement = _claim_statement(connection.dialect.name, len(devices_by_limit))
+    rows = sorted(connection.execute(statement, parameters).all(), key=lambda r: (r.due_at, r.id))
+    return [
+        ClaimedMessage(
+            id=row.id,
+            message_id=row.message_id,
+            device_id=row.device_id,
+            recipient=row.recipient,
+            content=row.content,
+            attempts=row.attempts,
         )
-        .where(messages.c.device_id.in_(list(device_limits)), due)
-        .subquery()
+        for row in rows
+    ]
+
+
+@functools.lru_cache(maxsize=16)
+def _claim_statement(dialect: str, limits: int) -> sa.Update:
+    """The claim, for a dialect and a number of distinct per-device limits.
+
+    Built once: put together on each call, it cost the writer thread more
+    than the claim itself. A device's claimable messages lie in three ranges
+    of the index on (status, device_id, due_at, id): scheduled and queued
+    ones that are due, and sending ones whose lease ran out. Each range is
+    read from its head in claim order and left after the largest limit, and
+    only those heads are ranked, so a claim costs what it returns however
+    many messages are scheduled behind. (One condition with an OR of "due"
+    and "lease ran out" let SQLite use only the device_id part of an index
+    and read every waiting message of the device.)
+    """
+    now = sa.bindparam("now", type_=sa.BigInteger)
+
+    def head(status: str, claimable: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            sa.select(messages.c.id, messages.c.device_id, messages.c.due_at)
+            .where(messages.c.status == status, messages.c.device_id == devices.c.id, claimable)
+            .order_by(messages.c.due_at, messages.c.id)
+            .limit(sa.bindparam("head_limit", type_=sa.Integer))
+        )
+
+    heads = [head(status, messages.c.due_at <= now) for status in _CLAIMABLE]
+    heads.append(head(MessageStatus.SENDING.value, messages.c.lease_until < now))
+    held = sa.and_(
+        devices.c.id.in_(sa.bindparam("device_ids", expanding=True)),
+        devices.c.removed_at.is_(None),
+        devices.c.lease_owner == sa.bindparam("worker"),
+        devices.c.lease_until >= now,
     )
-    limit_cases = sa.case(
-        {device: limit for device, limit in device_limits.items()}, value=ranked.c.device_id
+    candidates: sa.Subquery
+    if dialect == "postgresql":
+        per_device = sa.union_all(*heads).lateral("head")
+        candidates = (
+            sa.select(per_device).select_from(devices.join(per_device, sa.true())).where(held)
+        ).subquery()
+    else:
+        # SQLite has no LATERAL, and no LIMIT on a member of a UNION: each
+        # head is a subquery of its own, run once per device by a correlated IN.
+        union = sa.union_all(*(sa.select(h.correlate(devices).subquery()) for h in heads))
+        candidate = messages.alias("candidate")
+        candidates = (
+            sa.select(candidate.c.id, candidate.c.device_id, candidate.c.due_at)
+            .select_from(
+                devices.join(candidate, candidate.c.id.in_(sa.select(union.subquery().c.id)))
+            )
+            .where(held)
+        ).subquery()
+
+    ranked = sa.select(
+        candidates.c.id,
+        candidates.c.device_id,
+        sa.func.row_number()
+        .over(
+            partition_by=candidates.c.device_id,
+            order_by=(candidates.c.due_at, candidates.c.id),
+        )
+        .label("position"),
+    ).subquery()
+    device_limit = sa.case(
+        *(
+            (
+                ranked.c.device_id.in_(sa.bindparam(f"device_ids_{n}", expanding=True)),
+                sa.bindparam(f"limit_{n}", type_=sa.Integer),
+            )
+            for n in range(limits)
+        )
     )
-    chosen = sa.select(ranked.c.id).where(ranked.c.position <= limit_cases)
-    if connection.dialect.name == "postgresql":
+    chosen = sa.select(ranked.c.id).where(ranked.c.position <= device_limit)
+    if dialect == "postgresql":
         chosen = (
             sa.select(messages.c.id)
             .where(messages.c.id.in_(chosen))
             .with_for_update(skip_locked=True)
         )
-    statement = (
+    # Checked again on the locked rows: another worker may have claimed one
+    # since. A CASE, not an OR: SQLite would read an OR's terms through the
+    # index (every scheduled message) rather than look up the chosen ids.
+    still_claimable = sa.case(
+        (messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now),
+        else_=sa.and_(messages.c.status.in_(_CLAIMABLE), messages.c.due_at <= now),
+    )
+    return (
         messages.update()
-        .where(messages.c.id.in_(chosen), due)
+        .where(messages.c.id.in_(chosen), still_claimable)
         .values(
             status=MessageStatus.SENDING,
-            lease_owner=worker,
-            lease_until=now + lease_ms,
+            lease_owner=sa.bindparam("worker"),
+            lease_until=sa.bindparam("lease_end", type_=sa.BigInteger),
             attempts=messages.c.attempts + 1,
             sending_at=now,
         )
@@ -385,18 +545,6 @@ def claim_due_messages(
             messages.c.due_at,
         )
     )
-    rows = sorted((connection.execute(statement)).all(), key=lambda r: (r.due_at, r.id))
-    return [
-        ClaimedMessage(
-            id=row.id,
-            message_id=row.message_id,
-            device_id=row.device_id,
-            recipient=row.recipient,
-            content=row.content,
-            attempts=row.attempts,
-        )
-        for row in rows
-    ]
 
 
 # A receipt may have been recorded before the worker recorded "sent".

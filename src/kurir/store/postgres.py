@@ -1,9 +1,13 @@
-"""PostgreSQL specifics: waking idle workers across processes with LISTEN/NOTIFY.
+"""PostgreSQL specifics: LISTEN/NOTIFY wake-ups, and locks between removing and accepting.
 
 An accept commit announces the devices that got new messages on one channel;
 every worker listens and wakes only when one of its own devices is named. The
 notification is sent inside the inserting transaction, so PostgreSQL delivers
 it exactly when (and only if) the messages are committed.
+
+Removing a device and accepting a message for it wait for each other on an
+advisory lock of the device, so that no message is accepted once the removal
+has committed, and none accepted before it is left waiting.
 """
 
 import asyncio
@@ -16,11 +20,39 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
+from kurir.store.tables import devices
+
 log = logging.getLogger("kurir.store")
 
 CHANNEL = "kurir_new_messages"
 # NOTIFY payloads stop at 8000 bytes; past this, name no device and wake all.
 _MAX_PAYLOAD = 7000
+# An arbitrary constant naming Kurir's per-device advisory locks (the device id
+# is the second key; the migration lock uses the one-key form, a space apart).
+_DEVICE_LOCKS = 0x6B72  # "kr"
+
+
+def hold_off_removal(connection: Connection, device_ids: Collection[int]) -> None:
+    """Keep these devices from being removed until the transaction ends.
+
+    Accepting takes this shared lock before it checks that the devices are
+    in service, and a removal takes it exclusively (`lock_for_removal`). In
+    READ COMMITTED each statement sees what committed before it started, so
+    the check after the lock sees a removal that committed while it waited,
+    and a removal's statements after its lock see every message accepted
+    before it. Row locks on the devices would do the same, but would also
+    queue behind each lease renewal and could deadlock with one.
+    """
+    connection.execute(
+        sa.select(sa.func.pg_advisory_xact_lock_shared(_DEVICE_LOCKS, devices.c.id)).where(
+            devices.c.id.in_(list(device_ids))
+        )
+    )
+
+
+def lock_for_removal(connection: Connection, device_id: int) -> None:
+    """Wait for the transactions accepting messages of the device, and hold off new ones."""
+    connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_DEVICE_LOCKS, device_id)))
 
 
 def notify_new_messages(connection: Connection, device_ids: Collection[int]) -> None:

@@ -90,9 +90,10 @@ messages = sa.Table(
     sa.Column("failed_at", sa.BigInteger, nullable=True),
     sa.Column("cancelled_at", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("account_id", "idempotency_key"),
-    # Claiming scans one device's due messages in order. Every index here is
-    # paid for on the accept path, so there is no other.
-    sa.Index(None, "device_id", "status", "due_at"),
+    # The queue: per status, each device's messages in claim order. A claim
+    # reads a device's due ones from the head of its range, however many wait
+    # behind. Every index here is paid for on the accept path, so there is no other.
+    sa.Index(None, "status", "device_id", "due_at", "id"),
 )
 
 # The workers alive now: each renews its row with its device leases, and the
@@ -103,6 +104,11 @@ workers = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("started_at", sa.BigInteger, nullable=False),
     sa.Column("heartbeat_at", sa.BigInteger, nullable=False),
+    # Its process, for workers of the same host to see when it is gone (see
+    # kurir.dispatch.liveness); NULL where /proc cannot tell.
+    sa.Column("host", sa.String(200), nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("process_started", sa.BigInteger, nullable=True),
 )
 
 # What recipients sent a device that was not a button press; the account reads

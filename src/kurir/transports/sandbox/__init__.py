@@ -17,8 +17,12 @@ retries and failures before production does:
 ``not_on_whatsapp``
     recipients that fail permanently, as numbers without a WhatsApp account do;
     written in any notation a request may use, read with the same rule.
+``latency_ms``
+    each send is answered this long after its delivery, as a slow provider's
+    is: messages stay in flight, and a crash meanwhile cuts a send off.
 """
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 class SandboxConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fail_attempts: int = 0
     not_on_whatsapp: tuple[str, ...] = ()
+    latency_ms: int = 0
 
 
 @register
@@ -103,4 +108,6 @@ class SandboxTransport(Transport):
             )
         )
         await self.context.events.receipt(message.message_id, MessageStatus.DELIVERED, delivered_at)
+        if self.config.latency_ms > 0:
+            await asyncio.sleep(self.config.latency_ms / 1000)
         return message.message_id

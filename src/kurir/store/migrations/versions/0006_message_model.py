@@ -5,8 +5,8 @@ message, so it gains ``"type":"button"`` (as the first key, where msgspec
 writes the tag), in messages and in the sandbox's deliveries alike. Devices
 get the state their transport last reported, and inbound messages a table.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 
