@@ -48,7 +48,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_accept.py
 
-# Fills databases with up to 10 million scheduled messages: about half an hour.
+# Fills databases with up to 10 million scheduled messages: about 20 minutes.
 bench-backlog: $(STAMP)
 	$(BIN)/python benchmarks/bench_backlog.py --sizes 0,1000000,10000000
 
