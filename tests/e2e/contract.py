@@ -7,12 +7,14 @@ answer came.
 """
 
 import asyncio
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from http.client import HTTPConnection
 from typing import Any, Final
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -49,6 +51,75 @@ def button_body(device: str, /, **changes: object) -> dict[str, object]:
 
 def send(http: httpx.Client, device: str, /, **changes: object) -> httpx.Response:
     return http.post("/send/button", json=button_body(device, **changes))
+
+
+#: A file no worker ever fetches: ``.invalid`` never resolves (RFC 2606).
+UNREACHABLE_URL: Final = "https://media.invalid/invoice-0042.pdf"
+TEXT_BODY: Final = {"phone": "08111111111", "message": "Halo, pesanan Anda sudah dikirim."}
+MEDIA_BODY: Final = {
+    "phone": "08111111111",
+    "url": UNREACHABLE_URL,
+    "type": "document",
+    "caption": "Invoice 0042",
+    "filename": "invoice-0042.pdf",
+}
+
+
+def text_body(device: str, /, **changes: object) -> dict[str, object]:
+    """A /send/text body for ``device``; ``changes`` replace fields, OMIT drops them."""
+    body: dict[str, object] = {"device": device, **TEXT_BODY, **changes}
+    return {name: value for name, value in body.items() if value is not OMIT}
+
+
+def media_body(device: str, /, **changes: object) -> dict[str, object]:
+    """A /send/media body for ``device``; ``changes`` replace fields, OMIT drops them."""
+    body: dict[str, object] = {"device": device, **MEDIA_BODY, **changes}
+    return {name: value for name, value in body.items() if value is not OMIT}
+
+
+def send_text(http: httpx.Client, device: str, /, **changes: object) -> httpx.Response:
+    return http.post("/send/text", json=text_body(device, **changes))
+
+
+def send_media(http: httpx.Client, device: str, /, **changes: object) -> httpx.Response:
+    return http.post("/send/media", json=media_body(device, **changes))
+
+
+#: How clients encode a body: JSON as PHP's json_encode (and Node) writes it, JSON
+#: pretty-printed (PHP's JSON_PRETTY_PRINT, Python's indent=4), and PHP's forms.
+BODY_STYLES: Final = ("json", "pretty", "urlencoded", "multipart")
+
+
+def post_body(
+    http: httpx.Client, path: str, style: str, body: Mapping[str, object]
+) -> httpx.Response:
+    """POST ``body`` to ``path`` as a client of ``style`` sends it.
+
+    In a form every value is text, as PHP's http_build_query and cURL's
+    array of fields make it.
+    """
+    if style == "json":
+        return http.post(
+            path,
+            content=json.dumps(body, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+    if style == "pretty":
+        return http.post(
+            path,
+            content=json.dumps(body, indent=4).encode() + b"\n",
+            headers={"Content-Type": "application/json"},
+        )
+    pairs = [(name, str(value)) for name, value in body.items()]
+    if style == "urlencoded":
+        return http.post(
+            path,
+            content=urlencode(pairs).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert style == "multipart", style
+    # (None, value): a plain form field, not a file upload.
+    return http.post(path, files=[(name, (None, value)) for name, value in pairs])
 
 
 def accepted_id(response: httpx.Response) -> str:

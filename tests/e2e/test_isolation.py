@@ -20,8 +20,10 @@ from tests.e2e.contract import (
     assert_error,
     get_message,
     local_time,
+    media_body,
     nothing_stored,
     send,
+    text_body,
     wait_for_status,
 )
 from tests.support.provision import Tenant, provision_tenant
@@ -128,3 +130,82 @@ def test_a_revoked_key_is_refused(shared_server: KurirProcess, intruder: Tenant)
     with shared_server.client(intruder.api_key) as revoked, nothing_stored(shared_server):
         assert_error(send(revoked, intruder.device_id), 401, "Unauthorized")
         assert_error(revoked.get("/device/list"), 401, "Unauthorized")
+
+
+# -- text and media, and what recipients send -----------------------------------------------------
+
+_BODIES = {"/send/text": text_body, "/send/media": media_body}
+
+
+@pytest.mark.parametrize("path", list(_BODIES))
+def test_another_accounts_device_cannot_send_text_or_media(
+    shared_server: KurirProcess,
+    intruder: Tenant,
+    http: httpx.Client,
+    intruder_http: httpx.Client,
+    path: str,
+) -> None:
+    build = _BODIES[path]
+    with nothing_stored(shared_server):
+        theirs = intruder_http.post(path, json=build(shared_server.device_id))
+        unknown = intruder_http.post(path, json=build("dev-unknown"))
+        mine = http.post(path, json=build(intruder.device_id))
+    assert_error(theirs, 404, _device_not_found(shared_server.device_id))
+    assert_error(unknown, 404, _device_not_found("dev-unknown"))
+    assert_error(mine, 404, _device_not_found(intruder.device_id))
+
+
+@pytest.mark.parametrize("path", list(_BODIES))
+def test_another_accounts_text_or_media_message_cannot_be_read_or_cancelled(
+    shared_server: KurirProcess, http: httpx.Client, intruder_http: httpx.Client, path: str
+) -> None:
+    later = local_time(datetime.now(JAKARTA) + timedelta(hours=1))
+    body = _BODIES[path](shared_server.device_id, schedule=later)
+    message_id = accepted_id(http.post(path, json=body))
+    for method in ("GET", "DELETE"):
+        assert_error(
+            intruder_http.request(method, f"/message/{message_id}"),
+            404,
+            f"message {message_id} not found",
+        )
+    assert get_message(http, message_id)["status"] == "scheduled"
+    assert http.delete(f"/message/{message_id}").status_code == 200
+
+
+def test_another_accounts_inbound_messages_and_text_replies_are_out_of_reach(
+    shared_server: KurirProcess, http: httpx.Client, intruder: Tenant, intruder_http: httpx.Client
+) -> None:
+    secret = f"Pesan rahasia {new_message_id()}"
+    answer = http.post(
+        f"/sandbox/{shared_server.device_id}/reply", json={"phone": RECIPIENT, "text": secret}
+    )
+    assert answer.json() == {"status": "ok", "message": "Message received"}
+    # The intruder's own list is empty; the owner's device cannot even be named in it.
+    assert intruder_http.get("/messages/inbound").json() == {
+        "status": "ok",
+        "data": [],
+        "next_cursor": None,
+    }
+    for device in (shared_server.device_id, "dev-unknown"):
+        assert_error(
+            intruder_http.get("/messages/inbound", params={"device": device}),
+            404,
+            _device_not_found(device),
+        )
+        # Nor can it play a recipient writing to the owner's device.
+        assert_error(
+            intruder_http.post(
+                f"/sandbox/{device}/reply", json={"phone": RECIPIENT, "text": "Bukan saya"}
+            ),
+            404,
+            _device_not_found(device),
+        )
+    texts = [item["text"] for item in http.get("/messages/inbound").json()["data"]]
+    assert secret in texts
+    assert "Bukan saya" not in texts
+    # And the owner cannot name the intruder's device either.
+    assert_error(
+        http.get("/messages/inbound", params={"device": intruder.device_id}),
+        404,
+        _device_not_found(intruder.device_id),
+    )

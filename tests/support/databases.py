@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from sqlalchemy.engine import make_url
 
 ADMIN_URL = os.environ.get("KURIR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -38,9 +39,9 @@ def postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database; its URL. Dropped on exit."""
     name = f"kurir_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base, _, _ = ADMIN_URL.rpartition("/")
     try:
-        yield f"{base}/{name}"
+        # The admin URL may name a socket directory in its query (?host=/run/…).
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

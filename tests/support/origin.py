@@ -4,13 +4,16 @@ The server speaks HTTP/1.1 on loopback, every answer written by the test.
 
 A raw asyncio server rather than an ASGI app, because the tests need answers
 no framework gives willingly: one that never comes, a body that drips or never
-ends, a redirect to anywhere. It runs in the test's own event loop, records
-each connection and request, and answers one request per connection.
+ends, a redirect to anywhere. It runs in the test's own event loop (or, for a
+test that is not async, in a thread of its own: `served`), records each
+connection and request, and answers one request per connection.
 """
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+import threading
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -146,6 +149,32 @@ class Origin:
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         local_address = str(writer.get_extra_info("sockname")[0])
         return Received(method, path, headers, body, local_address)
+
+
+@contextmanager
+def served(
+    routes: Mapping[str, Handler], *, host: str = "127.0.0.1", timeout: float = 10.0
+) -> Iterator[Origin]:
+    """An `Origin` on an event loop in a background thread; stopped on exit.
+
+    For tests that talk to a real ``kurir`` process, which fetches from the
+    origin while the test waits on the process's API.
+    """
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    origin = Origin(routes, host=host)
+    try:
+        asyncio.run_coroutine_threadsafe(origin.__aenter__(), loop).result(timeout)
+        try:
+            yield origin
+        finally:
+            stop = origin.__aexit__(None, None, None)
+            asyncio.run_coroutine_threadsafe(stop, loop).result(timeout)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        loop.close()
 
 
 class Answers:

@@ -12,12 +12,12 @@ name the field at fault in Kurir's words, which msgspec's checks would not.
 """
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 from kurir.api.body import Fields, FormFields
-from kurir.domain.content import WHATSAPP_LIMITS
+from kurir.domain.content import WHATSAPP_LIMITS, MediaType
 from kurir.domain.errors import ValidationError
 
 #: What "must not be empty" means: some character other than whitespace.
@@ -99,9 +99,10 @@ class SendMediaRequest(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ]
     type: Annotated[
-        Literal["image", "video", "audio", "document"] | None,
+        Annotated[str, msgspec.Meta(extra_json_schema={"enum": list(MediaType)})] | None,
         msgspec.Meta(
-            description="How WhatsApp shows the file; when absent, Kurir tells from the file.",
+            description="How WhatsApp shows the file; when absent or empty, Kurir tells "
+            "from the file.",
             examples=["document"],
         ),
     ] = None

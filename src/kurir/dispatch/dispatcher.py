@@ -30,7 +30,7 @@ import msgspec
 
 from kurir.clock import now_ms
 from kurir.dispatch import liveness
-from kurir.dispatch.media import fetch_media
+from kurir.dispatch.media import fetch_media, media_timed_out
 from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
@@ -42,6 +42,7 @@ from kurir.transports import (
     DeviceInfo,
     OutboundMessage,
     PermanentSendError,
+    TransientSendError,
     Transport,
     TransportContext,
     build_transport,
@@ -312,17 +313,21 @@ class Dispatcher:
 
     async def _send_one(self, work: _DeviceWork, message: ClaimedMessage) -> None:
         content = decode_content(message.content)
+        timeout_s = self.settings.send_timeout_s
+        deadline = asyncio.timeout(timeout_s)
+        fetching = isinstance(content, MediaMessage)
         try:
-            async with asyncio.timeout(self.settings.send_timeout_s):
+            async with deadline:
                 media = None
                 if isinstance(content, MediaMessage):
                     media = await fetch_media(
                         self._egress,
                         content,
                         work.transport.limits,
-                        connect_timeout=min(_MEDIA_CONNECT_TIMEOUT_S, self.settings.send_timeout_s),
-                        total_timeout=self.settings.send_timeout_s,
+                        connect_timeout=min(_MEDIA_CONNECT_TIMEOUT_S, timeout_s),
+                        total_timeout=timeout_s,
                     )
+                fetching = False
                 provider_id = await work.transport.send(
                     OutboundMessage(
                         message_id=message.message_id,
@@ -336,6 +341,13 @@ class Dispatcher:
         except PermanentSendError as error:
             outcome = self._outcome(work, message, MessageStatus.FAILED, error=str(error))
         except Exception as error:  # transient, timeouts and transport bugs alike: retry
+            if isinstance(error, TimeoutError) and deadline.expired():
+                # Its own words are none ("TimeoutError"): say what took too long.
+                error = (
+                    media_timed_out(content, timeout_s)
+                    if fetching and isinstance(content, MediaMessage)
+                    else TransientSendError(f"no answer from the transport within {timeout_s:g} s")
+                )
             outcome = self._retry_or_fail(work, message, error)
         else:
             outcome = self._outcome(

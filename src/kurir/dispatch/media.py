@@ -63,3 +63,14 @@ async def fetch_media(
         data=fetched.body,
         url=fetched.final_url,
     )
+
+
+def media_timed_out(content: MediaMessage, seconds: float) -> TransientSendError:
+    """The send timeout ran out while the file of ``content`` was being fetched.
+
+    It is the same deadline as the fetch's own total timeout, and the outer
+    one of the two, so it is the one that fires: this names it in the fetch's words.
+    """
+    return TransientSendError(
+        f"media: {redact(httpx.URL(content.url))}: no complete answer within {seconds:g} s"
+    )

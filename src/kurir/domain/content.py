@@ -127,7 +127,8 @@ def build_media_message(
     """Check a media request whose ``url`` was checked as a URL already.
 
     Where the URL may point is checked again when the file is fetched, against
-    the address actually connected to.
+    the address actually connected to. An empty ``media_type`` is none, as an
+    empty optional field is in a PHP form, and its case does not matter.
     """
     declared = None
     if media_type is not None and media_type.strip():
@@ -135,7 +136,7 @@ def build_media_message(
             declared = MediaType(media_type.strip().lower())
         except ValueError:
             raise ValidationError(
-                f"type must be one of {', '.join(MediaType)}, got {media_type.strip()[:20]!r}"
+                f"type must be image, video, audio or document, not {media_type.strip()[:20]!r}"
             ) from None
     checked_caption = None
     if caption is not None and caption.strip():
