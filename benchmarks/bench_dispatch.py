@@ -47,8 +47,7 @@ from kurir.domain.buttons import build_button_message
 from kurir.domain.content import WHATSAPP_LIMITS, build_text_message, encode_content
 from kurir.domain.ids import new_message_id
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, accounts
-from kurir.store import messages as message_queries
+from kurir.store import Store, accepting, accounts
 from kurir.store.migrate import upgrade_to_head
 from kurir.store.records import NewMessage
 from kurir.store.tables import devices, messages
@@ -151,7 +150,7 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
                 )
                 for i in range(start, min(message_count, start + 1000))
             ]
-            await store.write(message_queries.insert_messages, batch)
+            await store.write(accepting.insert_messages, batch)
     finally:
         await store.close()
 

@@ -26,7 +26,7 @@ from kurir.domain.devices import check_device_id
 from kurir.domain.errors import ValidationError
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
-from kurir.store import DATABASE_ERRORS, Store, accounts, messages
+from kurir.store import DATABASE_ERRORS, Store, accounts, reading
 from kurir.store.database import DatabaseURLError, is_sqlite
 from kurir.store.records import Account
 from kurir.transports import TransportConfigError, default_transport, read_config, transport_names
@@ -423,7 +423,7 @@ async def _messages_show(store: Store, args: argparse.Namespace) -> None:
     """The message as its owner sees it through GET /message/{id}, whoever owns it."""
     from kurir.api.views import message_data
 
-    view = await store.read(messages.get_message, args.message_id, account_id=None)
+    view = await store.read(reading.get_message, args.message_id, account_id=None)
     if view is None:
         raise CommandError(f"no message {args.message_id}")
     shown = msgspec.to_builtins(message_data(view, load_settings().zone))

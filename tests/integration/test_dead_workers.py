@@ -13,7 +13,7 @@ import msgspec
 
 from kurir.dispatch import liveness
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
-from kurir.store import Store, leases, messages
+from kurir.store import Store, accepting, leases, lifecycle
 from kurir.store.records import ClaimedMessage, WorkerProcess
 from kurir.store.tables import workers
 from tests.integration.test_device_removal import remove
@@ -92,7 +92,7 @@ async def renew(store: Store, worker: str, process: WorkerProcess, now: int) -> 
 
 async def claim(store: Store, worker: str, device_ids: list[int], now: int) -> list[ClaimedMessage]:
     return await store.write(
-        messages.claim_due_messages,
+        lifecycle.claim_due_messages,
         worker=worker,
         device_limits=dict.fromkeys(device_ids, 10),
         now=now,
@@ -110,7 +110,7 @@ async def worker_ids(store: Store) -> set[str]:
 async def test_a_dead_worker_of_this_host_is_relieved_at_once(store: Store) -> None:
     account, (first, second) = await add_account(store, devices=2)
     batch = [new_message(account, first) for _ in range(3)] + [new_message(account, second)]
-    await store.write(messages.insert_messages, batch)
+    await store.write(accepting.insert_messages, batch)
     await renew(store, "dead", ended_process(), T0)
     assert len(await claim(store, "dead", [first, second], T0)) == 4
 
@@ -127,7 +127,7 @@ async def test_a_dead_worker_of_this_host_is_relieved_at_once(store: Store) -> N
 
 async def test_live_workers_and_those_of_other_hosts_keep_their_leases(store: Store) -> None:
     account, (device,) = await add_account(store)
-    await store.write(messages.insert_messages, [new_message(account, device)])
+    await store.write(accepting.insert_messages, [new_message(account, device)])
     # Elsewhere: its pid means nothing here, dead or not.
     elsewhere = msgspec.structs.replace(ended_process(), host="another-host boot pid:[1]")
     await renew(store, "elsewhere", elsewhere, T0)
@@ -155,7 +155,7 @@ async def test_live_workers_and_those_of_other_hosts_keep_their_leases(store: St
 async def test_what_a_dead_worker_held_for_a_removed_device_fails(store: Store) -> None:
     account, (near, far) = await add_account(store, devices=2)
     await store.write(
-        messages.insert_messages, [new_message(account, near), new_message(account, far)]
+        accepting.insert_messages, [new_message(account, near), new_message(account, far)]
     )
     gone = ended_process()
     await renew(store, "dead-here", gone, T0)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
-from kurir.store import Store, accounts, messages
+from kurir.store import Store, accepting, accounts, lifecycle
 from kurir.store.database import driver_url
 from kurir.store.records import Accepted, DeviceRemoved, IdempotencyMismatch, SendOutcome
 from kurir.store.tables import devices
@@ -43,7 +43,7 @@ async def test_messages_for_a_removed_device_are_refused_and_the_rest_stored(
 ) -> None:
     account, (kept, gone) = await add_account(store, devices=2)
     before = new_message(account, gone, key="k1", fingerprint="body-1")
-    await store.write(messages.insert_messages, [before])
+    await store.write(accepting.insert_messages, [before])
     assert await remove(store, account, gone)
 
     batch = [
@@ -55,7 +55,7 @@ async def test_messages_for_a_removed_device_are_refused_and_the_rest_stored(
         new_message(account, gone, key="k1", fingerprint="body-2"),
         new_message(account, kept, key="k3"),
     ]
-    answers = await store.write(messages.insert_messages, batch)
+    answers = await store.write(accepting.insert_messages, batch)
     assert answers == [
         Accepted(batch[0].message_id, batch[0].recipient),
         DeviceRemoved(),
@@ -80,11 +80,11 @@ async def test_a_removal_fails_what_waits_and_leaves_what_a_worker_holds(store: 
     account, (device,) = await add_account(store)
     batch = [new_message(account, device) for _ in range(3)]
     batch.append(new_message(account, device, due_at=T0 + 3_600_000))
-    await store.write(messages.insert_messages, batch)
+    await store.write(accepting.insert_messages, batch)
     # One claimed by a worker that is sending it; one by a worker whose lease ran out.
     await hold_devices(store, "alive", [device], until=T0 + LEASE_MS)
     (held,) = await store.write(
-        messages.claim_due_messages,
+        lifecycle.claim_due_messages,
         worker="alive",
         device_limits={device: 1},
         now=T0,
@@ -92,7 +92,7 @@ async def test_a_removal_fails_what_waits_and_leaves_what_a_worker_holds(store: 
     )
     await hold_devices(store, "dead", [device], until=T0 + LEASE_MS)
     (abandoned,) = await store.write(
-        messages.claim_due_messages,
+        lifecycle.claim_due_messages,
         worker="dead",
         device_limits={device: 1},
         now=T0,
@@ -118,11 +118,11 @@ async def test_a_removal_fails_what_waits_and_leaves_what_a_worker_holds(store: 
 async def test_an_outcome_tells_whether_the_device_is_in_service(store: Store) -> None:
     account, (kept, gone) = await add_account(store, devices=2)
     await store.write(
-        messages.insert_messages, [new_message(account, kept), new_message(account, gone)]
+        accepting.insert_messages, [new_message(account, kept), new_message(account, gone)]
     )
     await hold_devices(store, "w", [kept, gone], until=T0 + LEASE_MS)
     claimed = await store.write(
-        messages.claim_due_messages,
+        lifecycle.claim_due_messages,
         worker="w",
         device_limits={kept: 1, gone: 1},
         now=T0,
@@ -147,9 +147,9 @@ async def test_on_postgresql_a_removal_and_an_accept_wait_for_each_other(
     engine = create_async_engine(driver_url(database_url))
     try:
         # An accept under way: the removal waits for it, then fails its message.
-        async with engine.begin() as accepting:
+        async with engine.begin() as transaction:
             message = new_message(account, first)
-            answers = await accepting.run_sync(messages.insert_messages, [message])
+            answers = await transaction.run_sync(accepting.insert_messages, [message])
             assert answers == [Accepted(message.message_id, message.recipient)]
             removal = asyncio.create_task(remove(store, account, first))
             await asyncio.sleep(0.5)

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, messages, tables
+from kurir.store import Store, accepting, lifecycle, tables
 from kurir.store.records import (
     Accepted,
     ClaimedMessage,
@@ -34,7 +34,7 @@ async def insert(
     store: Store, *batch: NewMessage
 ) -> list[Accepted | IdempotencyMismatch | DeviceRemoved]:
     """One group-commit batch, exactly as given."""
-    return await store.write(messages.insert_messages, list(batch))
+    return await store.write(accepting.insert_messages, list(batch))
 
 
 async def claim(
@@ -50,7 +50,7 @@ async def claim_held(
 ) -> list[ClaimedMessage]:
     """Claim as ``worker`` with the device leases as they are."""
     return await store.write(
-        messages.claim_due_messages,
+        lifecycle.claim_due_messages,
         worker=worker,
         device_limits=limits,
         now=now,
@@ -59,7 +59,7 @@ async def claim_held(
 
 
 async def record(store: Store, *outcomes: SendOutcome) -> None:
-    await store.write(messages.record_outcomes, list(outcomes))
+    await store.write(lifecycle.record_outcomes, list(outcomes))
 
 
 def outcome(
@@ -221,7 +221,7 @@ async def test_finished_messages_are_never_claimed(store: Store) -> None:
     batch = [new_message(account, device) for _ in range(3)]
     await insert(store, *batch)
     cancelled = await store.write(
-        messages.cancel_message, batch[0].message_id, account_id=account, now=T0
+        lifecycle.cancel_message, batch[0].message_id, account_id=account, now=T0
     )
     assert cancelled is not None
     assert cancelled.status == MessageStatus.CANCELLED
@@ -333,10 +333,10 @@ async def test_next_due_time_of_each_device(store: Store) -> None:
     claimed = await claim(store, "w1", {stuck: 1, done: 1})
     await record(store, *(sent(c, "w1") for c in claimed if c.device_id == done))
 
-    due = await store.read(messages.next_due_by_device, [scheduled, queued, stuck, done, idle])
+    due = await store.read(lifecycle.next_due_by_device, [scheduled, queued, stuck, done, idle])
     # The stuck one's lease runs out before the device's next message is due.
     assert due == {scheduled: T0 + 3_000, queued: T0 - 10, stuck: T0 + LEASE_MS}
-    assert await store.read(messages.next_due_by_device, []) == {}
+    assert await store.read(lifecycle.next_due_by_device, []) == {}
 
 
 # -- recording outcomes ---------------------------------------------------------

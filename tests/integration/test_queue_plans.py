@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, event
 
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, messages, tables
+from kurir.store import Store, lifecycle, tables
 from tests.support.store_data import T0, add_account, hold_devices, new_message
 
 DEVICES = 20
@@ -148,7 +148,7 @@ async def test_a_claim_reads_the_heads_of_index_ranges(store: Store) -> None:
     device_ids = await fill_backlog(store)
 
     def claim(connection: Connection) -> None:
-        claimed = messages.claim_due_messages(
+        claimed = lifecycle.claim_due_messages(
             connection,
             worker="w1",
             device_limits={device: 2 for device in device_ids},
@@ -174,7 +174,7 @@ async def test_the_next_due_time_is_read_at_the_heads_of_index_ranges(store: Sto
     device_ids = await fill_backlog(store)
 
     def next_due(connection: Connection) -> None:
-        due = messages.next_due_by_device(connection, device_ids)
+        due = lifecycle.next_due_by_device(connection, device_ids)
         assert due == dict.fromkeys(device_ids, T0 - 2)  # the oldest due, before the lease end
 
     (plan,) = await plans(store, next_due)

@@ -54,7 +54,7 @@ from kurir.domain.phone import normalise_phone
 from kurir.domain.schedule import is_immediate, parse_schedule
 from kurir.domain.status import MessageStatus
 from kurir.egress import InvalidURL, check_url
-from kurir.store import accounts, inbound, messages
+from kurir.store import accounts, inbound, lifecycle, reading
 from kurir.store.records import Accepted, DeviceRemoved, NewMessage
 from kurir.transports.registry import transport_limits
 
@@ -183,7 +183,7 @@ class Routes:
     async def get_message(self, request: Request) -> Response:
         account_id = await self._api.account_id(request)
         view = await self._api.store.read(
-            messages.get_message, _message_id(request), account_id=account_id
+            reading.get_message, _message_id(request), account_id=account_id
         )
         if view is None:
             raise _message_not_found(request)
@@ -193,7 +193,7 @@ class Routes:
         account_id = await self._api.account_id(request)
         message_id = _message_id(request)
         view = await self._api.store.write(
-            messages.cancel_message, message_id, account_id=account_id, now=now_ms()
+            lifecycle.cancel_message, message_id, account_id=account_id, now=now_ms()
         )
         if view is None:
             raise _message_not_found(request)

@@ -35,7 +35,7 @@ from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.egress import Egress
-from kurir.store import Store, leases, messages
+from kurir.store import Store, leases, lifecycle
 from kurir.store.device_events import DeviceEvents
 from kurir.store.records import ClaimedMessage, Device, SendOutcome
 from kurir.transports import (
@@ -172,7 +172,7 @@ class Dispatcher:
             if work.next_send_at <= now
         }
         claimed = await self.store.write(
-            messages.claim_due_messages,
+            lifecycle.claim_due_messages,
             worker=self.worker_id,
             device_limits=ready,
             now=now,
@@ -187,7 +187,7 @@ class Dispatcher:
 
         waiting = [work for work in idle if work.device.id not in busy]
         due = await self.store.read(
-            messages.next_due_by_device, [work.device.id for work in waiting]
+            lifecycle.next_due_by_device, [work.device.id for work in waiting]
         )
         for work in waiting:
             if work.device.id in due:
@@ -367,7 +367,7 @@ class Dispatcher:
                 self._outcome(work, message, MessageStatus.FAILED, error=DEVICE_REMOVED)
                 for message in unsent
             ]
-            await self.store.write(messages.record_outcomes, failed)
+            await self.store.write(lifecycle.record_outcomes, failed)
         if self._devices.get(work.device.id) is work:
             del self._devices[work.device.id]
         await work.transport.close()
@@ -423,7 +423,7 @@ class Dispatcher:
         for work in kept:
             work.queue.clear()
         with contextlib.suppress(Exception):  # if this fails, the leases run out instead
-            await self.store.write(messages.release_claims, worker=self.worker_id, pks=unsent)
+            await self.store.write(lifecycle.release_claims, worker=self.worker_id, pks=unsent)
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.send_timeout_s)
         for work in self._devices.values():

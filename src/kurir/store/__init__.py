@@ -11,7 +11,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
 
-from kurir.store import leases, messages
+from kurir.store import accepting, leases, lifecycle
 from kurir.store.database import DATABASE_ERRORS, Database, DatabaseURLError
 from kurir.store.group_commit import FlushBatch, GroupCommitter, Overloaded
 from kurir.store.records import (
@@ -39,10 +39,10 @@ class Store:
         self.database = Database(url, pool_size=pool_size)
         self._accept_listeners: list[Callable[[set[int]], None]] = []
         self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch | DeviceRemoved](
-            self.database, messages.insert_messages, after_commit=self._notify_accepted
+            self.database, accepting.insert_messages, after_commit=self._notify_accepted
         )
         self._outcomes = GroupCommitter[SendOutcome, bool](self.database, _record_outcomes)
-        self._receipts = GroupCommitter[Receipt, bool](self.database, messages.apply_receipts)
+        self._receipts = GroupCommitter[Receipt, bool](self.database, lifecycle.apply_receipts)
         self._shared: dict[Callable[..., Any], GroupCommitter[Any, Any]] = {}
         self._started = False
 
@@ -99,7 +99,7 @@ class Store:
         return await self._receipts.submit(receipt)
 
     async def read(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a read-only query from `kurir.store.accounts` or `kurir.store.messages`."""
+        """Run a read-only query from `kurir.store.accounts` or `kurir.store.lifecycle`."""
         return await self.database.read(lambda connection: query(connection, *args, **kwargs))
 
     async def write(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -108,7 +108,7 @@ class Store:
 
 
 def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> list[bool]:
-    messages.record_outcomes(connection, batch)
+    lifecycle.record_outcomes(connection, batch)
     paced: dict[str, dict[int, int]] = {}
     for outcome in batch:
         if outcome.next_send_at is not None:
@@ -116,5 +116,5 @@ def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> li
     for worker, next_send_at in paced.items():
         leases.save_next_send_times(connection, worker=worker, next_send_at=next_send_at)
     # A worker learns of a removal with the outcome of the send before the next.
-    removed = messages.removed_devices(connection, {o.device_id for o in batch})
+    removed = accepting.removed_devices(connection, {o.device_id for o in batch})
     return [outcome.device_id not in removed for outcome in batch]

@@ -7,7 +7,7 @@ receipt, button press, inbound message and state change takes the same path.
 
 from kurir.clock import now_ms
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, accounts, inbound, messages
+from kurir.store import Store, accounts, inbound, lifecycle
 from kurir.store.records import ButtonPress, InboundMessage, Receipt
 
 
@@ -25,7 +25,9 @@ class DeviceEvents:
         )
 
     async def button_press(self, press: ButtonPress) -> None:
-        await self._store.write(messages.apply_button_press, device_id=self._device_id, press=press)
+        await self._store.write(
+            lifecycle.apply_button_press, device_id=self._device_id, press=press
+        )
 
     async def inbound(self, message: InboundMessage) -> None:
         await self._store.write(

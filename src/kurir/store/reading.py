@@ -1,0 +1,46 @@
+"""Reading messages as their owners see them."""
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from kurir.store.records import (
+    MessageView,
+)
+from kurir.store.tables import devices, messages
+
+_VIEW_COLUMNS = (
+    messages.c.message_id,
+    devices.c.public_id.label("device"),
+    devices.c.phone.label("device_phone"),
+    devices.c.transport.label("device_transport"),
+    messages.c.recipient,
+    messages.c.content,
+    messages.c.status,
+    messages.c.due_at,
+    messages.c.attempts,
+    messages.c.last_error,
+    messages.c.provider_message_id,
+    messages.c.reply,
+    messages.c.created_at,
+    messages.c.sending_at,
+    messages.c.sent_at,
+    messages.c.delivered_at,
+    messages.c.read_at,
+    messages.c.failed_at,
+    messages.c.cancelled_at,
+)
+
+
+def get_message(
+    connection: Connection, message_id: str, *, account_id: int | None
+) -> MessageView | None:
+    """The message, if it exists and (when ``account_id`` is given) that account owns it."""
+    query = (
+        sa.select(*_VIEW_COLUMNS)
+        .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
+        .where(messages.c.message_id == message_id)
+    )
+    if account_id is not None:
+        query = query.where(messages.c.account_id == account_id)
+    row = (connection.execute(query)).first()
+    return MessageView(**row._asdict()) if row is not None else None
