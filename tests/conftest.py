@@ -5,22 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.databases import PostgresUnavailable, postgres_database, sqlite_url
+from tests.support.databases import DATABASE_KINDS, database_of_kind, sqlite_url
 from tests.support.graph_standin import GraphStandin
 from tests.support.server import KurirProcess
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASE_KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, then a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    try:
-        with postgres_database() as url:
-            yield url
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
+    with database_of_kind(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

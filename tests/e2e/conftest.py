@@ -12,7 +12,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.support.databases import PostgresUnavailable, postgres_database, sqlite_url
+from tests.support.databases import DATABASE_KINDS, database_of_kind
 from tests.support.server import KurirProcess
 
 # The shared assertions live in a helper module; let pytest explain their failures too.
@@ -21,7 +21,7 @@ pytest.register_assert_rewrite("tests.e2e.contract")
 
 @pytest.fixture(
     scope="session",
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+    params=DATABASE_KINDS,
 )
 def shared_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -29,13 +29,7 @@ def shared_server(
     """``kurir serve`` on a fresh database of each kind, for the whole run."""
     directory = tmp_path_factory.mktemp("shared")
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = sqlite_url(directory)
-        else:
-            try:
-                url = stack.enter_context(postgres_database())
-            except PostgresUnavailable as error:
-                pytest.skip(str(error))
+        url = stack.enter_context(database_of_kind(request.param, directory))
         process = KurirProcess(url, directory).start()
         stack.callback(process.stop)
         yield process

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.contract import accepted_id, assert_error, sandbox_deliveries
-from tests.support.databases import PostgresUnavailable, postgres_database, sqlite_url
+from tests.support.databases import DATABASE_KINDS, database_of_kind
 from tests.support.gateway import settled
 from tests.support.origin import Origin, ok, redirect, served
 from tests.support.server import KurirProcess
@@ -59,21 +59,13 @@ def public(loopback: Origin) -> Iterator[Origin]:
         yield origin
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KurirProcess]:
     directory = tmp_path_factory.mktemp("media-in-namespace")
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = sqlite_url(directory)
-        else:
-            try:
-                url = stack.enter_context(postgres_database())
-            except PostgresUnavailable as error:
-                pytest.skip(str(error))
+        url = stack.enter_context(database_of_kind(request.param, directory))
         env = {"KURIR_ALLOW_PRIVATE_URLS": "false", "KURIR_SEND_TIMEOUT_SECONDS": "10"}
         process = KurirProcess(url, directory, env=env).start()
         stack.callback(process.stop)

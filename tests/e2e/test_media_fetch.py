@@ -22,7 +22,7 @@ from tests.e2e.contract import (
     local_time,
     sandbox_deliveries,
 )
-from tests.support.databases import PostgresUnavailable, postgres_database, sqlite_url
+from tests.support.databases import DATABASE_KINDS, database_of_kind
 from tests.support.gateway import settled, wait_for
 from tests.support.origin import (
     Handler,
@@ -90,22 +90,14 @@ async def _six_mb_unannounced(_request: Received, writer: asyncio.StreamWriter) 
     await answer_chunked(writer, 200, chunks())
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[KurirProcess]:
     """``kurir serve`` that may fetch from loopback, with a short timeout and quick retries."""
     directory = tmp_path_factory.mktemp("media")
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = sqlite_url(directory)
-        else:
-            try:
-                url = stack.enter_context(postgres_database())
-            except PostgresUnavailable as error:
-                pytest.skip(str(error))
+        url = stack.enter_context(database_of_kind(request.param, directory))
         env = {
             "KURIR_ALLOW_PRIVATE_URLS": "true",
             "KURIR_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT_S),

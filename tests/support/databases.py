@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+import pytest
 from sqlalchemy.engine import make_url
 
 ADMIN_URL = os.environ.get("KURIR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -48,3 +49,20 @@ def postgres_database() -> Iterator[str]:
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'kurir.db'}"
+
+
+#: The kinds of database every database-backed test runs on, as fixture params.
+DATABASE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def database_of_kind(kind: str, directory: Path) -> Iterator[str]:
+    """An empty database of ``kind`` (a `DATABASE_KINDS` param); skips when PostgreSQL is away."""
+    if kind == "sqlite":
+        yield sqlite_url(directory)
+        return
+    try:
+        with postgres_database() as url:
+            yield url
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
