@@ -57,7 +57,7 @@ def new_message(
     due_at: int = T0,
     key: str | None = None,
     fingerprint: str | None = "fp",
-    content: str = '{"header":"H","body":"B","footer":"F","buttons":["A"]}',
+    content: str = '{"type":"button","header":"H","body":"B","footer":"F","buttons":["A"]}',
     message_id: str | None = None,
 ) -> NewMessage:
     """A message as the API would accept it; ``key`` is its Idempotency-Key."""

@@ -17,39 +17,9 @@ from kurir.domain.keys import (
     parse_authorization,
 )
 from kurir.domain.retry import RetryPolicy
-from kurir.domain.status import CANCELLABLE, CLAIMABLE, MessageStatus, is_receipt_progress
+from kurir.domain.status import CANCELLABLE, CLAIMABLE, MessageStatus
 
 S = MessageStatus
-
-# -- receipts -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("current", "receipt", "progress"),
-    [
-        (S.SENT, S.DELIVERED, True),
-        (S.SENT, S.READ, True),
-        (S.DELIVERED, S.READ, True),
-        # Never backwards, never sideways.
-        (S.READ, S.DELIVERED, False),
-        (S.READ, S.SENT, False),
-        (S.DELIVERED, S.DELIVERED, False),
-        (S.READ, S.READ, False),
-        (S.DELIVERED, S.SENT, False),
-        # Only sent messages take receipts; others are not moved by them.
-        (S.SENDING, S.DELIVERED, False),
-        (S.QUEUED, S.READ, False),
-        (S.FAILED, S.DELIVERED, False),
-        (S.CANCELLED, S.READ, False),
-        # Something that is not a receipt does not move a message.
-        (S.SENT, S.FAILED, False),
-        (S.SENT, S.QUEUED, False),
-    ],
-)
-def test_receipts_only_move_forward(
-    current: MessageStatus, receipt: MessageStatus, progress: bool
-) -> None:
-    assert is_receipt_progress(current, receipt) is progress
 
 
 def test_only_waiting_messages_are_claimable_or_cancellable() -> None:

@@ -27,10 +27,3 @@ DEVICE_REMOVED = "the device was removed"
 
 #: Receipts only move a message forward: a late "delivered" never undoes "read".
 RECEIPT_ORDER = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
-
-
-def is_receipt_progress(current: MessageStatus, receipt: MessageStatus) -> bool:
-    """True when ``receipt`` moves a sent message further along."""
-    if current not in RECEIPT_ORDER or receipt not in RECEIPT_ORDER:
-        return False
-    return RECEIPT_ORDER.index(receipt) > RECEIPT_ORDER.index(current)

@@ -42,7 +42,7 @@ class Store:
             self.database, accepting.insert_messages, after_commit=self._notify_accepted
         )
         self._outcomes = GroupCommitter[SendOutcome, bool](self.database, _record_outcomes)
-        self._receipts = GroupCommitter[Receipt, bool](self.database, lifecycle.apply_receipts)
+        self._receipts = GroupCommitter[Receipt, None](self.database, lifecycle.apply_receipts)
         self._shared: dict[Callable[..., Any], GroupCommitter[Any, Any]] = {}
         self._started = False
 
@@ -94,9 +94,9 @@ class Store:
         """Record a send's outcome; whether its device is still in service."""
         return await self._outcomes.submit(outcome)
 
-    async def record_receipt(self, receipt: Receipt) -> bool:
-        """Apply a delivery or read receipt; False when no message of its device has that id."""
-        return await self._receipts.submit(receipt)
+    async def record_receipt(self, receipt: Receipt) -> None:
+        """Apply a delivery or read receipt to its device's message of that id, if it has one."""
+        await self._receipts.submit(receipt)
 
     async def read(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a read-only query from `kurir.store.accounts` or `kurir.store.lifecycle`."""

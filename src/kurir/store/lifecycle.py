@@ -21,7 +21,6 @@ from kurir.domain.status import (
     CLAIMABLE,
     RECEIPT_ORDER,
     MessageStatus,
-    is_receipt_progress,
 )
 from kurir.store.reading import get_message
 from kurir.store.records import (
@@ -333,18 +332,80 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         )
 
 
-def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[bool]:
-    """Apply a batch of receipts; each answer says whether its device has that message."""
-    return [
-        _apply_receipt(
-            connection,
-            device_id=receipt.device_id,
-            message_id=receipt.message_id,
-            status=MessageStatus(receipt.status),
-            at=receipt.at,
-        )
-        for receipt in receipts
-    ]
+def _receipt_rank(status: Any) -> sa.Case[Any]:
+    """A status's place in the order of receipts (0 for any other status)."""
+    return sa.case(
+        {str(status): rank for rank, status in enumerate(RECEIPT_ORDER, start=1)},
+        value=status,
+        else_=0,
+    )
+
+
+_receipt_status = sa.bindparam("receipt_status", type_=sa.String)
+_receipt_at = sa.bindparam("receipt_at", type_=sa.BigInteger)
+
+# Written out as equalities: an IN list is expanded per execution, which
+# turns an executemany into one statement per row.
+_TAKES_RECEIPTS = sa.or_(
+    *(messages.c.status == str(status) for status in (MessageStatus.SENDING, *RECEIPT_ORDER))
+)
+
+#: One receipt on a device's message, set-based so a batch is one executemany.
+#: Receipts only move a message forward and may arrive out of order: a read
+#: receipt also fills in a missing delivery time, and a receipt that beats the
+#: worker's own "sent" record is kept as a time for that record to use. The
+#: status is tested in the values, not the WHERE: there the planners would
+#: read the status-first queue index, a range as long as the device's history,
+#: instead of the message id's.
+_APPLY_RECEIPT = (
+    messages.update()
+    .where(
+        messages.c.message_id == sa.bindparam("mid"),
+        messages.c.device_id == sa.bindparam("dev"),
+        # Only a delivery or a read is a receipt (a provider's "sent" is the send's outcome).
+        sa.or_(
+            _receipt_status == str(MessageStatus.DELIVERED),
+            _receipt_status == str(MessageStatus.READ),
+        ),
+    )
+    .values(
+        delivered_at=sa.case(
+            (_TAKES_RECEIPTS, sa.func.coalesce(messages.c.delivered_at, _receipt_at)),
+            else_=messages.c.delivered_at,
+        ),
+        read_at=sa.case(
+            (
+                sa.and_(_TAKES_RECEIPTS, _receipt_status == str(MessageStatus.READ)),
+                sa.func.coalesce(messages.c.read_at, _receipt_at),
+            ),
+            else_=messages.c.read_at,
+        ),
+        status=sa.case(
+            (
+                _receipt_rank(messages.c.status).between(1, _receipt_rank(_receipt_status) - 1),
+                _receipt_status,
+            ),
+            else_=messages.c.status,
+        ),
+    )
+)
+
+
+def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[None]:
+    """Apply a batch of receipts, each to its device's message of that id, if it has one."""
+    connection.execute(
+        _APPLY_RECEIPT,
+        [
+            {
+                "mid": r.message_id,
+                "dev": r.device_id,
+                "receipt_status": r.status,
+                "receipt_at": r.at,
+            }
+            for r in receipts
+        ],
+    )
+    return [None] * len(receipts)
 
 
 def apply_button_press(connection: Connection, *, device_id: int, press: ButtonPress) -> str | None:
@@ -353,11 +414,8 @@ def apply_button_press(connection: Connection, *, device_id: int, press: ButtonP
     Returns the pressed button's label, or None when the device has no button
     message of that id with that many buttons.
     """
-    row = connection.execute(
-        sa.select(messages.c.content).where(
-            messages.c.message_id == press.message_id, messages.c.device_id == device_id
-        )
-    ).first()
+    mine = sa.and_(messages.c.message_id == press.message_id, messages.c.device_id == device_id)
+    row = connection.execute(sa.select(messages.c.content).where(mine)).first()
     if row is None:
         return None
     content = decode_content(row.content)
@@ -365,51 +423,16 @@ def apply_button_press(connection: Connection, *, device_id: int, press: ButtonP
         return None
     label = content.buttons[press.index - 1]
     reply = msgspec.json.encode({"button": label, "index": press.index, "at": press.at}).decode()
-    _apply_receipt(
+    connection.execute(messages.update().where(mine).values(reply=reply))
+    apply_receipts(
         connection,
-        device_id=device_id,
-        message_id=press.message_id,
-        status=MessageStatus.READ,
-        at=press.at,
-        reply=reply,
+        [
+            Receipt(
+                device_id=device_id,
+                message_id=press.message_id,
+                status=MessageStatus.READ,
+                at=press.at,
+            )
+        ],
     )
     return label
-
-
-def _apply_receipt(
-    connection: Connection,
-    *,
-    device_id: int,
-    message_id: str,
-    status: MessageStatus,
-    at: int,
-    reply: str | None = None,
-) -> bool:
-    """Record a delivery or read receipt (and a button reply) on a device's message.
-
-    Receipts only move a message forward, and may arrive out of order: a read
-    receipt also fills in a missing delivery time, and a receipt that beats
-    the worker's own "sent" record is kept as a time for that record to use.
-    """
-    mine = sa.and_(messages.c.message_id == message_id, messages.c.device_id == device_id)
-    row = (connection.execute(sa.select(messages.c.status).where(mine))).first()
-    if row is None:
-        return False
-    current = MessageStatus(row.status)
-    values: dict[str, Any] = {}
-    if current == MessageStatus.SENDING or current in RECEIPT_ORDER:
-        values = _receipt_times(status, at)
-        if is_receipt_progress(current, status):
-            values["status"] = status
-    if reply is not None:
-        values["reply"] = reply
-    if values:
-        connection.execute(messages.update().where(mine).values(**values))
-    return True
-
-
-def _receipt_times(status: MessageStatus, at: int) -> dict[str, Any]:
-    times: dict[str, Any] = {"delivered_at": sa.func.coalesce(messages.c.delivered_at, at)}
-    if status == MessageStatus.READ:
-        times["read_at"] = sa.func.coalesce(messages.c.read_at, at)
-    return times
