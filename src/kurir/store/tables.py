@@ -132,3 +132,91 @@ inbound_messages = sa.Table(
     sa.UniqueConstraint("device_id", "provider_message_id"),
     sa.Index(None, "account_id", "id"),
 )
+
+# -- webhooks ------------------------------------------------------------------
+
+# Where an account wants to hear of events. ``events`` and ``devices`` are JSON
+# lists (devices by public id; NULL: every device of the account). The signing
+# secret must be readable to sign with, so it is stored as issued; the one it
+# replaced keeps signing beside it until ``previous_secret_until``.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("public_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Column("devices", sa.Text, nullable=True),
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("previous_secret", sa.String(100), nullable=True),
+    sa.Column("previous_secret_until", sa.BigInteger, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Why Kurir disabled it (every delivery failed for the whole deadline);
+    # NULL when it is enabled, or paused by its owner.
+    sa.Column("disabled_reason", sa.Text, nullable=True),
+    # The first failed attempt since the last delivered one; NULL while healthy.
+    sa.Column("failing_since", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Index(None, "account_id", "id"),
+)
+
+# What happened, rendered once as the JSON body every endpoint receives. Only
+# written when at least one endpoint wants it (see `kurir.store.events`).
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("device_id", sa.Integer, sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+# The outbox: one row per (event, endpoint), written in the transaction that
+# made the event. The row is the job, as a message row is: status, due time
+# and lease are the queue. ``public_id`` is the ``webhook-id`` of every attempt.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("public_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("endpoint_id", sa.Integer, sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("event_id", sa.BigInteger, sa.ForeignKey("events.id"), nullable=False),
+    # pending, delivering, delivered, dead (see kurir.domain.webhooks.DeliveryStatus)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("event_at", sa.BigInteger, nullable=False),
+    sa.Column("due_at", sa.BigInteger, nullable=False),
+    sa.Column("deadline_at", sa.BigInteger, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.BigInteger, nullable=True),
+    sa.Column("last_attempt_at", sa.BigInteger, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("delivered_at", sa.BigInteger, nullable=True),
+    # The queue, as messages': per status, each endpoint's deliveries in claim order.
+    sa.Index(None, "status", "endpoint_id", "due_at", "id"),
+    # An endpoint's log and its redelivery since a time.
+    sa.Index(None, "endpoint_id", "event_at"),
+)
+
+# Every attempt at a delivery, for its owner's delivery log.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("delivery_id", sa.BigInteger, sa.ForeignKey("webhook_deliveries.id"), nullable=False),
+    sa.Column("endpoint_id", sa.Integer, sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("attempted_at", sa.BigInteger, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    # The start of the answer's body (at most 1 KiB).
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index(None, "delivery_id", "id"),
+    sa.Index(None, "endpoint_id", "id"),
+)

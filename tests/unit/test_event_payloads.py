@@ -3,7 +3,7 @@
 import pytest
 
 from kurir.domain.status import MessageStatus
-from kurir.webhooks.payloads import (
+from kurir.domain.events import (
     EVENTS,
     STATUS_CODES,
     DeviceStateEvent,

@@ -1,4 +1,4 @@
-"""Webhook bodies in Alat WA's documented shape, so receivers written for it work unchanged.
+"""Events and their webhook bodies, in Alat WA's documented shape for its receivers.
 
 Alat WA posts ``{"device": "<device id>", "data": {…}}``: for a status update
 ``data`` holds ``message_id``, ``status_code``, ``status`` and ``created``;
@@ -21,6 +21,8 @@ Web's ``WebMessageInfo.Status``; whatsapp-web.js numbers its ``ack`` one lower
 status capitalised, as Alat WA writes it ("Read").
 """
 
+import enum
+import secrets
 from typing import ClassVar
 
 import msgspec
@@ -182,3 +184,22 @@ def _data(event: WebhookEvent) -> _StatusData | _ReplyData | _ReceivedData | _St
             )
         case DeviceStateEvent():
             return _StateData(event.state, created)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one webhook delivery (an event to one endpoint) is."""
+
+    PENDING = "pending"  # due at ``due_at``: the first try, or the next after a failure
+    DELIVERING = "delivering"  # claimed by a worker under a lease
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    DEAD = "dead"  # a final answer, or the deadline passed; redelivered only by hand
+
+
+def new_delivery_id() -> str:
+    """A delivery's ``webhook-id``: the ``msg_`` form Standard Webhooks' examples use."""
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def new_endpoint_id() -> str:
+    """An endpoint's public id."""
+    return "wh_" + secrets.token_urlsafe(12)

@@ -1,0 +1,119 @@
+"""Events, written in the transaction of the change that caused them, and fanned out.
+
+The store's owners of state (`lifecycle` for messages, `accounts` for device
+states, `inbound` for what recipients send) call `record_events` with what
+their change made happen, on the same connection, so an event exists exactly
+when its change committed. Each event becomes one outbox row per endpoint of
+its account that asked for its type and device (`webhook_deliveries`); an
+event no endpoint wants is not stored at all, so an account without webhooks
+pays one indexed read per batch.
+"""
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from kurir.domain.events import DeliveryStatus, WebhookEvent, new_delivery_id, payload
+from kurir.store.tables import events, webhook_deliveries, webhook_endpoints
+
+#: How long a delivery is retried after its event, unless the store is told otherwise.
+DEFAULT_DEADLINE_MS = 24 * 3600 * 1000
+
+_LIST = msgspec.json.Decoder(list[str])
+
+
+class NewEvent(NamedTuple):
+    """An event of ``account_id``'s device ``device_id`` (its public id is in ``event``)."""
+
+    account_id: int
+    device_id: int
+    event: WebhookEvent
+
+
+class _Subscriber(NamedTuple):
+    id: int
+    account_id: int
+    events: frozenset[str]
+    #: Public ids of the devices it hears of; None for all of the account's.
+    devices: frozenset[str] | None
+
+    def wants(self, event: WebhookEvent) -> bool:
+        return event.event in self.events and (self.devices is None or event.device in self.devices)
+
+
+def record_events(
+    connection: Connection,
+    new_events: Sequence[NewEvent],
+    *,
+    deadline_ms: int = DEFAULT_DEADLINE_MS,
+) -> int:
+    """Store each event some enabled endpoint wants, with a delivery per such endpoint.
+
+    Returns the number of deliveries written (the caller wakes the webhook
+    workers after its commit when there are any).
+    """
+    if not new_events:
+        return 0
+    subscribers = _subscribers(connection, {e.account_id for e in new_events})
+    if not subscribers:
+        return 0
+    wanted = [
+        (new, [s for s in subscribers if s.account_id == new.account_id and s.wants(new.event)])
+        for new in new_events
+    ]
+    wanted = [(new, endpoints) for new, endpoints in wanted if endpoints]
+    if not wanted:
+        return 0
+    event_ids = connection.execute(
+        sa.insert(events).returning(events.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "account_id": new.account_id,
+                "device_id": new.device_id,
+                "type": new.event.event,
+                "body": payload(new.event).decode(),
+                "created_at": new.event.at,
+            }
+            for new, _ in wanted
+        ],
+    ).scalars()
+    rows = [
+        {
+            "public_id": new_delivery_id(),
+            "account_id": new.account_id,
+            "endpoint_id": endpoint.id,
+            "event_id": event_id,
+            "status": DeliveryStatus.PENDING,
+            "event_at": new.event.at,
+            "due_at": new.event.at,
+            "deadline_at": new.event.at + deadline_ms,
+        }
+        for (new, endpoints), event_id in zip(wanted, event_ids, strict=True)
+        for endpoint in endpoints
+    ]
+    connection.execute(sa.insert(webhook_deliveries), rows)
+    return len(rows)
+
+
+def _subscribers(connection: Connection, account_ids: set[int]) -> list[_Subscriber]:
+    query = sa.select(
+        webhook_endpoints.c.id,
+        webhook_endpoints.c.account_id,
+        webhook_endpoints.c.events,
+        webhook_endpoints.c.devices,
+    ).where(
+        webhook_endpoints.c.account_id.in_(sorted(account_ids)),
+        webhook_endpoints.c.enabled.is_(True),
+    )
+    return [
+        _Subscriber(
+            id=row.id,
+            account_id=row.account_id,
+            events=frozenset(_LIST.decode(row.events)),
+            devices=None if row.devices is None else frozenset(_LIST.decode(row.devices)),
+        )
+        for row in connection.execute(query)
+    ]
