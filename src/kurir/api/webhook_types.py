@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from kurir.api.requests import Device
+from kurir.domain.devices import MAX_DEVICE_ID
 from kurir.domain.endpoints import MAX_ENDPOINT_DEVICES, MAX_URL_LENGTH
 from kurir.domain.events import EVENTS, DeliveryStatus
 
@@ -35,8 +35,13 @@ EventNames = Annotated[
         extra_json_schema={"minItems": 1, "maxItems": len(EVENTS), "uniqueItems": True},
     ),
 ]
+# Not requests.Device: that module reads bodies (Starlette), which the client does not need.
+DeviceId = Annotated[
+    str,
+    msgspec.Meta(extra_json_schema={"minLength": 1, "maxLength": MAX_DEVICE_ID, "pattern": r"\S"}),
+]
 DeviceIds = Annotated[
-    list[Device] | None,
+    list[DeviceId] | None,
     msgspec.Meta(
         description="Only the events of these devices of your account; absent or null: all "
         f"of them, those added later too. At most {MAX_ENDPOINT_DEVICES}, each once.",
