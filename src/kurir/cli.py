@@ -1,7 +1,7 @@
 """The kurir command: run the gateway, administer accounts, keys and devices, send.
 
 Administration works on the database directly (it is the operator's tool);
-send goes through the HTTP API like any client.
+send and webhooks go through the HTTP API like any client.
 """
 
 import argparse
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kurir.api.types import SendResponse
+from kurir.cli_webhooks import add_webhook_commands
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
@@ -149,18 +150,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("message_id")
     sub.set_defaults(run=_admin(_messages_show))
 
-    # The flags every kind shares. A send's flags are named (their dest) after the client
-    # method's arguments they fill: _send passes them on by name.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    # The flags of every command that goes through the HTTP API.
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
         "--url",
         dest="server",
         metavar="URL",
         help="the server (default: KURIR_URL, else http://KURIR_HOST:KURIR_PORT)",
     )
-    common.add_argument(
+    server.add_argument(
         "--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY"
     )
+    # The flags every kind shares. A send's flags are named (their dest) after the client
+    # method's arguments they fill: _send passes them on by name.
+    common = argparse.ArgumentParser(add_help=False, parents=[server])
     common.add_argument("--device", required=True, help="the device that sends")
     common.add_argument("--phone", required=True, help="the recipient, in any usual notation")
     common.add_argument(
@@ -194,6 +197,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--message", required=True)
     sub.add_argument("--footer", required=True)
     sub.add_argument("--button", action="append", required=True, dest="buttons")
+    add_webhook_commands(commands, server, _webhooks)
     return parser
 
 
@@ -435,13 +439,25 @@ _NOT_SENT = ("run", "send", "server", "api_key")
 
 
 def _send(args: argparse.Namespace, settings: Settings) -> None:
+    arguments = {name: value for name, value in vars(args).items() if name not in _NOT_SENT}
+    with _client(args, settings) as client:
+        sent = args.send(client, **arguments)
+    print(json.dumps(msgspec.to_builtins(sent), ensure_ascii=False))
+
+
+def _webhooks(args: argparse.Namespace, settings: Settings) -> None:
+    """A ``kurir webhooks`` action (see cli_webhooks.py), its answer printed as JSON."""
+    with _client(args, settings) as client:
+        answer = args.webhook(client, args)
+    print(json.dumps(msgspec.to_builtins(answer), ensure_ascii=False))
+
+
+def _client(args: argparse.Namespace, settings: Settings) -> Client:
+    """A client of the server the command's flags (or the environment) name."""
     if not args.api_key:
         raise CommandError("an API key is needed: --api-key or KURIR_API_KEY")
     url = args.server or os.environ.get("KURIR_URL") or _local_url(settings)
-    arguments = {name: value for name, value in vars(args).items() if name not in _NOT_SENT}
-    with Client(url, args.api_key) as client:
-        sent = args.send(client, **arguments)
-    print(json.dumps(msgspec.to_builtins(sent), ensure_ascii=False))
+    return Client(url, args.api_key)
 
 
 def _local_url(settings: Settings) -> str:

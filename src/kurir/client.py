@@ -24,6 +24,19 @@ from kurir.api.types import (
     MessageResponse,
     SendResponse,
 )
+from kurir.api.webhook_types import (
+    DeliveryData,
+    DeliveryListResponse,
+    DeliveryResponse,
+    RedeliveredData,
+    RedeliverResponse,
+    WebhookData,
+    WebhookDeletedResponse,
+    WebhookListResponse,
+    WebhookResponse,
+    WebhookSecretData,
+    WebhookSecretResponse,
+)
 
 #: The response struct a request's answer decodes into.
 Answer = TypeVar("Answer", bound=msgspec.Struct)
@@ -81,6 +94,26 @@ class InboundQuery(TypedDict, total=False):
     device: str | None
 
 
+class WebhookChanges(TypedDict, total=False):
+    """The arguments of ``update_webhook``: each one given is changed, the others are not."""
+
+    url: str
+    events: Sequence[str]
+    #: None: every device of the account.
+    devices: Sequence[str] | None
+    #: False pauses the endpoint; True resumes it (or enables one the server disabled).
+    enabled: bool
+
+
+class DeliveryQuery(TypedDict, total=False):
+    """The arguments of ``list_webhook_deliveries``; each absent one is the server's default."""
+
+    limit: int | None
+    #: The previous page's ``next_cursor``.
+    before: str | None
+    status: Literal["pending", "delivering", "delivered", "dead"] | None
+
+
 #: The API's names for send_button's arguments, where they differ.
 _API_NAMES = {"header": "message_header", "footer": "message_footer"}
 
@@ -120,6 +153,45 @@ def _inbound(query: InboundQuery) -> _Request[InboundListResponse]:
 
 
 _DEVICES = _Request("GET", "/device/list", DeviceListResponse)
+_WEBHOOKS = _Request("GET", "/webhooks", WebhookListResponse)
+
+
+def _webhook_path(webhook_id: str, *rest: str) -> str:
+    # Each id quoted as one path segment, as a message id is (see _message).
+    return "/".join(["/webhooks", *(quote(part, safe="") for part in (webhook_id, *rest))])
+
+
+def _create_webhook(
+    url: str, events: Sequence[str], devices: Sequence[str] | None
+) -> _Request[WebhookSecretResponse]:
+    body = {"url": url, "events": list(events), "devices": _list_or_none(devices)}
+    return _Request("POST", "/webhooks", WebhookSecretResponse, {"json": body})
+
+
+def _update_webhook(webhook_id: str, changes: WebhookChanges) -> _Request[WebhookResponse]:
+    body = {
+        name: _list_or_none(value) if name in ("events", "devices") else value
+        for name, value in changes.items()
+    }
+    return _Request("PATCH", _webhook_path(webhook_id), WebhookResponse, {"json": body})
+
+
+def _deliveries(webhook_id: str, query: DeliveryQuery) -> _Request[DeliveryListResponse]:
+    params = {name: value for name, value in query.items() if value is not None}
+    path = _webhook_path(webhook_id, "deliveries")
+    return _Request("GET", path, DeliveryListResponse, {"params": params})
+
+
+def _redeliver(
+    webhook_id: str, delivery: str | None, since: str | int | None
+) -> _Request[RedeliverResponse]:
+    body = {"delivery": delivery, "since": since}
+    path = _webhook_path(webhook_id, "redeliver")
+    return _Request("POST", path, RedeliverResponse, {"json": body})
+
+
+def _list_or_none(values: Any) -> Any:
+    return None if values is None else list(values)
 
 
 def _decode(response: httpx.Response, answer: type[Answer]) -> Answer:
@@ -193,6 +265,46 @@ class Client:
         """What recipients sent the account's devices, newest first, a page at a time."""
         return self._call(_inbound(query))
 
+    def create_webhook(
+        self, url: str, events: Sequence[str], devices: Sequence[str] | None = None
+    ) -> WebhookSecretData:
+        """A new endpoint, with its signing ``secret``: the only time it is shown."""
+        return self._call(_create_webhook(url, events, devices)).data
+
+    def list_webhooks(self) -> list[WebhookData]:
+        return self._call(_WEBHOOKS).data
+
+    def get_webhook(self, webhook_id: str) -> WebhookData:
+        return self._call(_Request("GET", _webhook_path(webhook_id), WebhookResponse)).data
+
+    def update_webhook(self, webhook_id: str, **changes: Unpack[WebhookChanges]) -> WebhookData:
+        """Change what is given; ``enabled=False`` pauses, ``enabled=True`` resumes."""
+        return self._call(_update_webhook(webhook_id, changes)).data
+
+    def delete_webhook(self, webhook_id: str) -> WebhookDeletedResponse:
+        return self._call(_Request("DELETE", _webhook_path(webhook_id), WebhookDeletedResponse))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecretData:
+        """A new secret (shown this once); the old one signs beside it for a day."""
+        path = _webhook_path(webhook_id, "rotate-secret")
+        return self._call(_Request("POST", path, WebhookSecretResponse)).data
+
+    def list_webhook_deliveries(
+        self, webhook_id: str, **query: Unpack[DeliveryQuery]
+    ) -> DeliveryListResponse:
+        """The endpoint's delivery log, newest event first, a page at a time."""
+        return self._call(_deliveries(webhook_id, query))
+
+    def get_webhook_delivery(self, webhook_id: str, delivery_id: str) -> DeliveryData:
+        path = _webhook_path(webhook_id, "deliveries", delivery_id)
+        return self._call(_Request("GET", path, DeliveryResponse)).data
+
+    def redeliver_webhook(
+        self, webhook_id: str, *, delivery: str | None = None, since: str | int | None = None
+    ) -> RedeliveredData:
+        """One delivery again, or every dead one since a time (Unix seconds or ISO 8601)."""
+        return self._call(_redeliver(webhook_id, delivery, since)).data
+
 
 class AsyncClient:
     """The same API for asyncio: ``async with AsyncClient(url, key) as kurir: ...``."""
@@ -238,3 +350,42 @@ class AsyncClient:
 
     async def list_inbound(self, **query: Unpack[InboundQuery]) -> InboundListResponse:
         return await self._call(_inbound(query))
+
+    async def create_webhook(
+        self, url: str, events: Sequence[str], devices: Sequence[str] | None = None
+    ) -> WebhookSecretData:
+        return (await self._call(_create_webhook(url, events, devices))).data
+
+    async def list_webhooks(self) -> list[WebhookData]:
+        return (await self._call(_WEBHOOKS)).data
+
+    async def get_webhook(self, webhook_id: str) -> WebhookData:
+        request = _Request("GET", _webhook_path(webhook_id), WebhookResponse)
+        return (await self._call(request)).data
+
+    async def update_webhook(
+        self, webhook_id: str, **changes: Unpack[WebhookChanges]
+    ) -> WebhookData:
+        return (await self._call(_update_webhook(webhook_id, changes))).data
+
+    async def delete_webhook(self, webhook_id: str) -> WebhookDeletedResponse:
+        request = _Request("DELETE", _webhook_path(webhook_id), WebhookDeletedResponse)
+        return await self._call(request)
+
+    async def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecretData:
+        path = _webhook_path(webhook_id, "rotate-secret")
+        return (await self._call(_Request("POST", path, WebhookSecretResponse))).data
+
+    async def list_webhook_deliveries(
+        self, webhook_id: str, **query: Unpack[DeliveryQuery]
+    ) -> DeliveryListResponse:
+        return await self._call(_deliveries(webhook_id, query))
+
+    async def get_webhook_delivery(self, webhook_id: str, delivery_id: str) -> DeliveryData:
+        path = _webhook_path(webhook_id, "deliveries", delivery_id)
+        return (await self._call(_Request("GET", path, DeliveryResponse))).data
+
+    async def redeliver_webhook(
+        self, webhook_id: str, *, delivery: str | None = None, since: str | int | None = None
+    ) -> RedeliveredData:
+        return (await self._call(_redeliver(webhook_id, delivery, since))).data

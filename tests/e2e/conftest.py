@@ -40,3 +40,21 @@ def http(shared_server: KurirProcess) -> Iterator[httpx.Client]:
     """A client of the shared server with its bootstrap key (kept: each new one costs 40 ms)."""
     with shared_server.client() as client:
         yield client
+
+
+@pytest.fixture(scope="session", params=DATABASE_KINDS)
+def api_only_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KurirProcess]:
+    """``kurir serve --no-dispatch`` on a fresh database of each kind, for the whole run.
+
+    For tests of the API alone over rows they write themselves: no worker
+    takes a device or a delivery, so nothing changes behind their back and
+    nothing is sent anywhere, whatever URLs they register.
+    """
+    directory = tmp_path_factory.mktemp("api-only")
+    with ExitStack() as stack:
+        url = stack.enter_context(database_of_kind(request.param, directory))
+        process = KurirProcess(url, directory, args=("--no-dispatch",)).start()
+        stack.callback(process.stop)
+        yield process

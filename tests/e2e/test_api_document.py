@@ -32,12 +32,14 @@ from starlette.routing import Mount, Route
 
 from kurir.api.app import SendFastPath, create_app
 from kurir.api.docs import ASSETS_PATH, STATIC
-from kurir.api.openapi import OPERATIONS, Operation, build_document
+from kurir.api.openapi import OPERATIONS, build_document
+from kurir.api.operation import Operation
 from kurir.api.requests import convert_fields
 from kurir.config import Settings
 from kurir.store import Store
 from tests.e2e.contract import JAKARTA, button_body, local_time, wait_for_status
 from tests.support.databases import sqlite_url
+from tests.support.provision import provision_account
 from tests.support.server import KurirProcess
 
 
@@ -183,6 +185,16 @@ _EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 15}
 
 
 @pytest.fixture(scope="module")
+def quiet_key(live_server: KurirProcess) -> str:
+    """The key of an account without devices, for the webhook operations.
+
+    Generated requests register endpoints at whatever URLs they make up; on an
+    account where nothing happens, none of them is ever delivered to.
+    """
+    return provision_account(live_server.database_url)[1]
+
+
+@pytest.fixture(scope="module")
 def api_schema(live_server: KurirProcess) -> Any:
     return schemathesis.openapi.from_url(f"{live_server.base_url}/openapi.json")
 
@@ -225,7 +237,7 @@ def test_a_message_through_its_life_is_answered_as_documented(
     [pytest.param(operation, id=operation.operation_id) for operation in OPERATIONS],
 )
 def test_the_server_answers_as_documented(
-    api_schema: Any, live_server: KurirProcess, operation: Operation
+    api_schema: Any, live_server: KurirProcess, quiet_key: str, operation: Operation
 ) -> None:
     """The document's examples, then requests that fit it and requests that break it.
 
@@ -233,7 +245,8 @@ def test_the_server_answers_as_documented(
     strategies are driven by Hypothesis here.)
     """
     target = api_schema[operation.path][operation.method]
-    headers = {"Authorization": live_server.api_key}
+    key = quiet_key if operation.tag == "Webhooks" else live_server.api_key
+    headers = {"Authorization": key}
     with requests.Session() as session:
 
         def check(case: Any) -> None:

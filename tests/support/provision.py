@@ -76,6 +76,34 @@ async def _provision(
         await store.close()
 
 
+def provision_account(database_url: str, *, name: str | None = None) -> tuple[int, str]:
+    """A new account with one key and no device: ``(account_id, api_key)``.
+
+    Nothing ever happens on such an account, so a webhook endpoint of it, at
+    whatever URL, is never delivered to.
+    """
+    upgrade_to_head(database_url)
+    return asyncio.run(_account(database_url, name or f"account-{secrets.token_hex(4)}"))
+
+
+async def _account(database_url: str, name: str) -> tuple[int, str]:
+    store = Store(database_url, pool_size=1)
+    try:
+        now = now_ms()
+        key = new_api_key()
+
+        def add(connection: Connection) -> int:
+            account = accounts.create_account(connection, name=name, now=now)
+            accounts.create_api_key(
+                connection, account_id=account.id, key=key, label="test", now=now
+            )
+            return account.id
+
+        return await store.database.write(add), key
+    finally:
+        await store.close()
+
+
 def add_sandbox_devices(
     database_url: str,
     account_id: int,

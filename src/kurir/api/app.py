@@ -14,6 +14,7 @@ from kurir.api.context import ApiContext
 from kurir.api.docs import documentation_routes
 from kurir.api.errors import EXCEPTION_HANDLERS, error_response_for, internal_error
 from kurir.api.routes import Routes, SendKind, send_kinds
+from kurir.api.webhooks import WebhookRoutes
 from kurir.config import Settings
 from kurir.store import Store
 from kurir.transports import all_transports
@@ -27,6 +28,7 @@ def create_app(
     """The HTTP API over ``store``; ``lifespan`` runs around serving (start, drain)."""
     api = ApiContext(store, settings)
     routes = Routes(api)
+    webhooks = WebhookRoutes(api)
     sends = {path: _bound(routes.send, endpoint) for path, endpoint in send_kinds(settings).items()}
 
     @contextlib.asynccontextmanager
@@ -47,6 +49,24 @@ def create_app(
             ),
             Route("/device/list", routes.list_devices, methods=["GET"]),
             Route("/messages/inbound", routes.list_inbound, methods=["GET"]),
+            Route(
+                "/webhooks",
+                _by_method(GET=webhooks.list_endpoints, POST=webhooks.create),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/webhooks/{webhook_id}",
+                _by_method(GET=webhooks.get, PATCH=webhooks.update, DELETE=webhooks.delete),
+                methods=["GET", "PATCH", "DELETE"],
+            ),
+            Route("/webhooks/{webhook_id}/rotate-secret", webhooks.rotate_secret, methods=["POST"]),
+            Route("/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries, methods=["GET"]),
+            Route(
+                "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+                webhooks.get_delivery,
+                methods=["GET"],
+            ),
+            Route("/webhooks/{webhook_id}/redeliver", webhooks.redeliver, methods=["POST"]),
             *(route for transport in all_transports() for route in transport.http_routes(api)),
             Route("/healthz", routes.health, methods=["GET"]),
             *documentation_routes(),

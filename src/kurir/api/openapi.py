@@ -9,11 +9,16 @@ rendered by the page at ``GET /docs``.
 
 import re
 from importlib.metadata import version
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from kurir.api.errors import ErrorBody
+from kurir.api.openapi_webhooks import WEBHOOK_OPERATIONS
+from kurir.api.operation import BODY as _BODY
+from kurir.api.operation import UNAUTHORIZED as _UNAUTHORIZED
+from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
+from kurir.api.operation import Operation, Parameter, Problem
 from kurir.api.requests import (
     REQUEST_TYPES,
     SandboxReplyRequest,
@@ -31,48 +36,11 @@ from kurir.api.types import (
     SandboxReplyResponse,
     SendResponse,
 )
+from kurir.api.webhook_types import WEBHOOK_REQUEST_TYPES
 
 _REF = "#/components/schemas/{name}"
 _SECURITY_SCHEME = "apiKey"
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-class Problem(msgspec.Struct, frozen=True):
-    """An error response an operation can give, with a message it sends."""
-
-    status: int
-    message: str
-
-
-class Parameter(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    location: Literal["path", "query", "header"]
-    description: str
-    schema: dict[str, Any]
-    example: Any
-    required: bool = False
-
-
-class Operation(msgspec.Struct, frozen=True, kw_only=True):
-    """One endpoint, as the document describes it."""
-
-    method: str
-    path: str
-    operation_id: str
-    tag: str
-    summary: str
-    description: str
-    #: The body's struct; None for an operation without a body.
-    request: type[msgspec.Struct] | None = None
-    #: The body's example; by default the first example of each required field.
-    request_example: dict[str, Any] | None = None
-    #: The success body's struct; None for a body that is not JSON of Kurir's own.
-    response: type[msgspec.Struct] | None
-    response_example: Any
-    response_media_type: str = "application/json"
-    parameters: tuple[Parameter, ...] = ()
-    errors: tuple[Problem, ...] = ()
-    authenticated: bool = True
 
 
 # -- what many operations share ----------------------------------------------------------------
@@ -113,21 +81,9 @@ _IDEMPOTENCY_KEY = Parameter(
     example="order-1042-shipped",
 )
 
-_UNAUTHORIZED = Problem(401, "Unauthorized")
-_UNAVAILABLE = Problem(503, "The database is unavailable; retry shortly")
 _DEVICE_NOT_FOUND = Problem(404, "device 'dev-other' not found")
 _NOT_SANDBOX = Problem(409, "device dev-main uses the whatsapp transport, not sandbox")
 _BAD_LIMIT = Problem(422, "limit must be a whole number from 1 to 500")
-_BODY = (
-    Problem(400, "Request body is not valid JSON: Input data was truncated"),
-    Problem(400, "Request body must be a JSON object"),
-    Problem(413, "Request body is larger than 65536 bytes"),
-    Problem(
-        415,
-        "Content-Type must be application/json, application/x-www-form-urlencoded "
-        "or multipart/form-data",
-    ),
-)
 _SEND = (
     _UNAUTHORIZED,
     Problem(429, "Rate limit exceeded; slow down"),
@@ -400,6 +356,7 @@ OPERATIONS = (
         parameters=(_DEVICE_PATH, _LIMIT),
         errors=(_UNAUTHORIZED, _DEVICE_NOT_FOUND, _NOT_SANDBOX, _BAD_LIMIT, _UNAVAILABLE),
     ),
+    *WEBHOOK_OPERATIONS,
     Operation(
         method="GET",
         path="/healthz",
@@ -469,7 +426,8 @@ stores nothing."""
 
 def build_document() -> dict[str, Any]:
     """The whole document, as a JSON-ready mapping."""
-    structs: set[type[msgspec.Struct]] = {*REQUEST_TYPES, ErrorBody}
+    requests: set[type[msgspec.Struct]] = {*REQUEST_TYPES, *WEBHOOK_REQUEST_TYPES}
+    structs: set[type[msgspec.Struct]] = {*requests, ErrorBody}
     structs.update(op.response for op in OPERATIONS if op.response is not None)
     ordered = sorted(structs, key=lambda struct: struct.__name__)
     _, schemas = msgspec.json.schema_components(ordered, ref_template=_REF)
@@ -478,7 +436,7 @@ def build_document() -> dict[str, Any]:
     always_whole = {
         struct.__name__
         for struct in ordered
-        if struct not in REQUEST_TYPES and not struct.__struct_config__.omit_defaults
+        if struct not in requests and not struct.__struct_config__.omit_defaults
     }
     for name, schema in schemas.items():
         if name in always_whole:

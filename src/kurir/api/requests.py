@@ -11,6 +11,7 @@ after trimming and take some limits from the device's transport, and they
 name the field at fault in Kurir's words, which msgspec's checks would not.
 """
 
+import functools
 import re
 from typing import Annotated, Any, TypeVar
 
@@ -188,7 +189,7 @@ class SandboxReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 REQUEST_TYPES = (SendTextRequest, SendMediaRequest, SendButtonRequest, SandboxReplyRequest)
-#: One of REQUEST_TYPES.
+#: Any request struct (these, and the webhooks' in webhook_types.py).
 RequestBody = TypeVar("RequestBody", bound=msgspec.Struct)
 
 
@@ -199,34 +200,54 @@ class _Rules(msgspec.Struct, frozen=True):
     not_blank: tuple[str, ...]
     #: Array fields a form may send as one JSON-encoded field.
     json_arrays: frozenset[str]
+    #: True-or-false fields, which a form sends as text.
+    booleans: frozenset[str]
+    #: Fields that must be given (null is then "missing"; elsewhere it is a wrong type).
+    required: frozenset[str]
 
 
+@functools.cache
 def _rules(request_type: type[msgspec.Struct]) -> _Rules:
     info = msgspec.inspect.type_info(request_type)
     assert isinstance(info, msgspec.inspect.StructType)
     not_blank: list[str] = []
     json_arrays: set[str] = set()
+    booleans: set[str] = set()
     for field in info.fields:
         kind = field.type
         if isinstance(kind, msgspec.inspect.Metadata):
             if (kind.extra_json_schema or {}).get("pattern") == NOT_BLANK:
                 not_blank.append(field.encode_name)
             kind = kind.type
-        if isinstance(kind, msgspec.inspect.ListType):
-            json_arrays.add(field.encode_name)
-    return _Rules(not_blank=tuple(not_blank), json_arrays=frozenset(json_arrays))
+        # An optional field's type is a union with None: its other member counts.
+        kinds = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
+        for member in kinds:
+            if isinstance(member, msgspec.inspect.Metadata):
+                member = member.type
+            if isinstance(member, msgspec.inspect.ListType):
+                json_arrays.add(field.encode_name)
+            if isinstance(member, msgspec.inspect.BoolType):
+                booleans.add(field.encode_name)
+    return _Rules(
+        not_blank=tuple(not_blank),
+        json_arrays=frozenset(json_arrays),
+        booleans=frozenset(booleans),
+        required=frozenset(field.encode_name for field in info.fields if field.required),
+    )
 
-
-_RULES: dict[type[msgspec.Struct], _Rules] = {
-    request_type: _rules(request_type) for request_type in REQUEST_TYPES
-}
 
 #: Kurir's words for a field of the wrong type, where "must be a string" is not them.
 _WRONG_TYPE = {
     "buttons": "buttons must be an array of labels",
     "button": "button must be a button's label or its position (from 1)",
     "type": "type must be image, video, audio or document",
+    "events": "events must be an array of event names",
+    "devices": "devices must be an array of device ids, or null for all devices",
+    "enabled": "enabled must be true or false",
+    "since": "since must be Unix seconds or an ISO 8601 time",
 }
+#: How a form writes true and false.
+_FORM_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 _MISSING = re.compile(r"Object missing required field `(?P<field>\w+)`")
 _AT = re.compile(r"(?P<problem>.*) - at `\$\.(?P<field>\w+)(?P<index>\[\d+\])?`")
 
@@ -238,7 +259,9 @@ def convert_fields(fields: Fields, request_type: type[RequestBody]) -> RequestBo
     (the order msgspec reads them in). A text field of only whitespace is
     refused here, before any lookup, as it always was.
     """
-    rules = _RULES[request_type]
+    rules = _rules(request_type)
+    if isinstance(fields, FormFields) and rules.booleans & fields.keys():
+        fields = _form_booleans(fields, rules.booleans)
     try:
         request = msgspec.convert(fields, request_type)
     except msgspec.ValidationError as error:
@@ -249,14 +272,26 @@ def convert_fields(fields: Fields, request_type: type[RequestBody]) -> RequestBo
             if isinstance(value, str):
                 array = _json_array(at["field"], value, form=isinstance(fields, FormFields))
                 decoded = {**fields, at["field"]: array}
+                if isinstance(fields, FormFields):
+                    decoded = FormFields(decoded)
                 return convert_fields(decoded, request_type)
-        raise ValidationError(_message(text)) from None
+        raise ValidationError(_message(text, rules)) from None
     for name in rules.not_blank:
         value = getattr(request, name)
         # isspace() is False for "": together they are `not value.strip()`, without a copy.
         if isinstance(value, str) and (not value or value.isspace()):
             raise ValidationError(f"{name} must not be empty")
     return request
+
+
+def _form_booleans(fields: FormFields, names: frozenset[str]) -> FormFields:
+    """A form's ``true``/``false`` (or 1/0) as booleans; other text is left to be refused."""
+    converted = FormFields(fields)
+    for name in names & fields.keys():
+        value = fields[name]
+        if isinstance(value, str) and value.strip().lower() in _FORM_BOOLEANS:
+            converted[name] = _FORM_BOOLEANS[value.strip().lower()]
+    return converted
 
 
 def _json_array(name: str, value: str, *, form: bool) -> Any:
@@ -272,7 +307,7 @@ def _json_array(name: str, value: str, *, form: bool) -> Any:
         raise ValidationError(f"{name} is not a valid JSON array") from None
 
 
-def _message(text: str) -> str:
+def _message(text: str, rules: _Rules) -> str:
     """msgspec's account of a field at fault, in Kurir's words."""
     missing = _MISSING.fullmatch(text)
     if missing is not None:
@@ -283,6 +318,6 @@ def _message(text: str) -> str:
     field, index = at["field"], at["index"]
     if index is not None:  # only arrays of texts are read
         return f"{field}{index} must be a string"
-    if at["problem"].endswith("got `null`"):  # only required fields refuse null
+    if at["problem"].endswith("got `null`") and field in rules.required:
         return f"{field} is required"
     return _WRONG_TYPE.get(field, f"{field} must be a string")
