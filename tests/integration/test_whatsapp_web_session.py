@@ -8,8 +8,9 @@ processes speaking the real protocol, so crashes and hangs are real too.
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ from kurir.transports.whatsapp_web import store as db
 from tests.support.store_data import T0
 from tests.support.whatsapp_world import FakePhone, FakeWhatsApp
 
-
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -66,7 +67,9 @@ async def add_device(store: Store, public_id: str, config: str = "{}") -> Device
     return await store.database.write(add)
 
 
-async def open_transport(store: Store, device: DeviceInfo, config: str = "{}") -> WhatsAppWebTransport:
+async def open_transport(
+    store: Store, device: DeviceInfo, config: str = "{}"
+) -> WhatsAppWebTransport:
     context = TransportContext(
         device=device,
         events=DeviceEvents(store, device_id=device.id, account_id=device.account_id),
@@ -83,14 +86,16 @@ async def device_state(store: Store, device_id: int) -> str | None:
     return await store.database.read(lambda connection: connection.execute(query).scalar())
 
 
-async def eventually(check, timeout: float = 10.0, what: str = "it"):  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], within: float = 10.0, what: str = "it"
+) -> T:
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         found = await check()
         if found:
             return found
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"waited {timeout:g}s for {what}")
+            raise AssertionError(f"waited {within:g}s for {what}")
         await asyncio.sleep(0.05)
 
 
@@ -112,14 +117,22 @@ async def pair(store: Store, device: DeviceInfo, phone: FakePhone) -> None:
     await eventually(connected, what="the device to connect")
 
 
-def text(message_id: str, device: DeviceInfo, body: str, to: str = "628111111111") -> OutboundMessage:
+def text(
+    message_id: str, device: DeviceInfo, body: str, to: str = "628111111111"
+) -> OutboundMessage:
     return OutboundMessage(
-        message_id=message_id, device=device, recipient=to, content=TextMessage(body=body), attempt=1
+        message_id=message_id,
+        device=device,
+        recipient=to,
+        content=TextMessage(body=body),
+        attempt=1,
     )
 
 
 @pytest.fixture
-async def paired(store: Store, world: FakeWhatsApp) -> AsyncIterator[tuple[WhatsAppWebTransport, DeviceInfo, FakePhone]]:
+async def paired(
+    store: Store, world: FakeWhatsApp
+) -> AsyncIterator[tuple[WhatsAppWebTransport, DeviceInfo, FakePhone]]:
     device = await add_device(store, "wa-main")
     transport = await open_transport(store, device)
     phone = world.phone(device.public_id)
@@ -135,8 +148,10 @@ async def test_pairing_by_qr_then_each_kind_goes_out(
 ) -> None:
     transport, device, phone = paired
     row = await store.read(db.session_row, device_id=device.id)
-    assert row is not None and row.jid == "628122222222:7@s.whatsapp.net"
-    assert row.qr_code is None and row.pair_result == "paired"
+    assert row is not None
+    assert row.jid == "628122222222:7@s.whatsapp.net"
+    assert row.qr_code is None
+    assert row.pair_result == "paired"
 
     first = await transport.send(text("3EB0000000000000000A", device, "Halo"))
     image = OutboundMessage(
@@ -222,7 +237,7 @@ async def test_a_hung_session_is_killed_and_restarted(
     async def replaced() -> bool:
         return phone.pids()[-1] != hung and await device_state(store, device.id) == "connected"
 
-    await eventually(replaced, timeout=15, what="the hung session to be replaced")
+    await eventually(replaced, within=15, what="the hung session to be replaced")
     with pytest.raises(ProcessLookupError):
         os.kill(hung, signal.SIGCONT)  # it was killed, not left stopped
     assert await transport.send(text("3EB0000000000000003A", device, "after"))

@@ -199,7 +199,7 @@ class FakeClient:
             FileLength=len(data),
         )
 
-    def PairPhone(self, phone: str, show_push: bool, client_name: Any = None) -> str:  # noqa: N802  # neonize's name
+    def PairPhone(self, phone: str, show_push: bool, client_name: Any = None) -> str:
         if self.logged_in:
             raise PairPhoneError("already logged in")
         if self.qr is None:
@@ -279,7 +279,7 @@ class FakeClient:
             path.unlink()
             self._obey(command)
 
-    def _obey(self, command: dict[str, Any]) -> None:  # noqa: C901  # one branch per command
+    def _obey(self, command: dict[str, Any]) -> None:
         op = command["op"]
         if op == "scan" and command["code"] in (self.qr, self.pair_code):
             self._pair(command["phone"])

@@ -163,8 +163,6 @@ class WhatsAppWebTransport(Transport):
             if answer.error is not None:
                 raise TransientSendError(f"WhatsApp: could not check {phone}: {answer.error}")
             known = {phone: phone in answer.values}
-            await store.write(
-                db.remember_numbers, device_id=device_id, found=known, now=now_ms()
-            )
+            await store.write(db.remember_numbers, device_id=device_id, found=known, now=now_ms())
         if not known[phone]:
             raise PermanentSendError(f"recipient {phone} is not on WhatsApp")

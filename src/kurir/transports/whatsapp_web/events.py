@@ -154,7 +154,11 @@ class FrameHandler:
 
 def _position(content: ButtonMessage, button_id: str | None, label: str | None) -> int | None:
     """Which button a reply chose: by the id it was sent with, else by its label."""
-    if button_id is not None and button_id.isdigit() and 1 <= int(button_id) <= len(content.buttons):
+    if (
+        button_id is not None
+        and button_id.isdigit()
+        and 1 <= int(button_id) <= len(content.buttons)
+    ):
         return int(button_id)
     if label is None:
         return None

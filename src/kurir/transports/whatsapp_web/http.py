@@ -64,7 +64,9 @@ def whatsapp_web_routes(api: ApiContext, transport: str) -> list[BaseRoute]:
                 if session is not None and session.qr_at
                 else None,
                 last_result=session.pair_result if session is not None else None,
-                message=None if held else f"no worker holds device {device.public_id} yet: "
+                message=None
+                if held
+                else f"no worker holds device {device.public_id} yet: "
                 "pairing starts when `kurir serve` or `kurir worker` takes it",
             )
         )

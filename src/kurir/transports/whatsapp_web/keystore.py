@@ -8,6 +8,7 @@ device is found there by its JID, so it moves between workers and machines
 without pairing again.
 """
 
+import asyncio
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -108,4 +109,4 @@ class KeyStore:
         if self.shared:
             return
         for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(self.location + suffix).unlink(missing_ok=True)
+            await asyncio.to_thread(Path(self.location + suffix).unlink, missing_ok=True)

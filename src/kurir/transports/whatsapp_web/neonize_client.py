@@ -20,12 +20,12 @@ class KurirClient(NewClient):  # type: ignore[misc]  # neonize ships no type inf
     on_login_status: Callable[[str], None] = staticmethod(lambda status: None)
 
     # Replaces NewClient's private __onLoginStatus, which connect() hands to Go.
-    def _NewClient__onLoginStatus(self, _uuid: int, status: int) -> None:  # noqa: N802  # neonize's mangled name
+    def _NewClient__onLoginStatus(self, _uuid: int, status: int) -> None:
         self.on_login_status(ctypes.string_at(status).decode(errors="replace"))
 
 
 def new_client(*, store: str, uuid: str, jid: str | None, new_device: bool) -> Any:
-    """A client on the key store ``store``: resuming ``jid``, or a new device, or the store's first."""
+    """A client on the key store ``store``: resuming ``jid``, a new device, or the store's first."""
     return KurirClient(
         store,
         jid=wire.parse_jid(jid) if jid else None,

@@ -202,7 +202,9 @@ class SessionProcess:
                 async with asyncio.timeout(PING_TIMEOUT_S):
                     await self.request(lambda number: Ping(request=number))
             except TimeoutError:
-                log.warning("session %d answered no ping for %gs: killing it", self.pid, PING_TIMEOUT_S)
+                log.warning(
+                    "session %d answered no ping for %gs: killing it", self.pid, PING_TIMEOUT_S
+                )
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
                 return

@@ -97,7 +97,15 @@ class Stop(msgspec.Struct, frozen=True, tag="stop", tag_field="op"):
 
 
 ToSession = (
-    Hello | SendText | SendMedia | SendButtons | RequestPairCode | LogOut | CheckNumbers | Ping | Stop
+    Hello
+    | SendText
+    | SendMedia
+    | SendButtons
+    | RequestPairCode
+    | LogOut
+    | CheckNumbers
+    | Ping
+    | Stop
 )
 
 
@@ -170,9 +178,7 @@ class ButtonSeen(msgspec.Struct, frozen=True, tag="button", tag_field="op"):
     sender_name: str | None = None
 
 
-ToWorker = (
-    Ready | Answer | QrCode | PairCode | StateChange | ReceiptSeen | InboundSeen | ButtonSeen
-)
+ToWorker = Ready | Answer | QrCode | PairCode | StateChange | ReceiptSeen | InboundSeen | ButtonSeen
 
 _ENCODER = msgspec.msgpack.Encoder()
 _TO_SESSION = msgspec.msgpack.Decoder(ToSession)

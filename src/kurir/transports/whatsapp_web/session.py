@@ -258,7 +258,9 @@ class Session:
     def _on_banned(self, _client: Any, event: Any) -> None:
         until = int(time.time() * 1000) + int(event.Expire) * 1000
         self._emit(
-            StateChange(state="banned", until=until, detail=TemporaryBan.TempBanReason.Name(event.Code))
+            StateChange(
+                state="banned", until=until, detail=TemporaryBan.TempBanReason.Name(event.Code)
+            )
         )
 
     def _on_connect_failure(self, _client: Any, event: Any) -> None:

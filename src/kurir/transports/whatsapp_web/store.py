@@ -96,9 +96,7 @@ _S = whatsapp_web_sessions.c
 
 def _ensure_row(connection: Connection, device_id: int, now: int) -> None:
     insert = dialect_insert(connection, whatsapp_web_sessions)
-    connection.execute(
-        insert.values(device_id=device_id, updated_at=now).on_conflict_do_nothing()
-    )
+    connection.execute(insert.values(device_id=device_id, updated_at=now).on_conflict_do_nothing())
 
 
 def session_row(connection: Connection, *, device_id: int) -> SessionRow | None:
@@ -117,9 +115,7 @@ def session_rows(connection: Connection, device_ids: Sequence[int]) -> list[Sess
     return [SessionRow(**row._asdict()) for row in rows]
 
 
-def request_pairing(
-    connection: Connection, *, device_id: int, phone: str | None, now: int
-) -> int:
+def request_pairing(connection: Connection, *, device_id: int, phone: str | None, now: int) -> int:
     """Ask for a new pairing (by code when ``phone`` is given); its number."""
     _ensure_row(connection, device_id, now)
     seq: int = connection.execute(
@@ -207,9 +203,7 @@ def finish_disconnect(connection: Connection, *, device_id: int, seq: int, now: 
         .where(_S.device_id == device_id)
         .values(
             jid=None,
-            disconnected_seq=sa.case(
-                (_S.disconnected_seq < seq, seq), else_=_S.disconnected_seq
-            ),
+            disconnected_seq=sa.case((_S.disconnected_seq < seq, seq), else_=_S.disconnected_seq),
             # A pairing asked for before the disconnect is void.
             served_seq=_S.pair_seq,
             qr_code=None,
@@ -250,7 +244,9 @@ def sent_content(
     row = connection.execute(
         sa.select(messages.c.message_id, messages.c.content)
         .select_from(
-            whatsapp_web_sent.join(messages, messages.c.message_id == whatsapp_web_sent.c.message_id)
+            whatsapp_web_sent.join(
+                messages, messages.c.message_id == whatsapp_web_sent.c.message_id
+            )
         )
         .where(
             whatsapp_web_sent.c.device_id == device_id,

@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 
 from kurir.clock import now_ms, to_datetime
-from kurir.transports.base import TransportContext, TransientSendError
-from kurir.transports.whatsapp_web import store as db
+from kurir.transports.base import TransientSendError, TransportContext
 from kurir.transports.whatsapp_web.events import FrameHandler
 from kurir.transports.whatsapp_web.keystore import KeyStore
 from kurir.transports.whatsapp_web.layout import DeviceState, banned, error
 from kurir.transports.whatsapp_web.process import SessionGone, SessionProcess, worker_env
 from kurir.transports.whatsapp_web.protocol import (
+    VERSION,
     Answer,
     Hello,
     LogOut,
@@ -32,7 +32,6 @@ from kurir.transports.whatsapp_web.protocol import (
     StateChange,
     ToSession,
     ToWorker,
-    VERSION,
 )
 
 log = logging.getLogger("kurir.whatsapp_web")
@@ -99,7 +98,9 @@ class DeviceSession:
         try:
             return await process.request(make, tag)
         except SessionGone as gone:
-            raise TransientSendError(f"WhatsApp Web session ended during the send: {gone}") from None
+            raise TransientSendError(
+                f"WhatsApp Web session ended during the send: {gone}"
+            ) from None
 
     # -- the loop ------------------------------------------------------------
 
@@ -257,4 +258,3 @@ class DeviceSession:
             self.state = state
             with contextlib.suppress(Exception):  # a state is news, not worth stopping for
                 await self.context.events.device_state(state[:200])
-

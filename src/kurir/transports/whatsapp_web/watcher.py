@@ -10,6 +10,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
+from typing import ClassVar
 
 from kurir.store import Store
 from kurir.transports.whatsapp_web import store as db
@@ -22,7 +23,9 @@ POLL_EVERY_S = 0.5
 class RequestWatcher:
     """Watches the devices of one store; runs while it has any."""
 
-    _by_store: "weakref.WeakKeyDictionary[Store, RequestWatcher]" = weakref.WeakKeyDictionary()
+    _by_store: ClassVar["weakref.WeakKeyDictionary[Store, RequestWatcher]"] = (
+        weakref.WeakKeyDictionary()
+    )
 
     def __init__(self, store: Store) -> None:
         self._store = store

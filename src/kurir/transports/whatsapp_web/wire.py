@@ -58,9 +58,7 @@ def parse_jid(text: str) -> Any:
     if "." in user:
         user, _, agent_text = user.partition(".")
         agent = int(agent_text)
-    return JID(
-        User=user, RawAgent=agent, Device=device, Integrator=0, Server=server, IsEmpty=False
-    )
+    return JID(User=user, RawAgent=agent, Device=device, Integrator=0, Server=server, IsEmpty=False)
 
 
 def jid_text(jid: Any) -> str:
@@ -115,7 +113,7 @@ def media_message(
 
 
 def image_thumbnail(data: bytes) -> bytes | None:
-    """A small JPEG preview of an image, as WhatsApp shows before the download; None if unreadable."""
+    """A small JPEG preview, shown before the download; None for what Pillow cannot read."""
     from PIL import Image  # neonize's own dependency
 
     try:
