@@ -38,6 +38,12 @@ T = TypeVar("T")
 
 
 @pytest.fixture
+def database_url(sqlite_database_url: str) -> str:
+    """SQLite only: the sessions do not touch Kurir's database, and each test costs seconds."""
+    return sqlite_database_url
+
+
+@pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeWhatsApp:
     fake = FakeWhatsApp(tmp_path / "whatsapp", qr_seconds=0.4, qr_count=4)
     for name, value in fake.env().items():

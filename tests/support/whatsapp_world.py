@@ -22,14 +22,14 @@ T = TypeVar("T")
 _REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 10.0, what: str = "it") -> T:
-    deadline = time.monotonic() + timeout
+def wait_for(check: Callable[[], T | None], within: float = 10.0, what: str = "it") -> T:
+    deadline = time.monotonic() + within
     while True:
         found = check()
         if found:
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g}s for {what}")
+            raise AssertionError(f"waited {within:g}s for {what}")
         time.sleep(0.05)
 
 
