@@ -22,6 +22,7 @@ from kurir.api.types import (
     InboundListResponse,
     MessageData,
     MessageResponse,
+    PairingResponse,
     SendResponse,
 )
 
@@ -121,6 +122,17 @@ def _inbound(query: InboundQuery) -> _Request[InboundListResponse]:
 
 _DEVICES = _Request("GET", "/device/list", DeviceListResponse)
 
+#: Starting a pairing waits for the worker's first code (up to 30 s for a pairing code).
+_PAIRING_TIMEOUT_S = 40.0
+
+
+def _pairing(method: str, action: str, device: str, **body: str) -> _Request[PairingResponse]:
+    options: dict[str, Any] = {"timeout": _PAIRING_TIMEOUT_S}
+    if body:
+        options["json"] = body
+    path = f"/device/{action}/{quote(device, safe='')}"
+    return _Request(method, path, PairingResponse, options)
+
 
 def _decode(response: httpx.Response, answer: type[Answer]) -> Answer:
     """The answer as ``answer``, or the refusal as a KurirError."""
@@ -192,6 +204,24 @@ class Client:
     def list_inbound(self, **query: Unpack[InboundQuery]) -> InboundListResponse:
         """What recipients sent the account's devices, newest first, a page at a time."""
         return self._call(_inbound(query))
+
+    def start_pairing(self, device: str) -> PairingResponse:
+        """Start linking a WhatsApp Web device by QR code; the answer has the first code."""
+        return self._call(_pairing("POST", "scan", device))
+
+    def pairing(self, device: str) -> PairingResponse:
+        """A WhatsApp Web device's pairing as it is now: state, QR code, pairing code."""
+        return self._call(_pairing("GET", "scan", device))
+
+    def pair_by_code(self, device: str, phone: str | None = None) -> PairingResponse:
+        """Link by an 8-character code typed on the phone (``phone``: by default the device's)."""
+        return self._call(
+            _pairing("POST", "pair-code", device, **({"phone": phone} if phone else {}))
+        )
+
+    def disconnect_device(self, device: str) -> PairingResponse:
+        """Log a WhatsApp Web device out and forget its session."""
+        return self._call(_pairing("POST", "disconnect", device))
 
 
 class AsyncClient:

@@ -1,4 +1,4 @@
-"""WhatsApp Web end to end: a real ``kurir serve`` whose worker runs session processes with the fake client.
+"""WhatsApp Web end to end: ``kurir serve`` runs session processes with the fake client.
 
 Pairing goes through the API as a user's would (the QR code changes, the
 phone scans one), messages go out and come back as receipts and replies,
@@ -7,6 +7,8 @@ and session processes die and are replaced while the worker's messages go on.
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
 from kurir.clock import now_ms
 from kurir.store import Store, accounts
 from kurir.transports.whatsapp_web import store as db
+from tests.e2e.kurir_cli import kurir_env, run_kurir, succeeded
 from tests.support.databases import sqlite_url
 from tests.support.provision import Tenant, provision_tenant
 from tests.support.server import KurirProcess
@@ -230,3 +233,56 @@ def _alive(pid: int) -> bool:
     stat = Path(f"/proc/{pid}/stat")
     # A zombie not yet reaped by anyone counts as gone.
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_the_cli_adds_a_paced_device_and_pairs_it_by_code(
+    setup: tuple[KurirProcess, Tenant, FakeWhatsApp],
+) -> None:
+    server, tenant, world = setup
+    added = run_kurir(
+        "devices",
+        "add",
+        "--account",
+        str(tenant.account_id),
+        "--phone",
+        "0812 2222 222",
+        "--id",
+        "wa-cli",
+        "--transport",
+        "whatsapp-web",
+        database_url=server.database_url,
+    )
+    assert "wa-cli (whatsapp-web, 628122222222)" in succeeded(added)
+    listed = succeeded(run_kurir("devices", "list", database_url=server.database_url))
+    assert "wa-cli\t628122222222\twhatsapp-web\t3000-8000ms" in listed
+    server.start()
+    with server.client(tenant.api_key) as client:
+        wait_for(lambda: device_state(client, "wa-cli") == "unpaired", what="the worker")
+    pairing = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kurir",
+            "devices",
+            "pair",
+            "wa-cli",
+            "--code",
+            "--url",
+            server.base_url,
+            "--api-key",
+            tenant.api_key,
+        ],
+        env=kurir_env(None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    phone = world.phone("wa-cli")
+    assert pairing.stdout is not None
+    shown = pairing.stdout.readline()  # as a person reads it, before typing it
+    code = shown.rsplit(" ", 1)[-1].strip()
+    assert code == phone.pair_code()
+    phone.scan(code)
+    out, err = pairing.communicate(timeout=30)
+    assert pairing.returncode == 0, err
+    assert "wa-cli is paired and connected" in out

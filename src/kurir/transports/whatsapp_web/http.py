@@ -95,8 +95,8 @@ def whatsapp_web_routes(api: ApiContext, transport: str) -> list[BaseRoute]:
 
     async def pair_code(request: Request) -> Response:
         device = await web_device(request)
-        fields = await api.fields(request)
-        raw = fields.get("phone")
+        # The body is optional: without one, the device's own number is linked.
+        raw = (await api.fields(request)).get("phone") if await request.body() else None
         if raw is not None and not isinstance(raw, str | int):
             raise ValidationError("phone must be a phone number")
         phone = device.phone
