@@ -6,6 +6,7 @@ and session processes die and are replaced while the worker's messages go on.
 """
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -41,8 +42,8 @@ def add_web_devices(url: str, account_id: int, names: list[str], *, paired: bool
         try:
             for name in names:
                 device = await store.database.write(
-                    lambda connection, name=name: accounts.add_device(
-                        connection,
+                    functools.partial(
+                        accounts.add_device,
                         public_id=name,
                         account_id=account_id,
                         phone="628122222222",
@@ -82,6 +83,10 @@ def device_state(client: httpx.Client, device: str) -> str:
 
 def message_status(client: httpx.Client, message_id: str) -> str:
     return str(client.get(f"/message/{message_id}").json()["data"]["status"])
+
+
+def delivered(client: httpx.Client, message_id: str) -> bool:
+    return message_status(client, message_id) == "delivered"
 
 
 def test_pair_by_qr_send_receive_and_survive_a_killed_session(
@@ -173,7 +178,7 @@ def test_pair_by_qr_send_receive_and_survive_a_killed_session(
         ]
         for message_id in ids:
             wait_for(
-                lambda message_id=message_id: message_status(client, message_id) == "delivered",
+                functools.partial(delivered, client, message_id),
                 within=30,
                 what=f"{message_id} after the restart",
             )
@@ -210,7 +215,7 @@ def test_ten_devices_in_one_worker_one_crashing_again_and_again(
         for name in names[1:]:
             for message_id in ids[name]:
                 wait_for(
-                    lambda m=message_id: message_status(client, m) == "delivered",
+                    functools.partial(delivered, client, message_id),
                     within=30,
                     what=f"{name}'s {message_id}",
                 )

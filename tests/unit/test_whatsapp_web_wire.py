@@ -1,4 +1,4 @@
-"""The real neonize, offline: Kurir's outgoing protobufs, its reading of events, QR codes, key stores.
+"""The real neonize, offline: outgoing protobufs, events read back, QR codes, key stores.
 
 Nothing here connects anywhere: messages are built and serialised with
 neonize's classes, events go through neonize's own decoding
