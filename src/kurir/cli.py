@@ -31,6 +31,7 @@ from kurir.store import DATABASE_ERRORS, Store, accounts, reading
 from kurir.store.database import DatabaseURLError, is_sqlite
 from kurir.store.records import Account
 from kurir.transports import TransportConfigError, default_transport, read_config, transport_names
+from kurir.transports.registry import transport_class
 
 #: The width of the column it lands in (tables.py): checked here, because
 #: SQLite would store a longer value silently and PostgreSQL would fail loudly.
@@ -119,6 +120,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("key_id", type=int)
     sub.set_defaults(run=_admin(_keys_revoke))
 
+    # The commands that go through the HTTP API name the server and the key.
+    server_flags = argparse.ArgumentParser(add_help=False)
+    server_flags.add_argument(
+        "--url",
+        dest="server",
+        metavar="URL",
+        help="the server (default: KURIR_URL, else http://KURIR_HOST:KURIR_PORT)",
+    )
+    server_flags.add_argument(
+        "--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY"
+    )
+
     devices_cmd = commands.add_parser("devices", help="manage devices").add_subparsers(
         required=True, metavar="ACTION"
     )
@@ -129,12 +142,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--transport", default=default_transport(), choices=transport_names())
     sub.add_argument("--config", default="{}", help="the transport's config, as JSON")
     sub.add_argument(
-        "--min-interval-ms", type=int, default=0, help="pacing: least time between sends"
+        "--min-interval-ms",
+        type=int,
+        help="pacing: least time between sends (default: the "
+        "transport's; 3000 for whatsapp-web, else 0)",
     )
-    sub.add_argument(
-        "--max-interval-ms", type=int, default=0, help="pacing: most time between sends"
-    )
+    sub.add_argument("--max-interval-ms", type=int, help="pacing: most time between sends")
     sub.set_defaults(run=_admin(_devices_add))
+    sub = devices_cmd.add_parser(
+        "pair", parents=[server_flags], help="link a WhatsApp Web device: show its QR code"
+    )
+    sub.add_argument("device")
+    sub.add_argument("--code", action="store_true", help="pair by a code typed on the phone")
+    sub.add_argument("--phone", help="with --code: the number to link (default: the device's)")
+    sub.set_defaults(run=_pair)
     sub = devices_cmd.add_parser("list", help="list devices")
     sub.add_argument("--account")
     sub.set_defaults(run=_admin(_devices_list))
@@ -150,20 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("message_id")
     sub.set_defaults(run=_admin(_messages_show))
 
-    # The flags of every command that goes through the HTTP API.
-    server = argparse.ArgumentParser(add_help=False)
-    server.add_argument(
-        "--url",
-        dest="server",
-        metavar="URL",
-        help="the server (default: KURIR_URL, else http://KURIR_HOST:KURIR_PORT)",
-    )
-    server.add_argument(
-        "--api-key", default=os.environ.get("KURIR_API_KEY"), help="or KURIR_API_KEY"
-    )
     # The flags every kind shares. A send's flags are named (their dest) after the client
     # method's arguments they fill: _send passes them on by name.
-    common = argparse.ArgumentParser(add_help=False, parents=[server])
+    common = argparse.ArgumentParser(add_help=False, parents=[server_flags])
     common.add_argument("--device", required=True, help="the device that sends")
     common.add_argument("--phone", required=True, help="the recipient, in any usual notation")
     common.add_argument(
@@ -197,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--message", required=True)
     sub.add_argument("--footer", required=True)
     sub.add_argument("--button", action="append", required=True, dest="buttons")
-    add_webhook_commands(commands, server, _webhooks)
+    add_webhook_commands(commands, server_flags, _webhooks)
     return parser
 
 
@@ -378,6 +388,12 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
     except TransportConfigError as error:
         raise CommandError(str(error)) from None
     # A max of 0 means "the same as the min" (fixed pacing), so only a max above 0 bounds it.
+    if args.min_interval_ms is None and args.max_interval_ms is None:
+        args.min_interval_ms, args.max_interval_ms = transport_class(
+            args.transport
+        ).default_pacing_ms
+    args.min_interval_ms = args.min_interval_ms or 0
+    args.max_interval_ms = args.max_interval_ms or 0
     lowest, highest = args.min_interval_ms, args.max_interval_ms
     if lowest < 0 or highest < 0 or 0 < highest < lowest:
         raise CommandError("pacing: need 0 <= --min-interval-ms <= --max-interval-ms")
@@ -458,6 +474,17 @@ def _client(args: argparse.Namespace, settings: Settings) -> Client:
         raise CommandError("an API key is needed: --api-key or KURIR_API_KEY")
     url = args.server or os.environ.get("KURIR_URL") or _local_url(settings)
     return Client(url, args.api_key)
+
+
+def _pair(args: argparse.Namespace, settings: Settings) -> None:
+    from kurir.pairing_cli import pair
+
+    if not args.api_key:
+        raise CommandError("an API key is needed: --api-key or KURIR_API_KEY")
+    url = args.server or os.environ.get("KURIR_URL") or _local_url(settings)
+    with Client(url, args.api_key) as client:
+        if not pair(client, args.device, code=args.code, phone=args.phone):
+            raise CommandError(f"device {args.device} was not paired")
 
 
 def _local_url(settings: Settings) -> str:

@@ -22,6 +22,7 @@ from kurir.api.types import (
     InboundListResponse,
     MessageData,
     MessageResponse,
+    PairingResponse,
     SendResponse,
 )
 from kurir.api.webhook_types import (
@@ -194,6 +195,18 @@ def _list_or_none(values: Any) -> Any:
     return None if values is None else list(values)
 
 
+#: Starting a pairing waits for the worker's first code (up to 30 s for a pairing code).
+_PAIRING_TIMEOUT_S = 40.0
+
+
+def _pairing(method: str, action: str, device: str, **body: str) -> _Request[PairingResponse]:
+    options: dict[str, Any] = {"timeout": _PAIRING_TIMEOUT_S}
+    if body:
+        options["json"] = body
+    path = f"/device/{action}/{quote(device, safe='')}"
+    return _Request(method, path, PairingResponse, options)
+
+
 def _decode(response: httpx.Response, answer: type[Answer]) -> Answer:
     """The answer as ``answer``, or the refusal as a KurirError."""
     if response.is_success:
@@ -304,6 +317,24 @@ class Client:
     ) -> RedeliveredData:
         """One delivery again, or every dead one since a time (Unix seconds or ISO 8601)."""
         return self._call(_redeliver(webhook_id, delivery, since)).data
+
+    def start_pairing(self, device: str) -> PairingResponse:
+        """Start linking a WhatsApp Web device by QR code; the answer has the first code."""
+        return self._call(_pairing("POST", "scan", device))
+
+    def pairing(self, device: str) -> PairingResponse:
+        """A WhatsApp Web device's pairing as it is now: state, QR code, pairing code."""
+        return self._call(_pairing("GET", "scan", device))
+
+    def pair_by_code(self, device: str, phone: str | None = None) -> PairingResponse:
+        """Link by an 8-character code typed on the phone (``phone``: by default the device's)."""
+        return self._call(
+            _pairing("POST", "pair-code", device, **({"phone": phone} if phone else {}))
+        )
+
+    def disconnect_device(self, device: str) -> PairingResponse:
+        """Log a WhatsApp Web device out and forget its session."""
+        return self._call(_pairing("POST", "disconnect", device))
 
 
 class AsyncClient:

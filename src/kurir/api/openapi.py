@@ -32,6 +32,7 @@ from kurir.api.types import (
     HealthResponse,
     InboundListResponse,
     MessageResponse,
+    PairingResponse,
     SandboxDeliveriesResponse,
     SandboxReplyResponse,
     SendResponse,
@@ -123,6 +124,18 @@ _CONTENT = {
     "message_footer": "Footer",
     "buttons": ["Opsi 1", "Opsi 2"],
     "layout": "reply_buttons",
+}
+
+_PAIRING = {
+    "status": "ok",
+    "device": DEVICE,
+    "state": "pairing",
+    "qr": "2@kX3v…,Qm9v…,AQID",
+    "qr_image": "data:image/png;base64,iVBORw0KGgo…",
+    "pair_code": None,
+    "qr_updated_at": "2026-05-04T09:30:00.215+07:00",
+    "last_result": None,
+    "message": None,
 }
 
 OPERATIONS = (
@@ -357,6 +370,84 @@ OPERATIONS = (
         errors=(_UNAUTHORIZED, _DEVICE_NOT_FOUND, _NOT_SANDBOX, _BAD_LIMIT, _UNAVAILABLE),
     ),
     *WEBHOOK_OPERATIONS,
+    *(
+        Operation(
+            method=method,
+            path=f"/device/{action}/{{device}}",
+            operation_id=operation_id,
+            tag="Pairing",
+            summary=summary,
+            description=description,
+            response=PairingResponse,
+            response_example=_PAIRING,
+            parameters=(_DEVICE_PATH,),
+            errors=(
+                _UNAUTHORIZED,
+                _DEVICE_NOT_FOUND,
+                Problem(409, "device dev-main uses the sandbox transport, not whatsapp-web"),
+                *extra_errors,
+                _UNAVAILABLE,
+            ),
+        )
+        for method, action, operation_id, summary, description, extra_errors in (
+            (
+                "POST",
+                "scan",
+                "startPairing",
+                "Link a WhatsApp number by QR code",
+                "Starts pairing a WhatsApp Web device and answers with its first QR code "
+                "(within 10 s) for the phone to scan in WhatsApp, Linked devices. WhatsApp "
+                "replaces the code every 20 seconds or so until it is scanned or pairing "
+                "expires; a device whose pairing expired can start again.",
+                (
+                    Problem(
+                        409,
+                        "device dev-main is paired already; POST /device/disconnect/"
+                        "dev-main unlinks it first",
+                    ),
+                ),
+            ),
+            (
+                "GET",
+                "scan",
+                "showPairing",
+                "The device's pairing: state and current QR code",
+                "`qr` is the code's text and `qr_image` the same code as a PNG data URI; "
+                "`state` becomes `connected` once the phone has scanned it.",
+                (),
+            ),
+            (
+                "POST",
+                "pair-code",
+                "pairByCode",
+                "Link a WhatsApp number by pairing code",
+                "Instead of a QR code, an 8-character code to type on the phone (WhatsApp, "
+                "Linked devices, Link with phone number). The body may name the `phone` to "
+                "link; by default the device's own number.",
+                (
+                    Problem(
+                        409,
+                        "device dev-main is paired already; POST /device/disconnect/"
+                        "dev-main unlinks it first",
+                    ),
+                    Problem(422, "phone is not a valid phone number: '0811'"),
+                    Problem(
+                        504,
+                        "no pairing code for device dev-main within 30 s; "
+                        "GET /device/scan/dev-main shows it when it comes",
+                    ),
+                ),
+            ),
+            (
+                "POST",
+                "disconnect",
+                "disconnectDevice",
+                "Unlink the WhatsApp number",
+                "Logs the device out of WhatsApp and forgets its session; pair it again to send.",
+                (),
+            ),
+        )
+    ),
     Operation(
         method="GET",
         path="/healthz",
@@ -404,6 +495,7 @@ _STATUS_DESCRIPTIONS = {
     422: "A field breaks a rule; the message names it.",
     429: "Too many requests; retry after the seconds in Retry-After.",
     503: "The database is unavailable; retry after the seconds in Retry-After.",
+    504: "The worker holding the device did not answer in time; look again later.",
 }
 _STATUS_HEADERS = {
     401: {"WWW-Authenticate": "Bearer"},

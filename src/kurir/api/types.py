@@ -105,6 +105,26 @@ class SandboxDeliveriesResponse(msgspec.Struct, kw_only=True):
     data: list[SandboxDeliveryData]
 
 
+class PairingResponse(msgspec.Struct, kw_only=True):
+    """A WhatsApp Web device's pairing: its state and the code the phone is to scan or type."""
+
+    status: str = "ok"
+    device: str
+    #: unpaired, pairing, connected, disconnected, logged_out, banned: …, error: …; idle
+    #: while no worker holds the device.
+    state: str
+    #: The QR code's text while pairing by QR; WhatsApp replaces it every 20 seconds or so.
+    qr: str | None
+    #: The same QR code as a PNG, as a data URI for an <img> tag.
+    qr_image: str | None
+    #: The code to type on the phone while pairing by code.
+    pair_code: str | None
+    qr_updated_at: str | None
+    #: How the latest pairing ended: paired, expired, logged out: …
+    last_result: str | None
+    message: str | None = None
+
+
 class ReceivedResponse(msgspec.Struct, kw_only=True):
     status: str = "ok"
     message: str = "Message received"

@@ -5,7 +5,7 @@ provider has a module or package of its own that registers itself; importing
 this package imports the built-in ones.
 """
 
-from kurir.transports import sandbox
+from kurir.transports import sandbox, whatsapp_web
 from kurir.transports.base import (
     DeviceInfo,
     MediaFile,
@@ -45,4 +45,5 @@ __all__ = [
     "sandbox",
     "transport_limits",
     "transport_names",
+    "whatsapp_web",
 ]

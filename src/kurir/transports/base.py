@@ -136,6 +136,8 @@ class Transport(abc.ABC):
     limits: ClassVar[TransportLimits]
     #: The transport a new account's first device uses.
     default: ClassVar[bool] = False
+    #: The pacing a new device gets unless told otherwise: least and most ms between sends.
+    default_pacing_ms: ClassVar[tuple[int, int]] = (0, 0)
 
     def __init__(self, config: Any, context: TransportContext) -> None:
         self.config = config

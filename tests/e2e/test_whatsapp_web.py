@@ -1,0 +1,293 @@
+"""WhatsApp Web end to end: ``kurir serve`` runs session processes with the fake client.
+
+Pairing goes through the API as a user's would (the QR code changes, the
+phone scans one), messages go out and come back as receipts and replies,
+and session processes die and are replaced while the worker's messages go on.
+"""
+
+import asyncio
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    ContextInfo,
+    ExtendedTextMessage,
+    InteractiveResponseMessage,
+    Message,
+)
+
+from kurir.clock import now_ms
+from kurir.store import Store, accounts
+from kurir.transports.whatsapp_web import store as db
+from tests.e2e.kurir_cli import kurir_env, run_kurir, succeeded
+from tests.support.databases import sqlite_url
+from tests.support.provision import Tenant, provision_tenant
+from tests.support.server import KurirProcess
+from tests.support.whatsapp_world import FakeWhatsApp, wait_for
+
+RECIPIENT = "628111111111"
+
+
+def add_web_devices(url: str, account_id: int, names: list[str], *, paired: bool) -> None:
+    """WhatsApp Web devices for an account; ``paired`` ones as if linked before."""
+
+    async def add() -> None:
+        store = Store(url, pool_size=1)
+        try:
+            for name in names:
+                device = await store.database.write(
+                    functools.partial(
+                        accounts.add_device,
+                        public_id=name,
+                        account_id=account_id,
+                        phone="628122222222",
+                        transport="whatsapp-web",
+                        created_at=now_ms(),
+                    )
+                )
+                if paired:
+                    await store.write(
+                        db.set_jid, device_id=device.id, jid="628122222222:7@s.whatsapp.net", now=0
+                    )
+        finally:
+            await store.close()
+
+    asyncio.run(add())
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[KurirProcess, Tenant, FakeWhatsApp]]:
+    url = sqlite_url(tmp_path)
+    tenant = provision_tenant(url)
+    world = FakeWhatsApp(tmp_path / "whatsapp", qr_seconds=1.5, qr_count=8)
+    server = KurirProcess(
+        url,
+        tmp_path,
+        api_key=tenant.api_key,
+        env={**world.env(), "KURIR_RETRY_BASE_SECONDS": "0.2"},
+    )
+    yield server, tenant, world
+    server.stop()
+
+
+def device_state(client: httpx.Client, device: str) -> str:
+    devices = client.get("/device/list").json()["data"]
+    return str(next(d["state"] for d in devices if d["device"] == device))
+
+
+def message_status(client: httpx.Client, message_id: str) -> str:
+    return str(client.get(f"/message/{message_id}").json()["data"]["status"])
+
+
+def delivered(client: httpx.Client, message_id: str) -> bool:
+    return message_status(client, message_id) == "delivered"
+
+
+def test_pair_by_qr_send_receive_and_survive_a_killed_session(
+    setup: tuple[KurirProcess, Tenant, FakeWhatsApp],
+) -> None:
+    server, tenant, world = setup
+    add_web_devices(server.database_url, tenant.account_id, ["wa-e2e"], paired=False)
+    phone = world.phone("wa-e2e")
+    server.start()
+    with server.client(tenant.api_key) as client:
+        wait_for(lambda: device_state(client, "wa-e2e") == "unpaired", what="the worker")
+        started = client.post("/device/scan/wa-e2e").json()
+        assert started["state"] == "pairing"
+        assert started["qr"] == phone.qr()
+        assert started["qr_image"].startswith("data:image/png;base64,")
+        first = started["qr"]
+        # WhatsApp rotates the code; the API shows each new one.
+        second = wait_for(
+            lambda: (qr := client.get("/device/scan/wa-e2e").json()["qr"]) != first and qr,
+            what="a new QR code",
+        )
+        phone.scan(second)
+        wait_for(lambda: device_state(client, "wa-e2e") == "connected", what="the link")
+        again = client.post("/device/scan/wa-e2e")
+        assert again.status_code == 409
+        assert "paired already" in again.json()["message"]
+
+        sent = client.post(
+            "/send/text", json={"device": "wa-e2e", "phone": RECIPIENT, "message": "Halo"}
+        ).json()
+        wait_for(lambda: message_status(client, sent["message_id"]) == "delivered", what="delivery")
+        button = client.post(
+            "/send/button",
+            json={
+                "device": "wa-e2e",
+                "phone": RECIPIENT,
+                "message_header": "Header",
+                "message": "Pilih salah satu:",
+                "message_footer": "Footer",
+                "buttons": ["Opsi 1", "Opsi 2"],
+            },
+        ).json()
+        wait_for(lambda: len(phone.sent()) == 2, what="the button message")
+        provider_id, _, out = phone.sent()[1]
+        assert out.conversation.endswith("1. Opsi 1\n2. Opsi 2\n\n_Footer_")
+
+        # A native-flow reply quoting the message becomes its button reply.
+        phone.send_inbound(
+            RECIPIENT,
+            Message(
+                interactiveResponseMessage=InteractiveResponseMessage(
+                    body=InteractiveResponseMessage.Body(text="Opsi 2"),
+                    nativeFlowResponseMessage=InteractiveResponseMessage.NativeFlowResponseMessage(
+                        name="quick_reply", paramsJSON='{"id": "2"}', version=3
+                    ),
+                    contextInfo=ContextInfo(stanzaID=provider_id),
+                )
+            ),
+        )
+        reply = wait_for(
+            lambda: client.get(f"/message/{button['message_id']}").json()["data"]["reply"],
+            what="the button reply",
+        )
+        assert reply["button"] == "Opsi 2"
+        assert message_status(client, button["message_id"]) == "read"
+        phone.send_inbound(
+            RECIPIENT,
+            Message(
+                extendedTextMessage=ExtendedTextMessage(
+                    text="Terima kasih", contextInfo=ContextInfo(stanzaID=provider_id)
+                )
+            ),
+            name="Budi",
+        )
+        inbound = wait_for(
+            lambda: client.get("/messages/inbound?device=wa-e2e").json()["data"],
+            what="the inbound message",
+        )
+        assert inbound[0]["text"] == "Terima kasih"
+        assert inbound[0]["from"] == RECIPIENT
+
+        # kill -9 of the session: the worker starts another; messages go on, none lost.
+        phone.kill_session()
+        ids = [
+            client.post(
+                "/send/text", json={"device": "wa-e2e", "phone": RECIPIENT, "message": f"m{n}"}
+            ).json()["message_id"]
+            for n in range(3)
+        ]
+        for message_id in ids:
+            wait_for(
+                functools.partial(delivered, client, message_id),
+                within=30,
+                what=f"{message_id} after the restart",
+            )
+        assert len(phone.pids()) >= 2
+
+        # The phone removes the link.
+        phone.log_out()
+        wait_for(lambda: device_state(client, "wa-e2e") == "logged_out", what="the logout")
+        assert not phone.paired()
+
+
+def test_ten_devices_in_one_worker_one_crashing_again_and_again(
+    setup: tuple[KurirProcess, Tenant, FakeWhatsApp],
+) -> None:
+    server, tenant, world = setup
+    names = [f"wa-{n}" for n in range(10)]
+    add_web_devices(server.database_url, tenant.account_id, names, paired=True)
+    for name in names:
+        world.phone(name).dir.joinpath("keys.json").write_text(
+            '{"jid": "628122222222:7@s.whatsapp.net"}'
+        )
+    world.phone("wa-0").crash_on_start(1000)
+    server.start()
+    with server.client(tenant.api_key) as client:
+        ids = {
+            name: [
+                client.post(
+                    "/send/text", json={"device": name, "phone": RECIPIENT, "message": f"{n}"}
+                ).json()["message_id"]
+                for n in range(3)
+            ]
+            for name in names
+        }
+        for name in names[1:]:
+            for message_id in ids[name]:
+                wait_for(
+                    functools.partial(delivered, client, message_id),
+                    within=30,
+                    what=f"{name}'s {message_id}",
+                )
+        assert device_state(client, "wa-0") not in ("connected", "idle")
+        assert all(message_status(client, m) in ("queued", "sending") for m in ids["wa-0"])
+        # Started again and again, with backoff.
+        wait_for(lambda: len(world.phone("wa-0").pids()) >= 3, within=20, what="restarts")
+        for name in names[1:]:
+            assert len(world.phone(name).pids()) == 1  # never disturbed
+    # A worker that stops ends its sessions: none is left behind.
+    server.stop()
+    assert all(not _alive(pid) for name in names for pid in world.phone(name).pids())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    # A zombie not yet reaped by anyone counts as gone.
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_the_cli_adds_a_paced_device_and_pairs_it_by_code(
+    setup: tuple[KurirProcess, Tenant, FakeWhatsApp],
+) -> None:
+    server, tenant, world = setup
+    added = run_kurir(
+        "devices",
+        "add",
+        "--account",
+        str(tenant.account_id),
+        "--phone",
+        "0812 2222 222",
+        "--id",
+        "wa-cli",
+        "--transport",
+        "whatsapp-web",
+        database_url=server.database_url,
+    )
+    assert "wa-cli (whatsapp-web, 628122222222)" in succeeded(added)
+    listed = succeeded(run_kurir("devices", "list", database_url=server.database_url))
+    assert "wa-cli\t628122222222\twhatsapp-web\t3000-8000ms" in listed
+    server.start()
+    with server.client(tenant.api_key) as client:
+        wait_for(lambda: device_state(client, "wa-cli") == "unpaired", what="the worker")
+    pairing = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kurir",
+            "devices",
+            "pair",
+            "wa-cli",
+            "--code",
+            "--url",
+            server.base_url,
+            "--api-key",
+            tenant.api_key,
+        ],
+        env=kurir_env(None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    phone = world.phone("wa-cli")
+    assert pairing.stdout is not None
+    shown = pairing.stdout.readline()  # as a person reads it, before typing it
+    code = shown.rsplit(" ", 1)[-1].strip()
+    assert code == phone.pair_code()
+    phone.scan(code)
+    out, err = pairing.communicate(timeout=30)
+    assert pairing.returncode == 0, err
+    assert "wa-cli is paired and connected" in out
