@@ -158,7 +158,9 @@ async def test_a_claim_reads_the_heads_of_index_ranges(store: Store) -> None:
         # Each device: its stuck message (due earliest), then the oldest due one.
         assert len(claimed) == 2 * DEVICES
 
-    (plan,) = await plans(store, claim)
+    plan, *after = await plans(store, claim)
+    # Then the events' read of the account's webhook endpoints, and no more messages.
+    assert [message_accesses(other) for other in after] == [[]]
     accesses = message_accesses(plan)
     # Scheduled and queued messages: a range on status, device and due time;
     # a dead worker's: the device's sending ones; then the chosen rows by id.
