@@ -110,6 +110,10 @@ def find_button(buttons: Sequence[str], choice: str | int) -> tuple[int, str]:
     raise ValidationError(f"button {choice.strip()[:40]!r} is not one of the message's buttons")
 
 
+#: How long after a button message was sent a text may still answer it (24 hours,
+#: WhatsApp's own window for answering a customer), unless configured otherwise.
+DEFAULT_REPLY_WINDOW_SECONDS = 24 * 3600
+
 #: A number written as a reply is a position; no message has a button past this.
 _MAX_POSITION_DIGITS = 9
 
