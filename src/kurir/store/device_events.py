@@ -51,8 +51,11 @@ class DeviceEvents:
     async def record_inbound(
         self, message: InboundMessage
     ) -> ReplyRecorded | InboundRecorded | None:
-        """`inbound`, saying what the message became: a reply, an inbound message, or
-        nothing (the provider delivered it before)."""
+        """As `inbound`, answering what ``message`` became.
+
+        A button's reply, an inbound message, or nothing (the provider
+        delivered it before).
+        """
         return await self._store.write(
             inbound.record_inbound,
             account_id=self._account_id,

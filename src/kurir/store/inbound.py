@@ -5,6 +5,8 @@ of its own: it is recorded as that message's reply, as a press of the button
 would be.
 """
 
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -72,23 +74,28 @@ def record_inbound(
     ).scalar()
     if stored is None:
         return None
-    device = connection.execute(
-        sa.select(devices.c.public_id, devices.c.phone).where(devices.c.id == device_id)
-    ).one()
-    received = MessageReceivedEvent(
-        device=device.public_id,
-        message_id=stored,
-        related_message_id=message.quoted_message_id,
-        type=message.type,
-        sender=message.sender,
-        sender_name=message.sender_name or "",
-        receiver=device.phone,
-        message=message.text or "",
-        media_url=message.media_url,
-        author=None,
-        at=message.at,
-    )
-    record_events(connection, [NewEvent(account_id, device_id, received)])
+
+    def received() -> Iterator[NewEvent]:
+        device = connection.execute(
+            sa.select(devices.c.public_id, devices.c.phone).where(devices.c.id == device_id)
+        ).one()
+        event = MessageReceivedEvent(
+            device=device.public_id,
+            message_id=stored,
+            related_message_id=message.quoted_message_id,
+            type=message.type,
+            sender=message.sender,
+            sender_name=message.sender_name or "",
+            receiver=device.phone,
+            message=message.text or "",
+            media_url=message.media_url,
+            author=None,
+            at=message.at,
+        )
+        yield NewEvent(account_id, device_id, event)
+
+    # Made only if an endpoint of the account may want it: the device is read then.
+    record_events(connection, received(), account_ids=[account_id])
     return InboundRecorded(stored)
 
 
