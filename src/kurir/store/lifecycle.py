@@ -8,15 +8,16 @@ causes (a reply also its ``message.reply``) in its own transaction, through
 `kurir.store.events.record_events`. A change that changes nothing (a second
 read receipt, a claim taken over from a dead worker) causes no event.
 
-Batches stay set-based, one statement each: an UPDATE that returns its rows
-does (claims, cancelling, failing a device's messages); an executemany cannot,
-so outcomes and receipts read their rows first in one SELECT (on PostgreSQL
-locked, in id order, so that no other process changes them in between),
-decide in Python, and write by primary key.
+Batches stay set-based, never a statement per message: an UPDATE that returns
+its rows does (claims, cancelling, failing a device's messages); an
+executemany cannot, so outcomes and receipts read their rows first in one
+SELECT (on PostgreSQL locked, in id order, so that no other process changes
+them in between), decide in Python, and write by primary key. What an event
+names beyond the change is read only when an endpoint may want it.
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -50,51 +51,47 @@ from kurir.store.tables import devices, messages
 
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
 
-#: The public id of an updated message's device, for a RETURNING clause. The
-#: outer column is written out: SQLite's RETURNING is compiled unqualified,
-#: which inside the subquery would name the device's own columns.
-_DEVICE = (
-    sa.select(devices.c.public_id)
-    .where(devices.c.id == sa.literal_column("messages.device_id"))
-    .scalar_subquery()
-    .label("device")
-)
-
-#: What an event of an updated message needs, for a RETURNING clause.
-_CHANGED = (messages.c.message_id, messages.c.account_id, messages.c.device_id, _DEVICE)
-
-
-#: A message whose status changed: its row (with the columns of `_CHANGED`), the
-#: status and when. A plain tuple: a batch makes one per message, and its event
-#: only if some endpoint wants it.
-_Change = tuple[Any, MessageStatus, int]
+#: A message whose status changed: its primary key, its account, the status and
+#: when. Only the makings of an event: the event itself, with what else it names,
+#: is made only when an endpoint of the account may want it, so a batch without
+#: webhooks reads nothing more and builds nothing.
+_Change = tuple[int, int, MessageStatus, int]
 
 #: Statuses by their stored names; cheaper than calling the enum for each row.
 _STATUSES = {str(status): status for status in MessageStatus}
 
-
-def _status_event(change: _Change) -> NewEvent:
-    row, status, at = change
-    event = MessageStatusEvent(device=row.device, message_id=row.message_id, status=status, at=at)
-    return NewEvent(row.account_id, row.device_id, event)
+_EVENT_DETAILS = (
+    sa.select(messages.c.id, messages.c.message_id, messages.c.device_id, devices.c.public_id)
+    .join(devices, devices.c.id == messages.c.device_id)
+    .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
+)
 
 
 def _record_changes(connection: Connection, changes: Sequence[_Change]) -> None:
-    record_events(
-        connection,
-        (_status_event(change) for change in changes),
-        account_ids={row.account_id for row, _, _ in changes},
-    )
+    """Record the ``message.status`` event of each change."""
+
+    def status_events() -> Iterator[NewEvent]:
+        pks = list({pk for pk, _, _, _ in changes})
+        found = {row.id: row for row in connection.execute(_EVENT_DETAILS, {"pks": pks})}
+        for pk, account_id, status, at in changes:
+            row = found[pk]
+            event = MessageStatusEvent(
+                device=row.public_id, message_id=row.message_id, status=status, at=at
+            )
+            yield NewEvent(account_id, row.device_id, event)
+
+    account_ids = {account_id for _, account_id, _, _ in changes}
+    record_events(connection, status_events(), account_ids=account_ids)
 
 
 def _changed_rows(
     connection: Connection, update: sa.Update, status: MessageStatus, at: int
 ) -> None:
     """Run ``update`` (of rows that all move to ``status``) and record their events."""
-    result = connection.execute(update.returning(*_CHANGED))
+    result = connection.execute(update.returning(messages.c.id, messages.c.account_id))
     # A device's whole backlog may fail at once: its events are made a part at a time.
     for rows in result.partitions(10_000):
-        _record_changes(connection, [(row, status, at) for row in rows])
+        _record_changes(connection, [(pk, account_id, status, at) for pk, account_id in rows])
 
 
 def _for_update(connection: Connection, query: sa.Select[Any]) -> sa.Select[Any]:
@@ -230,7 +227,11 @@ def claim_due_messages(
     rows = sorted(connection.execute(statement, parameters).all(), key=lambda r: (r.due_at, r.id))
     _record_changes(
         connection,
-        [(row, MessageStatus.SENDING, now) for row in rows if row.sending_at == now],
+        [
+            (row.id, row.account_id, MessageStatus.SENDING, now)
+            for row in rows
+            if row.sending_at == now
+        ],
     )
     return [
         ClaimedMessage(
@@ -272,26 +273,24 @@ def _claim_statement(dialect: str, limits: int) -> sa.Update:
             messages.c.attempts,
             messages.c.due_at,
             messages.c.sending_at,
-            *_CHANGED,
+            messages.c.message_id,
+            messages.c.account_id,
+            messages.c.device_id,
         )
     )
 
 
-#: A message's row as the changes decided in Python read it.
-_ROW = sa.select(
-    messages.c.id,
-    messages.c.message_id,
-    messages.c.account_id,
-    messages.c.device_id,
-    devices.c.public_id.label("device"),
-    messages.c.status,
-    messages.c.lease_owner,
-    messages.c.delivered_at,
-    messages.c.read_at,
-).join(devices, devices.c.id == messages.c.device_id)
-
-_OUTCOME_ROWS = _ROW.where(messages.c.id.in_(sa.bindparam("pks", expanding=True))).order_by(
-    messages.c.id
+_OUTCOME_ROWS = (
+    sa.select(
+        messages.c.id,
+        messages.c.account_id,
+        messages.c.status,
+        messages.c.lease_owner,
+        messages.c.delivered_at,
+        messages.c.read_at,
+    )
+    .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
+    .order_by(messages.c.id)
 )
 
 _BY_PK = messages.c.id == sa.bindparam("pk")
@@ -336,43 +335,49 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
     if not outcomes:
         return
     query = _for_update(connection, _OUTCOME_ROWS)
-    held = {
-        row.id: row for row in connection.execute(query, {"pks": [o.message_pk for o in outcomes]})
-    }
+    pks = [outcome.message_pk for outcome in outcomes]
+    held = {row[0]: row for row in connection.execute(query, {"pks": pks})}
     writes: dict[str, list[dict[str, Any]]] = {status: [] for status in _OUTCOME_UPDATES}
     changes: list[_Change] = []
     for outcome in outcomes:
         row = held.get(outcome.message_pk)
         status = _STATUSES.get(outcome.status)
-        if (
-            row is None
-            or status not in writes
-            or row.status != MessageStatus.SENDING
-            or row.lease_owner != outcome.worker
-        ):
+        if row is None or status not in writes:
             continue
-        del held[outcome.message_pk]  # its lease ends: another outcome for it is too late
-        values: dict[str, Any] = {"pk": row.id, "at": outcome.at, "error": outcome.error}
+        pk, account_id, current, lease_owner, delivered_at, read_at = row
+        if current != MessageStatus.SENDING or lease_owner != outcome.worker:
+            continue
+        del held[pk]  # its lease ends: another outcome for it is too late
+        values: dict[str, Any] = {"pk": pk, "at": outcome.at, "error": outcome.error}
         if status == MessageStatus.SENT:
-            values["new_status"] = status = Receipts(
-                status, row.delivered_at, row.read_at
-            ).status_once_sent()
+            status = Receipts(status, delivered_at, read_at).status_once_sent()
+            values["new_status"] = status
             values["provider_id"] = outcome.provider_message_id
             # A receipt stamped earlier than our own record proves it was sent by then.
-            if row.delivered_at is not None and row.delivered_at < outcome.at:
-                values["at"] = row.delivered_at
+            if delivered_at is not None and delivered_at < outcome.at:
+                values["at"] = delivered_at
         elif status == MessageStatus.QUEUED:
             values["due"] = outcome.due_at
         writes[outcome.status].append(values)
-        changes.append((row, status, outcome.at))
+        changes.append((pk, account_id, status, outcome.at))
     for outcome_status, rows in writes.items():
         if rows:
             connection.execute(_OUTCOME_UPDATES[outcome_status], rows)
     _record_changes(connection, changes)
 
 
-_RECEIPT_ROWS = _ROW.where(messages.c.message_id.in_(sa.bindparam("ids", expanding=True))).order_by(
-    messages.c.id
+_RECEIPT_ROWS = (
+    sa.select(
+        messages.c.id,
+        messages.c.message_id,
+        messages.c.device_id,
+        messages.c.account_id,
+        messages.c.status,
+        messages.c.delivered_at,
+        messages.c.read_at,
+    )
+    .where(messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(messages.c.id)
 )
 
 _WRITE_RECEIPTS = (
@@ -405,14 +410,13 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
         row = rows.get((receipt.message_id, receipt.device_id))
         if row is None:
             continue
-        if row.id not in read:
-            read[row.id] = now[row.id] = Receipts(
-                _STATUSES[row.status], row.delivered_at, row.read_at
-            )
-        before = now[row.id]
-        after = now[row.id] = before.after(receipt.status, receipt.at)
+        pk, _, _, account_id, status, delivered_at, read_at = row
+        if pk not in read:
+            read[pk] = now[pk] = Receipts(_STATUSES[status], delivered_at, read_at)
+        before = now[pk]
+        after = now[pk] = before.after(receipt.status, receipt.at)
         if after.status != before.status:
-            changes.append((row, after.status, receipt.at))
+            changes.append((pk, account_id, after.status, receipt.at))
     writes = [
         {"pk": pk, "new_status": s.status, "delivered": s.delivered_at, "read": s.read_at}
         for pk, s in now.items()
@@ -436,9 +440,22 @@ class _StoredReply(msgspec.Struct, frozen=True, omit_defaults=True):
 _REPLY_ENCODER = msgspec.json.Encoder()
 _REPLY_DECODER = msgspec.json.Decoder(_StoredReply)
 
-_PRESSED_ROW = _ROW.add_columns(messages.c.content, messages.c.reply).where(
-    messages.c.message_id == sa.bindparam("message_id"),
-    messages.c.device_id == sa.bindparam("device_id"),
+_PRESSED_ROW = (
+    sa.select(
+        messages.c.id,
+        messages.c.account_id,
+        devices.c.public_id,
+        messages.c.content,
+        messages.c.reply,
+        messages.c.status,
+        messages.c.delivered_at,
+        messages.c.read_at,
+    )
+    .join(devices, devices.c.id == messages.c.device_id)
+    .where(
+        messages.c.message_id == sa.bindparam("message_id"),
+        messages.c.device_id == sa.bindparam("device_id"),
+    )
 )
 
 
@@ -481,21 +498,19 @@ def apply_button_press(
             read_at=read.read_at,
         )
     )
-    events = []
     if read.status != before.status:
-        events.append(_status_event((row, read.status, press.at)))
+        _record_changes(connection, [(row.id, row.account_id, read.status, press.at)])
     replied = MessageReplyEvent(
-        device=row.device,
-        message_id=row.message_id,
+        device=row.public_id,
+        message_id=press.message_id,
         sender=press.sender,
         button_index=press.index,
         button_label=label,
         text=label,
         at=press.at,
     )
-    events.append(NewEvent(row.account_id, row.device_id, replied))
-    record_events(connection, events)
-    return ReplyRecorded(row.message_id, press.index, label)
+    record_events(connection, [NewEvent(row.account_id, device_id, replied)])
+    return ReplyRecorded(press.message_id, press.index, label)
 
 
 def _fails_removed(which: sa.ColumnElement[bool], now: int) -> sa.Update:
