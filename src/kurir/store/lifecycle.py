@@ -403,24 +403,24 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
     query = _for_update(connection, _RECEIPT_ROWS)
     found = connection.execute(query, {"ids": sorted({r.message_id for r in wanted})})
     rows = {(row.message_id, row.device_id): row for row in found}
-    read: dict[int, Receipts] = {}
-    now: dict[int, Receipts] = {}
+    stored: dict[int, Receipts] = {}  # as read
+    current: dict[int, Receipts] = {}  # as the batch's receipts leave them
     changes: list[_Change] = []
     for receipt in wanted:
         row = rows.get((receipt.message_id, receipt.device_id))
         if row is None:
             continue
         pk, _, _, account_id, status, delivered_at, read_at = row
-        if pk not in read:
-            read[pk] = now[pk] = Receipts(_STATUSES[status], delivered_at, read_at)
-        before = now[pk]
-        after = now[pk] = before.after(receipt.status, receipt.at)
+        if pk not in stored:
+            stored[pk] = current[pk] = Receipts(_STATUSES[status], delivered_at, read_at)
+        before = current[pk]
+        after = current[pk] = before.after(receipt.status, receipt.at)
         if after.status != before.status:
             changes.append((pk, account_id, after.status, receipt.at))
     writes = [
         {"pk": pk, "new_status": s.status, "delivered": s.delivered_at, "read": s.read_at}
-        for pk, s in now.items()
-        if s != read[pk]
+        for pk, s in current.items()
+        if s != stored[pk]
     ]
     if writes:
         connection.execute(_WRITE_RECEIPTS, writes)
