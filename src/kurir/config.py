@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
 from kurir.domain.devices import DEVICE_ID_RULE, MAX_DEVICE_ID, is_device_id
 from kurir.domain.phone import is_known_region
 
@@ -51,6 +52,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_attempts: int = 8
     retry_base_seconds: float = 2.0
     retry_max_seconds: float = 600.0
+    #: How long after a button message was sent a text that is one of its labels or
+    #: numbers counts as pressing that button; 0 turns text replies off.
+    reply_window_seconds: float = float(DEFAULT_REPLY_WINDOW_SECONDS)
     #: Lets requests to customers' URLs reach loopback and private addresses (development, tests).
     allow_private_urls: bool = False
     #: Fixed values for the first start's account, key and device (else random).
@@ -84,6 +88,7 @@ UPPER_BOUNDS: dict[str, int] = {
     "max_attempts": 1000,
     "retry_base_seconds": 86_400,
     "retry_max_seconds": 86_400,
+    "reply_window_seconds": 30 * 86_400,
     # Beyond these a limit no longer protects anything.
     "header_timeout_seconds": 300,
     "max_connections": 1_000_000,
@@ -151,6 +156,7 @@ def _check(settings: Settings) -> None:
         "retry_max_seconds": settings.retry_max_seconds,
         "auth_cache_seconds": settings.auth_cache_seconds,
         "rate_limit_per_second": settings.rate_limit_per_second,
+        "reply_window_seconds": settings.reply_window_seconds,
     }
     # nan passes every comparison below, and inf breaks int(seconds * 1000).
     for name, value in {**positive, **not_negative}.items():

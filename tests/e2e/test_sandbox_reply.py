@@ -1,4 +1,4 @@
-"""The sandbox plays the recipient: POST /sandbox/{device}/reply presses a button."""
+"""The sandbox plays the recipient: POST /sandbox/{device}/reply presses a button, or writes one."""
 
 import secrets
 from datetime import datetime, timedelta
@@ -71,6 +71,36 @@ def test_a_reply_is_recorded_on_the_message_and_marks_it_read(
     at = parse_time(data["reply"]["at"])
     assert parse_time(data["timestamps"]["delivered"]) <= at
     assert at.utcoffset() == timedelta(hours=7)
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "index"), [("2", "Opsi 2", 2), (" OPSI 3 ", "Opsi 3", 3)]
+)
+def test_a_text_that_is_a_label_or_number_is_the_reply(
+    shared_server: KurirProcess, http: httpx.Client, text: str, label: str, index: int
+) -> None:
+    """As a recipient answers where WhatsApp shows no buttons: the same reply, the same answer."""
+    recipient = _fresh_recipient()
+    message_id = _delivered_to(http, shared_server.device_id, recipient)
+    response = _reply(http, shared_server.device_id, {"phone": recipient, "text": text})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "status": "ok",
+        "message_id": message_id,
+        "button": label,
+        "index": index,
+        "message": "Reply recorded",
+    }
+    data = get_message(http, message_id)
+    assert (data["status"], data["reply"]["button"], data["reply"]["index"]) == (
+        "read",
+        label,
+        index,
+    )
+    # Anything else written is a message of its own, and leaves the reply as it was.
+    other = _reply(http, shared_server.device_id, {"phone": recipient, "text": "4"})
+    assert other.json() == {"status": "ok", "message": "Message received"}
+    assert get_message(http, message_id)["reply"]["index"] == index
 
 
 def test_a_reply_answers_the_latest_message_to_that_phone(

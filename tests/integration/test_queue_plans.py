@@ -17,9 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, event
 
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, lifecycle, tables
+from kurir.store import Store, inbound, lifecycle, tables
+from kurir.store.records import InboundMessage, ReplyRecorded
 from tests.support.store_data import T0, add_account, hold_devices, new_message
 
+RECIPIENT = "628111111111"  # every message's, from `new_message`
 DEVICES = 20
 SCHEDULED_PER_DEVICE = 1_000
 QUEUE_INDEX = "ix_messages_status_device_id_due_at_id"
@@ -158,7 +160,9 @@ async def test_a_claim_reads_the_heads_of_index_ranges(store: Store) -> None:
         # Each device: its stuck message (due earliest), then the oldest due one.
         assert len(claimed) == 2 * DEVICES
 
-    (plan,) = await plans(store, claim)
+    plan, *after = await plans(store, claim)
+    # Then the events' read of the account's webhook endpoints, and no more messages.
+    assert [message_accesses(other) for other in after] == [[]]
     accesses = message_accesses(plan)
     # Scheduled and queued messages: a range on status, device and due time;
     # a dead worker's: the device's sending ones; then the chosen rows by id.
@@ -194,3 +198,43 @@ async def test_the_plans_see_every_access(store: Store) -> None:
     )
     (access,) = message_accesses(plan)
     assert access.startswith("scan: ")
+
+
+REPLY_INDEX = "ix_messages_device_id_recipient_sent_at"
+
+
+async def test_a_text_reply_reads_the_latest_sent_button_message_from_its_index(
+    store: Store,
+) -> None:
+    device_ids = await fill_backlog(store)
+    # Every other message of the backlog was sent (each is a button message).
+    sent = (
+        tables.messages.update()
+        .where(tables.messages.c.id % 2 == 0)
+        .values(status=MessageStatus.SENT, sent_at=T0 - 1000 + tables.messages.c.id)
+    )
+    await store.database.write(lambda connection: connection.execute(sent))
+    if not store.is_sqlite:
+        await store.database.write(lambda connection: connection.exec_driver_sql("ANALYZE"))
+
+    def answer(connection: Connection) -> None:
+        message = InboundMessage(sender=RECIPIENT, type="text", at=T0, text="a")
+        recorded = inbound.record_inbound(
+            connection, account_id=1, device_id=device_ids[0], message=message, reply_window_ms=5000
+        )
+        assert isinstance(recorded, ReplyRecorded)
+
+    lookup, *_ = await plans(store, answer)
+    if isinstance(lookup[0], str):
+        assert lookup == [
+            f"SEARCH messages USING INDEX {REPLY_INDEX} (device_id=? AND recipient=? AND sent_at>?)"
+        ]
+    else:
+        top = lookup[0]["Plan"]
+        (scan,) = top["Plans"]
+        assert (top["Node Type"], scan["Node Type"], scan["Index Name"]) == (
+            "Limit",
+            "Index Scan",
+            REPLY_INDEX,
+        ), top
+        assert scan["Scan Direction"] == "Backward", top

@@ -11,6 +11,7 @@ from kurir.domain.buttons import (
     ButtonLimits,
     ButtonMessage,
     build_button_message,
+    button_answered_by,
     find_button,
 )
 from kurir.domain.content import WHATSAPP_LIMITS
@@ -175,6 +176,37 @@ def test_find_button_refuses_what_the_message_does_not_offer(
     with pytest.raises(ValidationError) as caught:
         find_button(BUTTONS, choice)
     assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tidak", (2, "Tidak")),
+        ("  nanti SAJA ", (3, "Nanti Saja")),
+        ("2", (2, "Tidak")),
+        (" 3\n", (3, "Nanti Saja")),
+        ("01", (1, "Ya")),
+        # Not a button: another position, a number in words or other digits, a sentence.
+        ("4", None),
+        ("0", None),
+        ("-1", None),
+        ("2.", None),
+        ("\u0662", None),  # ARABIC-INDIC DIGIT TWO
+        ("\uff12", None),  # FULLWIDTH DIGIT TWO
+        ("9" * 5000, None),
+        ("Ya, tentu", None),
+        ("", None),
+    ],
+)
+def test_a_text_answers_a_button_by_its_label_or_its_number(
+    text: str, expected: tuple[int, str] | None
+) -> None:
+    assert button_answered_by(BUTTONS, text) == expected
+
+
+def test_a_label_that_is_a_number_wins_over_the_position() -> None:
+    assert button_answered_by(("2", "1"), "2") == (1, "2")
+    assert button_answered_by(("2", "1", "Lain"), "3") == (3, "Lain")
 
 
 # -- text as a person sees it -----------------------------------------------------------------

@@ -94,6 +94,8 @@ def test_overrides_win_and_none_means_not_given() -> None:
         ("KURIR_RETRY_BASE_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_RETRY_MAX_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_AUTH_CACHE_SECONDS", "-1", "must be 0 or more"),
+        ("KURIR_REPLY_WINDOW_SECONDS", "-1", "must be 0 or more"),
+        ("KURIR_REPLY_WINDOW_SECONDS", "nan", "must be a number"),
         (
             "KURIR_BOOTSTRAP_DEVICE_ID",
             "s/x",

@@ -2,10 +2,13 @@
 
 import pytest
 
+from kurir.domain.buttons import ButtonMessage
 from kurir.domain.content import (
+    BUTTON_CONTENT_PREFIX,
     WHATSAPP_LIMITS,
     MediaType,
     MessageKind,
+    TextMessage,
     TransportLimits,
     build_media_message,
     decode_content,
@@ -37,6 +40,16 @@ def test_stored_content_says_its_kind_and_reads_back_the_same() -> None:
     assert decode_content(stored) == media
     assert media.media_type == MediaType.DOCUMENT
     assert media.caption == "Invoice"
+
+
+def test_a_stored_button_message_begins_as_the_store_finds_it() -> None:
+    """The store's index of sent button messages matches this prefix of the JSON."""
+    button = ButtonMessage(header="", body="B", footer="", buttons=("Ya",))
+    assert encode_content(button).startswith(BUTTON_CONTENT_PREFIX)
+    # A text that quotes it is not one.
+    assert not encode_content(TextMessage(body=BUTTON_CONTENT_PREFIX)).startswith(
+        BUTTON_CONTENT_PREFIX
+    )
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,12 @@ class ApiContext:
 
     def events_for(self, device: Device) -> DeviceEvents:
         """The sink through which news of ``device`` is applied, as a worker's transport would."""
-        return DeviceEvents(self.store, device_id=device.id, account_id=device.account_id)
+        return DeviceEvents(
+            self.store,
+            device_id=device.id,
+            account_id=device.account_id,
+            reply_window_ms=round(self.settings.reply_window_seconds * 1000),
+        )
 
     def iso(self, ms: int) -> str:
         return iso_time(ms, self.zone)

@@ -320,7 +320,11 @@ OPERATIONS = (
         tag="Sandbox",
         summary="Play the recipient on a sandbox device",
         description="Answers the latest message the sandbox delivered to `phone`: pressing a "
-        "button records the reply on that message and marks it read.",
+        "button records the reply on that message and marks it read. A `text` instead is a "
+        'message from `phone` (answered `{"status": "ok", "message": "Message '
+        'received"}`), unless it is a label or the number of a button of the latest button '
+        "message sent to `phone` within `KURIR_REPLY_WINDOW_SECONDS`: then it is that reply, "
+        "answered as a press is.",
         request=SandboxReplyRequest,
         request_example={"phone": "08111111111", "button": "Opsi 2"},
         response=SandboxReplyResponse,

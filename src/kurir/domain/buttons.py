@@ -108,3 +108,31 @@ def find_button(buttons: Sequence[str], choice: str | int) -> tuple[int, str]:
         if label_key(label) == wanted:
             return position, label
     raise ValidationError(f"button {choice.strip()[:40]!r} is not one of the message's buttons")
+
+
+#: How long after a button message was sent a text may still answer it (24 hours,
+#: WhatsApp's own window for answering a customer), unless configured otherwise.
+DEFAULT_REPLY_WINDOW_SECONDS = 24 * 3600
+
+#: A number written as a reply is a position; no message has a button past this.
+_MAX_POSITION_DIGITS = 9
+
+
+def button_answered_by(buttons: Sequence[str], text: str) -> tuple[int, str] | None:
+    """The button a recipient's text reply stands for, as ``(position, label)``; or None.
+
+    A text answers a button when it is the button's label (compared as
+    `find_button` compares labels) or its position written in ASCII digits
+    ("2"). A label wins over a position, for labels that are numbers.
+    """
+    try:
+        return find_button(buttons, text)
+    except ValidationError:
+        pass
+    number = text.strip()
+    if number.isascii() and number.isdigit() and len(number) <= _MAX_POSITION_DIGITS:
+        try:
+            return find_button(buttons, int(number))
+        except ValidationError:
+            return None
+    return None

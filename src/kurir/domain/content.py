@@ -65,6 +65,11 @@ def encode_content(content: Content) -> str:
     return _ENCODER.encode(content).decode()
 
 
+#: How every stored button message begins (the tag is encoded first), so the
+#: store can find button messages without reading their content.
+BUTTON_CONTENT_PREFIX = '{"type":"button",'
+
+
 _KIND_OF: dict[type[Content], MessageKind] = {
     TextMessage: MessageKind.TEXT,
     MediaMessage: MessageKind.MEDIA,

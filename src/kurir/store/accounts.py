@@ -7,11 +7,13 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.domain.devices import check_device_id
+from kurir.domain.events import DeviceStateEvent
 from kurir.domain.keys import hash_api_key, key_hint
-from kurir.domain.status import CLAIMABLE, DEVICE_REMOVED, MessageStatus
+from kurir.store import lifecycle
+from kurir.store.events import NewEvent, record_events
 from kurir.store.postgres import lock_for_removal
 from kurir.store.records import Account, ApiKey, Device
-from kurir.store.tables import accounts, api_keys, devices, messages
+from kurir.store.tables import accounts, api_keys, devices
 
 DEVICE_COLUMNS = (
     devices.c.id,
@@ -189,25 +191,23 @@ def remove_device(connection: Connection, *, account_id: int, public_id: str, no
     )
     if removed.rowcount == 0:  # another removal of it committed first
         return False
-    waiting = messages.c.status.in_(list(CLAIMABLE))
-    abandoned = sa.and_(messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now)
-    for which in (waiting, abandoned):  # apart, each reads one range of the queue's index
-        connection.execute(
-            messages.update()
-            .where(messages.c.device_id == device_id, which)
-            .values(
-                status=MessageStatus.FAILED,
-                failed_at=now,
-                last_error=DEVICE_REMOVED,
-                lease_owner=None,
-                lease_until=None,
-            )
-        )
+    lifecycle.fail_messages_of_removed_device(connection, device_id=device_id, now=now)
     return True
 
 
 def set_device_state(connection: Connection, *, device_id: int, state: str, at: int) -> None:
-    """Record what a device's transport reports about its connection."""
-    connection.execute(
-        devices.update().where(devices.c.id == device_id).values(state=state[:200], state_at=at)
-    )
+    """Record what a device's transport reports about its connection.
+
+    A report that changes the state causes a ``device.state`` event; one that
+    repeats it changes nothing, so ``state_at`` is when the state began.
+    """
+    state = state[:200]
+    changed = connection.execute(
+        devices.update()
+        .where(devices.c.id == device_id, devices.c.state.is_distinct_from(state))
+        .values(state=state, state_at=at)
+        .returning(devices.c.account_id, devices.c.public_id)
+    ).first()
+    if changed is not None:
+        event = DeviceStateEvent(device=changed.public_id, state=state, at=at)
+        record_events(connection, [NewEvent(changed.account_id, device_id, event)])

@@ -2,22 +2,38 @@
 
 Workers hand one to each transport they open, and the API builds one for a
 provider's inbound webhook (or the sandbox's simulated recipient), so every
-receipt, button press, inbound message and state change takes the same path.
+receipt, button press, inbound message and state change takes the same path,
+and causes the same events.
 """
 
 from kurir.clock import now_ms
+from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts, inbound, lifecycle
-from kurir.store.records import ButtonPress, InboundMessage, Receipt
+from kurir.store.records import (
+    ButtonPress,
+    InboundMessage,
+    InboundRecorded,
+    Receipt,
+    ReplyRecorded,
+)
 
 
 class DeviceEvents:
     """The sink of one device; every call returns once what it reports is committed."""
 
-    def __init__(self, store: Store, *, device_id: int, account_id: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        device_id: int,
+        account_id: int,
+        reply_window_ms: int = DEFAULT_REPLY_WINDOW_SECONDS * 1000,
+    ) -> None:
         self._store = store
         self._device_id = device_id
         self._account_id = account_id
+        self._reply_window_ms = reply_window_ms
 
     async def receipt(self, message_id: str, status: MessageStatus, at: int) -> None:
         await self._store.record_receipt(
@@ -30,11 +46,22 @@ class DeviceEvents:
         )
 
     async def inbound(self, message: InboundMessage) -> None:
-        await self._store.write(
+        await self.record_inbound(message)
+
+    async def record_inbound(
+        self, message: InboundMessage
+    ) -> ReplyRecorded | InboundRecorded | None:
+        """As `inbound`, answering what ``message`` became.
+
+        A button's reply, an inbound message, or nothing (the provider
+        delivered it before).
+        """
+        return await self._store.write(
             inbound.record_inbound,
             account_id=self._account_id,
             device_id=self._device_id,
             message=message,
+            reply_window_ms=self._reply_window_ms,
         )
 
     async def device_state(self, state: str) -> None:

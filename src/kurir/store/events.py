@@ -9,7 +9,7 @@ event no endpoint wants is not stored at all, so an account without webhooks
 pays one indexed read per batch.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
 import msgspec
@@ -46,18 +46,25 @@ class _Subscriber(NamedTuple):
 
 def record_events(
     connection: Connection,
-    new_events: Sequence[NewEvent],
+    new_events: Iterable[NewEvent],
     *,
+    account_ids: Collection[int] | None = None,
     deadline_ms: int = DEFAULT_DEADLINE_MS,
 ) -> int:
     """Store each event some enabled endpoint wants, with a delivery per such endpoint.
 
+    A caller that names the events' ``account_ids`` may pass the events as a
+    generator: it is not run when none of those accounts has an enabled
+    endpoint, so a batch of changes without webhooks makes no events at all.
     Returns the number of deliveries written (the caller wakes the webhook
     workers after its commit when there are any).
     """
-    if not new_events:
+    if account_ids is None:
+        new_events = list(new_events)
+        account_ids = {e.account_id for e in new_events}
+    if not account_ids:
         return 0
-    subscribers = _subscribers(connection, {e.account_id for e in new_events})
+    subscribers = _subscribers(connection, set(account_ids))
     if not subscribers:
         return 0
     wanted = [

@@ -1,23 +1,63 @@
-"""Messages recipients sent to a device: recorded once each, read back by their account."""
+"""Messages recipients sent to a device: recorded once each, read back by their account.
+
+A text that answers a button message (its label, or its number) is no message
+of its own: it is recorded as that message's reply, as a press of the button
+would be.
+"""
+
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from kurir.domain.buttons import ButtonMessage, button_answered_by
+from kurir.domain.content import decode_content
+from kurir.domain.events import MessageReceivedEvent
 from kurir.domain.ids import new_message_id
+from kurir.store import lifecycle
+from kurir.store.events import NewEvent, record_events
 from kurir.store.queries import dialect_insert
-from kurir.store.records import InboundMessage, InboundView
-from kurir.store.tables import devices, inbound_messages
+from kurir.store.records import (
+    ButtonPress,
+    InboundMessage,
+    InboundRecorded,
+    InboundView,
+    ReplyRecorded,
+)
+from kurir.store.tables import IS_BUTTON_MESSAGE, devices, inbound_messages, messages
 
 
 def record_inbound(
-    connection: Connection, *, account_id: int, device_id: int, message: InboundMessage
-) -> str | None:
-    """Store ``message``; its Kurir id, or None when the provider delivered it before."""
-    message_id = new_message_id()
+    connection: Connection,
+    *,
+    account_id: int,
+    device_id: int,
+    message: InboundMessage,
+    reply_window_ms: int,
+) -> ReplyRecorded | InboundRecorded | None:
+    """Store ``message``, or record it as the button reply it is; None for a redelivery.
+
+    A text that is a label or the number of a button of the latest button
+    message sent to its sender from this device, within ``reply_window_ms``
+    of its sending, is that button's press: recorded on the message, with
+    its ``message.reply`` event. Anything else is an inbound message, with
+    its ``message.received`` event.
+    """
+    answered = _answered_button(connection, device_id, message, reply_window_ms)
+    if answered is not None:
+        message_id, index = answered
+        press = ButtonPress(
+            message_id=message_id,
+            sender=message.sender,
+            index=index,
+            at=message.at,
+            provider_message_id=message.provider_message_id,
+        )
+        return lifecycle.apply_button_press(connection, device_id=device_id, press=press)
     insert = dialect_insert(connection, inbound_messages)
     stored = connection.execute(
         insert.values(
-            message_id=message_id,
+            message_id=new_message_id(),
             account_id=account_id,
             device_id=device_id,
             sender=message.sender,
@@ -32,7 +72,66 @@ def record_inbound(
         .on_conflict_do_nothing()
         .returning(inbound_messages.c.message_id)
     ).scalar()
-    return stored
+    if stored is None:
+        return None
+
+    def received() -> Iterator[NewEvent]:
+        device = connection.execute(
+            sa.select(devices.c.public_id, devices.c.phone).where(devices.c.id == device_id)
+        ).one()
+        event = MessageReceivedEvent(
+            device=device.public_id,
+            message_id=stored,
+            related_message_id=message.quoted_message_id,
+            type=message.type,
+            sender=message.sender,
+            sender_name=message.sender_name or "",
+            receiver=device.phone,
+            message=message.text or "",
+            media_url=message.media_url,
+            author=None,
+            at=message.at,
+        )
+        yield NewEvent(account_id, device_id, event)
+
+    # Made only if an endpoint of the account may want it: the device is read then.
+    record_events(connection, received(), account_ids=[account_id])
+    return InboundRecorded(stored)
+
+
+#: The latest button message a device sent a recipient since a time, read from
+#: the head of its range in the index of sent button messages.
+_LATEST_BUTTON_MESSAGE = (
+    sa.select(messages.c.message_id, messages.c.content)
+    .where(
+        messages.c.device_id == sa.bindparam("device_id"),
+        messages.c.recipient == sa.bindparam("recipient"),
+        messages.c.sent_at.is_not(None),
+        IS_BUTTON_MESSAGE,
+        messages.c.sent_at >= sa.bindparam("since", type_=sa.BigInteger),
+    )
+    .order_by(messages.c.sent_at.desc())
+    .limit(1)
+)
+
+
+def _answered_button(
+    connection: Connection, device_id: int, message: InboundMessage, window_ms: int
+) -> tuple[str, int] | None:
+    """``(message id, button position)`` when ``message`` is a text answering a button."""
+    if message.type != "text" or not message.text or window_ms <= 0:
+        return None
+    latest = connection.execute(
+        _LATEST_BUTTON_MESSAGE,
+        {"device_id": device_id, "recipient": message.sender, "since": message.at - window_ms},
+    ).first()
+    if latest is None:
+        return None
+    content = decode_content(latest.content)
+    if not isinstance(content, ButtonMessage):
+        return None
+    answered = button_answered_by(content.buttons, message.text)
+    return None if answered is None else (latest.message_id, answered[0])
 
 
 def list_inbound(

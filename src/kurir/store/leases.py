@@ -16,11 +16,11 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kurir.domain.status import DEVICE_REMOVED, MessageStatus
+from kurir.store import lifecycle
 from kurir.store.accounts import DEVICE_COLUMNS, device_from_row
 from kurir.store.postgres import notify_new_messages
 from kurir.store.records import Device, WorkerProcess
-from kurir.store.tables import devices, messages, workers
+from kurir.store.tables import devices, workers
 
 
 class DeviceLeases(msgspec.Struct, frozen=True):
@@ -62,7 +62,7 @@ def renew_device_leases(
         dead = _take_back_from_dead_neighbours(
             connection, worker=worker, process=process, has_ended=has_ended, now=now
         )
-    _fail_abandoned_messages_of_removed_devices(connection, now=now)
+    lifecycle.fail_abandoned_messages_of_removed_devices(connection, now=now)
     live_workers = (
         connection.execute(
             sa.select(sa.func.count()).where(workers.c.heartbeat_at >= now - lease_ms)
@@ -168,15 +168,7 @@ def _take_back_from_dead_neighbours(
             sa.or_(devices.c.lease_owner.in_(dead), devices.c.removed_at.is_not(None))
         )
     )
-    connection.execute(
-        messages.update()
-        .where(
-            messages.c.device_id.in_(list(held.scalars())),
-            messages.c.status == MessageStatus.SENDING,
-            messages.c.lease_owner.in_(dead),
-        )
-        .values(lease_until=now - 1)
-    )
+    lifecycle.expire_claims(connection, workers=dead, device_ids=list(held.scalars()), now=now)
     connection.execute(
         devices.update()
         .where(devices.c.lease_owner.in_(dead))
@@ -184,36 +176,6 @@ def _take_back_from_dead_neighbours(
     )
     connection.execute(workers.delete().where(workers.c.id.in_(dead)))
     return dead
-
-
-def _fail_abandoned_messages_of_removed_devices(connection: Connection, *, now: int) -> None:
-    """Fail what a worker that died left ``sending`` for a since removed device.
-
-    Nobody claims a removed device's messages, so once the lease is over
-    they would stay ``sending`` for ever.
-    """
-    removed = list(
-        connection.execute(
-            sa.select(devices.c.id).where(devices.c.removed_at.is_not(None))
-        ).scalars()
-    )
-    if not removed:
-        return
-    connection.execute(
-        messages.update()
-        .where(
-            messages.c.device_id.in_(removed),
-            messages.c.status == MessageStatus.SENDING,
-            messages.c.lease_until < now,
-        )
-        .values(
-            status=MessageStatus.FAILED,
-            failed_at=now,
-            last_error=DEVICE_REMOVED,
-            lease_owner=None,
-            lease_until=None,
-        )
-    )
 
 
 def _someone_holds_more_than(connection: Connection, share: int, *, now: int) -> bool:

@@ -1,38 +1,109 @@
-"""A message's life after acceptance: claims, outcomes, receipts, replies and cancelling.
+"""A message's life after acceptance: every change of its status, and the events it causes.
 
-Every change of an accepted message's status goes through this module (and
-the device-wide ones in `accounts.remove_device` and `leases`, which fail or
-free a device's messages in bulk), so each change is made in one place and
-only ever forward.
+Nothing else updates a message's status: claims, send outcomes, receipts,
+replies, cancelling, and the device-wide changes (a removed device's waiting
+and abandoned messages fail) are all made here, only ever forward (the rule
+is `kurir.domain.status`), and each writes the ``message.status`` event it
+causes (a reply also its ``message.reply``) in its own transaction, through
+`kurir.store.events.record_events`. A change that changes nothing (a second
+read receipt, a claim taken over from a dead worker) causes no event.
+
+Batches stay set-based, never a statement per message: an UPDATE that returns
+its rows does (claims, cancelling, failing a device's messages); an
+executemany cannot, so outcomes and receipts read their rows first in one
+SELECT (on PostgreSQL locked, in id order, so that no other process changes
+them in between), decide in Python, and write by primary key. What an event
+names beyond the change is read only when an endpoint may want it.
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from kurir.clock import now_ms
 from kurir.domain.buttons import ButtonMessage
 from kurir.domain.content import decode_content
+from kurir.domain.events import MessageReplyEvent, MessageStatusEvent
 from kurir.domain.status import (
     CANCELLABLE,
     CLAIMABLE,
-    RECEIPT_ORDER,
+    DEVICE_REMOVED,
+    RECEIPTS,
     MessageStatus,
+    Receipts,
 )
+from kurir.store import queue
+from kurir.store.events import NewEvent, record_events
 from kurir.store.reading import get_message
 from kurir.store.records import (
     ButtonPress,
     ClaimedMessage,
     MessageView,
     Receipt,
+    ReplyRecorded,
     SendOutcome,
 )
 from kurir.store.tables import devices, messages
 
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
+
+#: A message whose status changed: its primary key, its account, the status and
+#: when. Only the makings of an event: the event itself, with what else it names,
+#: is made only when an endpoint of the account may want it, so a batch without
+#: webhooks reads nothing more and builds nothing.
+_Change = tuple[int, int, MessageStatus, int]
+
+#: Statuses by their stored names; cheaper than calling the enum for each row.
+_STATUSES = {str(status): status for status in MessageStatus}
+
+_EVENT_DETAILS = (
+    sa.select(messages.c.id, messages.c.message_id, messages.c.device_id, devices.c.public_id)
+    .join(devices, devices.c.id == messages.c.device_id)
+    .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
+)
+
+
+def _record_changes(connection: Connection, changes: Sequence[_Change]) -> None:
+    """Record the ``message.status`` event of each change."""
+
+    def status_events() -> Iterator[NewEvent]:
+        pks = list({pk for pk, _, _, _ in changes})
+        found = {row.id: row for row in connection.execute(_EVENT_DETAILS, {"pks": pks})}
+        for pk, account_id, status, at in changes:
+            row = found[pk]
+            event = MessageStatusEvent(
+                device=row.public_id, message_id=row.message_id, status=status, at=at
+            )
+            yield NewEvent(account_id, row.device_id, event)
+
+    account_ids = {account_id for _, account_id, _, _ in changes}
+    record_events(connection, status_events(), account_ids=account_ids)
+
+
+def _changed_rows(
+    connection: Connection, update: sa.Update, status: MessageStatus, at: int
+) -> None:
+    """Run ``update`` (of rows that all move to ``status``) and record their events."""
+    result = connection.execute(update.returning(messages.c.id, messages.c.account_id))
+    # A device's whole backlog may fail at once: its events are made a part at a time.
+    for rows in result.partitions(10_000):
+        _record_changes(connection, [(pk, account_id, status, at) for pk, account_id in rows])
+
+
+def _for_update(connection: Connection, query: sa.Select[Any]) -> sa.Select[Any]:
+    """``query`` locking its messages on PostgreSQL (SQLite has one writer at a time)."""
+    if connection.dialect.name == "postgresql":
+        return _locking(query)
+    return query
+
+
+@functools.cache
+def _locking(query: sa.Select[Any]) -> sa.Select[Any]:
+    return query.with_for_update(of=messages)
 
 
 def cancel_message(
@@ -43,14 +114,17 @@ def cancel_message(
     Returns the message as it is afterwards (cancelled, or unchanged when it
     was too late), or None when the account has no such message.
     """
-    connection.execute(
+    _changed_rows(
+        connection,
         messages.update()
         .where(
             messages.c.message_id == message_id,
             messages.c.account_id == account_id,
             messages.c.status.in_([str(s) for s in CANCELLABLE]),
         )
-        .values(status=MessageStatus.CANCELLED, cancelled_at=now)
+        .values(status=MessageStatus.CANCELLED, cancelled_at=now),
+        MessageStatus.CANCELLED,
+        now,
     )
     return get_message(connection, message_id, account_id=account_id)
 
@@ -93,11 +167,14 @@ def next_due_by_device(connection: Connection, device_ids: Sequence[int]) -> dic
     return due
 
 
-def release_claims(connection: Connection, *, worker: str, pks: Sequence[int]) -> None:
+def release_claims(
+    connection: Connection, *, worker: str, pks: Sequence[int], now: int | None = None
+) -> None:
     """Give back claimed messages a stopping worker will not send, for a prompt resend."""
     if not pks:
         return
-    connection.execute(
+    _changed_rows(
+        connection,
         messages.update()
         .where(
             messages.c.id.in_(list(pks)),
@@ -109,7 +186,9 @@ def release_claims(connection: Connection, *, worker: str, pks: Sequence[int]) -
             lease_owner=None,
             lease_until=None,
             attempts=messages.c.attempts - 1,
-        )
+        ),
+        MessageStatus.QUEUED,
+        now_ms() if now is None else now,
     )
 
 
@@ -146,6 +225,14 @@ def claim_due_messages(
         parameters[f"limit_{n}"] = limit
     statement = _claim_statement(connection.dialect.name, len(devices_by_limit))
     rows = sorted(connection.execute(statement, parameters).all(), key=lambda r: (r.due_at, r.id))
+    _record_changes(
+        connection,
+        [
+            (row.id, row.account_id, MessageStatus.SENDING, now)
+            for row in rows
+            if row.sending_at == now
+        ],
+    )
     return [
         ClaimedMessage(
             id=row.id,
@@ -161,88 +248,9 @@ def claim_due_messages(
 
 @functools.lru_cache(maxsize=16)
 def _claim_statement(dialect: str, limits: int) -> sa.Update:
-    """The claim, for a dialect and a number of distinct per-device limits.
-
-    Built once: put together on each call, it cost the writer thread more
-    than the claim itself. A device's claimable messages lie in three ranges
-    of the index on (status, device_id, due_at, id): scheduled and queued
-    ones that are due, and sending ones whose lease ran out. Each range is
-    read from its head in claim order and left after the largest limit, and
-    only those heads are ranked, so a claim costs what it returns however
-    many messages are scheduled behind. (One condition with an OR of "due"
-    and "lease ran out" let SQLite use only the device_id part of an index
-    and read every waiting message of the device.)
-    """
+    """The claim of what `queue.claimable` chooses, built once per dialect and limit count."""
+    chosen, still_claimable = queue.claimable(dialect, limits)
     now = sa.bindparam("now", type_=sa.BigInteger)
-
-    def head(status: str, claimable: sa.ColumnElement[bool]) -> sa.Select[Any]:
-        return (
-            sa.select(messages.c.id, messages.c.device_id, messages.c.due_at)
-            .where(messages.c.status == status, messages.c.device_id == devices.c.id, claimable)
-            .order_by(messages.c.due_at, messages.c.id)
-            .limit(sa.bindparam("head_limit", type_=sa.Integer))
-        )
-
-    heads = [head(status, messages.c.due_at <= now) for status in _CLAIMABLE]
-    heads.append(head(MessageStatus.SENDING.value, messages.c.lease_until < now))
-    held = sa.and_(
-        devices.c.id.in_(sa.bindparam("device_ids", expanding=True)),
-        devices.c.removed_at.is_(None),
-        devices.c.lease_owner == sa.bindparam("worker"),
-        devices.c.lease_until >= now,
-    )
-    candidates: sa.Subquery
-    if dialect == "postgresql":
-        per_device = sa.union_all(*heads).lateral("head")
-        candidates = (
-            sa.select(per_device).select_from(devices.join(per_device, sa.true())).where(held)
-        ).subquery()
-    else:
-        # SQLite has no LATERAL, and no LIMIT on a member of a UNION: each
-        # head is a subquery of its own, run once per device by a correlated IN.
-        union = sa.union_all(*(sa.select(h.correlate(devices).subquery()) for h in heads))
-        candidate = messages.alias("candidate")
-        candidates = (
-            sa.select(candidate.c.id, candidate.c.device_id, candidate.c.due_at)
-            .select_from(
-                devices.join(candidate, candidate.c.id.in_(sa.select(union.subquery().c.id)))
-            )
-            .where(held)
-        ).subquery()
-
-    ranked = sa.select(
-        candidates.c.id,
-        candidates.c.device_id,
-        sa.func.row_number()
-        .over(
-            partition_by=candidates.c.device_id,
-            order_by=(candidates.c.due_at, candidates.c.id),
-        )
-        .label("position"),
-    ).subquery()
-    device_limit = sa.case(
-        *(
-            (
-                ranked.c.device_id.in_(sa.bindparam(f"device_ids_{n}", expanding=True)),
-                sa.bindparam(f"limit_{n}", type_=sa.Integer),
-            )
-            for n in range(limits)
-        )
-    )
-    chosen = sa.select(ranked.c.id).where(ranked.c.position <= device_limit)
-    if dialect == "postgresql":
-        chosen = (
-            sa.select(messages.c.id)
-            .where(messages.c.id.in_(chosen))
-            .with_for_update(skip_locked=True)
-        )
-    # Checked again on the locked rows: another worker may have claimed one
-    # since. A CASE, not an OR: SQLite would read an OR's terms through the
-    # index (every scheduled message) rather than look up the chosen ids.
-    still_claimable = sa.case(
-        (messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now),
-        else_=sa.and_(messages.c.status.in_(_CLAIMABLE), messages.c.due_at <= now),
-    )
     return (
         messages.update()
         .where(messages.c.id.in_(chosen), still_claimable)
@@ -251,50 +259,70 @@ def _claim_statement(dialect: str, limits: int) -> sa.Update:
             lease_owner=sa.bindparam("worker"),
             lease_until=sa.bindparam("lease_end", type_=sa.BigInteger),
             attempts=messages.c.attempts + 1,
-            sending_at=now,
+            # When it began sending: one taken over from a dead worker was
+            # sending already and keeps its time (its lease ran out, so it is
+            # earlier than now), which tells it apart as no change of status.
+            sending_at=sa.case(
+                (messages.c.status == MessageStatus.SENDING, messages.c.sending_at), else_=now
+            ),
         )
         .returning(
             messages.c.id,
-            messages.c.message_id,
-            messages.c.device_id,
             messages.c.recipient,
             messages.c.content,
             messages.c.attempts,
             messages.c.due_at,
+            messages.c.sending_at,
+            messages.c.message_id,
+            messages.c.account_id,
+            messages.c.device_id,
         )
     )
 
 
-# A receipt may have been recorded before the worker recorded "sent".
-_STATUS_AFTER_SEND = sa.case(
-    (messages.c.read_at.is_not(None), MessageStatus.READ.value),
-    (messages.c.delivered_at.is_not(None), MessageStatus.DELIVERED.value),
-    else_=MessageStatus.SENT.value,
+_OUTCOME_ROWS = (
+    sa.select(
+        messages.c.id,
+        messages.c.account_id,
+        messages.c.status,
+        messages.c.lease_owner,
+        messages.c.delivered_at,
+        messages.c.read_at,
+    )
+    .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
+    .order_by(messages.c.id)
 )
 
+_BY_PK = messages.c.id == sa.bindparam("pk")
+_ENDS_LEASE = {"lease_owner": None, "lease_until": None}
 
-# What each outcome writes; every one also ends the worker's lease.
-_OUTCOME_VALUES: dict[str, dict[str, Any]] = {
-    MessageStatus.SENT: {
-        "status": _STATUS_AFTER_SEND,
-        # A receipt stamped earlier than our own record proves it was sent by then.
-        "sent_at": sa.func.coalesce(
-            sa.case((messages.c.delivered_at < sa.bindparam("at"), messages.c.delivered_at)),
-            sa.bindparam("at"),
-        ),
-        "provider_message_id": sa.bindparam("provider_id"),
-        "last_error": None,
-    },
-    MessageStatus.QUEUED: {
-        "status": MessageStatus.QUEUED,
-        "due_at": sa.bindparam("due"),
-        "last_error": sa.bindparam("error"),
-    },
-    MessageStatus.FAILED: {
-        "status": MessageStatus.FAILED,
-        "failed_at": sa.bindparam("at"),
-        "last_error": sa.bindparam("error"),
-    },
+#: What each outcome writes; every one also ends the worker's lease.
+_OUTCOME_UPDATES: dict[str, sa.Update] = {
+    MessageStatus.SENT: messages.update()
+    .where(_BY_PK)
+    .values(
+        status=sa.bindparam("new_status"),
+        sent_at=sa.bindparam("at"),
+        provider_message_id=sa.bindparam("provider_id"),
+        last_error=None,
+        **_ENDS_LEASE,
+    ),
+    MessageStatus.QUEUED: messages.update()
+    .where(_BY_PK)
+    .values(
+        status=MessageStatus.QUEUED,
+        due_at=sa.bindparam("due"),
+        last_error=sa.bindparam("error"),
+        **_ENDS_LEASE,
+    ),
+    MessageStatus.FAILED: messages.update()
+    .where(_BY_PK)
+    .values(
+        status=MessageStatus.FAILED,
+        failed_at=sa.bindparam("at"),
+        last_error=sa.bindparam("error"),
+        **_ENDS_LEASE,
+    ),
 }
 
 
@@ -304,135 +332,250 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
     A worker whose lease ran out (it stalled, another worker took over) must
     not overwrite what the new holder records.
     """
-    held = sa.and_(
-        messages.c.id == sa.bindparam("pk"),
-        messages.c.status == MessageStatus.SENDING,
-        messages.c.lease_owner == sa.bindparam("worker"),
-    )
-    for status, values in _OUTCOME_VALUES.items():
-        group = [o for o in outcomes if o.status == status]
-        if not group:
+    if not outcomes:
+        return
+    query = _for_update(connection, _OUTCOME_ROWS)
+    pks = [outcome.message_pk for outcome in outcomes]
+    held = {row[0]: row for row in connection.execute(query, {"pks": pks})}
+    writes: dict[str, list[dict[str, Any]]] = {status: [] for status in _OUTCOME_UPDATES}
+    changes: list[_Change] = []
+    for outcome in outcomes:
+        row = held.get(outcome.message_pk)
+        status = _STATUSES.get(outcome.status)
+        if row is None or status not in writes:
             continue
-        statement = (
-            messages.update().where(held).values(**values, lease_owner=None, lease_until=None)
-        )
-        connection.execute(
-            statement,
-            [
-                {
-                    "pk": o.message_pk,
-                    "worker": o.worker,
-                    "at": o.at,
-                    "provider_id": o.provider_message_id,
-                    "due": o.due_at,
-                    "error": o.error,
-                }
-                for o in group
-            ],
-        )
+        pk, account_id, current, lease_owner, delivered_at, read_at = row
+        if current != MessageStatus.SENDING or lease_owner != outcome.worker:
+            continue
+        del held[pk]  # its lease ends: another outcome for it is too late
+        values: dict[str, Any] = {"pk": pk, "at": outcome.at, "error": outcome.error}
+        if status == MessageStatus.SENT:
+            status = Receipts(status, delivered_at, read_at).status_once_sent()
+            values["new_status"] = status
+            values["provider_id"] = outcome.provider_message_id
+            # A receipt stamped earlier than our own record proves it was sent by then.
+            if delivered_at is not None and delivered_at < outcome.at:
+                values["at"] = delivered_at
+        elif status == MessageStatus.QUEUED:
+            values["due"] = outcome.due_at
+        writes[outcome.status].append(values)
+        changes.append((pk, account_id, status, outcome.at))
+    for outcome_status, rows in writes.items():
+        if rows:
+            connection.execute(_OUTCOME_UPDATES[outcome_status], rows)
+    _record_changes(connection, changes)
 
 
-def _receipt_rank(status: Any) -> sa.Case[Any]:
-    """A status's place in the order of receipts (0 for any other status)."""
-    return sa.case(
-        {str(status): rank for rank, status in enumerate(RECEIPT_ORDER, start=1)},
-        value=status,
-        else_=0,
+_RECEIPT_ROWS = (
+    sa.select(
+        messages.c.id,
+        messages.c.message_id,
+        messages.c.device_id,
+        messages.c.account_id,
+        messages.c.status,
+        messages.c.delivered_at,
+        messages.c.read_at,
     )
-
-
-_receipt_status = sa.bindparam("receipt_status", type_=sa.String)
-_receipt_at = sa.bindparam("receipt_at", type_=sa.BigInteger)
-
-# Written out as equalities: an IN list is expanded per execution, which
-# turns an executemany into one statement per row.
-_TAKES_RECEIPTS = sa.or_(
-    *(messages.c.status == str(status) for status in (MessageStatus.SENDING, *RECEIPT_ORDER))
+    .where(messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(messages.c.id)
 )
 
-#: One receipt on a device's message, set-based so a batch is one executemany.
-#: Receipts only move a message forward and may arrive out of order: a read
-#: receipt also fills in a missing delivery time, and a receipt that beats the
-#: worker's own "sent" record is kept as a time for that record to use. The
-#: status is tested in the values, not the WHERE: there the planners would
-#: read the status-first queue index, a range as long as the device's history,
-#: instead of the message id's.
-_APPLY_RECEIPT = (
+_WRITE_RECEIPTS = (
     messages.update()
-    .where(
-        messages.c.message_id == sa.bindparam("mid"),
-        messages.c.device_id == sa.bindparam("dev"),
-        # Only a delivery or a read is a receipt (a provider's "sent" is the send's outcome).
-        sa.or_(
-            _receipt_status == str(MessageStatus.DELIVERED),
-            _receipt_status == str(MessageStatus.READ),
-        ),
-    )
+    .where(_BY_PK)
     .values(
-        delivered_at=sa.case(
-            (_TAKES_RECEIPTS, sa.func.coalesce(messages.c.delivered_at, _receipt_at)),
-            else_=messages.c.delivered_at,
-        ),
-        read_at=sa.case(
-            (
-                sa.and_(_TAKES_RECEIPTS, _receipt_status == str(MessageStatus.READ)),
-                sa.func.coalesce(messages.c.read_at, _receipt_at),
-            ),
-            else_=messages.c.read_at,
-        ),
-        status=sa.case(
-            (
-                _receipt_rank(messages.c.status).between(1, _receipt_rank(_receipt_status) - 1),
-                _receipt_status,
-            ),
-            else_=messages.c.status,
-        ),
+        status=sa.bindparam("new_status"),
+        delivered_at=sa.bindparam("delivered"),
+        read_at=sa.bindparam("read"),
     )
 )
 
 
 def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[None]:
-    """Apply a batch of receipts, each to its device's message of that id, if it has one."""
-    connection.execute(
-        _APPLY_RECEIPT,
-        [
-            {
-                "mid": r.message_id,
-                "dev": r.device_id,
-                "receipt_status": r.status,
-                "receipt_at": r.at,
-            }
-            for r in receipts
-        ],
-    )
+    """Apply a batch of receipts, each to its device's message of that id, if it has one.
+
+    Receipts only move a message forward and may arrive out of order (see
+    `Receipts`); each one that moves a message causes its event.
+    """
+    wanted = [r for r in receipts if r.status in RECEIPTS]
+    if not wanted:
+        return [None] * len(receipts)
+    query = _for_update(connection, _RECEIPT_ROWS)
+    found = connection.execute(query, {"ids": sorted({r.message_id for r in wanted})})
+    rows = {(row.message_id, row.device_id): row for row in found}
+    stored: dict[int, Receipts] = {}  # as read
+    current: dict[int, Receipts] = {}  # as the batch's receipts leave them
+    changes: list[_Change] = []
+    for receipt in wanted:
+        row = rows.get((receipt.message_id, receipt.device_id))
+        if row is None:
+            continue
+        pk, _, _, account_id, status, delivered_at, read_at = row
+        if pk not in stored:
+            stored[pk] = current[pk] = Receipts(_STATUSES[status], delivered_at, read_at)
+        before = current[pk]
+        after = current[pk] = before.after(receipt.status, receipt.at)
+        if after.status != before.status:
+            changes.append((pk, account_id, after.status, receipt.at))
+    writes = [
+        {"pk": pk, "new_status": s.status, "delivered": s.delivered_at, "read": s.read_at}
+        for pk, s in current.items()
+        if s != stored[pk]
+    ]
+    if writes:
+        connection.execute(_WRITE_RECEIPTS, writes)
+    _record_changes(connection, changes)
     return [None] * len(receipts)
 
 
-def apply_button_press(connection: Connection, *, device_id: int, press: ButtonPress) -> str | None:
+class _StoredReply(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A message's ``reply`` column."""
+
+    button: str
+    index: int
+    at: int
+    provider_message_id: str | None = None
+
+
+_REPLY_ENCODER = msgspec.json.Encoder()
+_REPLY_DECODER = msgspec.json.Decoder(_StoredReply)
+
+_PRESSED_ROW = (
+    sa.select(
+        messages.c.id,
+        messages.c.account_id,
+        devices.c.public_id,
+        messages.c.content,
+        messages.c.reply,
+        messages.c.status,
+        messages.c.delivered_at,
+        messages.c.read_at,
+    )
+    .join(devices, devices.c.id == messages.c.device_id)
+    .where(
+        messages.c.message_id == sa.bindparam("message_id"),
+        messages.c.device_id == sa.bindparam("device_id"),
+    )
+)
+
+
+def apply_button_press(
+    connection: Connection, *, device_id: int, press: ButtonPress
+) -> ReplyRecorded | None:
     """Record a pressed button as the message's reply, and the message as read.
 
-    Returns the pressed button's label, or None when the device has no button
-    message of that id with that many buttons.
+    Causes a ``message.reply`` event, and a ``message.status`` one when the
+    message was not read yet. Returns the reply, or None when nothing was
+    recorded: the device has no button message of that id with that many
+    buttons, or the provider delivered this press before.
     """
-    mine = sa.and_(messages.c.message_id == press.message_id, messages.c.device_id == device_id)
-    row = connection.execute(sa.select(messages.c.content).where(mine)).first()
+    query = _for_update(connection, _PRESSED_ROW)
+    row = connection.execute(
+        query, {"message_id": press.message_id, "device_id": device_id}
+    ).first()
     if row is None:
         return None
     content = decode_content(row.content)
     if not isinstance(content, ButtonMessage) or not 1 <= press.index <= len(content.buttons):
         return None
+    if (
+        press.provider_message_id is not None
+        and row.reply is not None
+        and _REPLY_DECODER.decode(row.reply).provider_message_id == press.provider_message_id
+    ):
+        return None
     label = content.buttons[press.index - 1]
-    reply = msgspec.json.encode({"button": label, "index": press.index, "at": press.at}).decode()
-    connection.execute(messages.update().where(mine).values(reply=reply))
-    apply_receipts(
-        connection,
-        [
-            Receipt(
-                device_id=device_id,
-                message_id=press.message_id,
-                status=MessageStatus.READ,
-                at=press.at,
-            )
-        ],
+    reply = _StoredReply(label, press.index, press.at, press.provider_message_id)
+    before = Receipts(_STATUSES[row.status], row.delivered_at, row.read_at)
+    read = before.after(MessageStatus.READ, press.at)
+    connection.execute(
+        messages.update()
+        .where(messages.c.id == row.id)
+        .values(
+            reply=_REPLY_ENCODER.encode(reply).decode(),
+            status=read.status,
+            delivered_at=read.delivered_at,
+            read_at=read.read_at,
+        )
     )
-    return label
+    if read.status != before.status:
+        _record_changes(connection, [(row.id, row.account_id, read.status, press.at)])
+    replied = MessageReplyEvent(
+        device=row.public_id,
+        message_id=press.message_id,
+        sender=press.sender,
+        button_index=press.index,
+        button_label=label,
+        text=label,
+        at=press.at,
+    )
+    record_events(connection, [NewEvent(row.account_id, device_id, replied)])
+    return ReplyRecorded(press.message_id, press.index, label)
+
+
+def _fails_removed(which: sa.ColumnElement[bool], now: int) -> sa.Update:
+    return (
+        messages.update()
+        .where(which)
+        .values(
+            status=MessageStatus.FAILED,
+            failed_at=now,
+            last_error=DEVICE_REMOVED,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+
+
+def fail_messages_of_removed_device(connection: Connection, *, device_id: int, now: int) -> None:
+    """Fail what a device being removed will never send.
+
+    Its waiting messages, and those left ``sending`` by a worker that died:
+    nobody claims them for a removed device. A worker sending for it now
+    fails what it holds when it learns of the removal (see `accounts`).
+    """
+    waiting = messages.c.status.in_(_CLAIMABLE)
+    abandoned = sa.and_(messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now)
+    for which in (waiting, abandoned):  # apart, each reads one range of the queue's index
+        update = _fails_removed(sa.and_(messages.c.device_id == device_id, which), now)
+        _changed_rows(connection, update, MessageStatus.FAILED, now)
+
+
+def fail_abandoned_messages_of_removed_devices(connection: Connection, *, now: int) -> None:
+    """Fail what a worker that died left ``sending`` for a since removed device.
+
+    Nobody claims a removed device's messages, so once the lease is over
+    they would stay ``sending`` for ever.
+    """
+    removed = list(
+        connection.execute(
+            sa.select(devices.c.id).where(devices.c.removed_at.is_not(None))
+        ).scalars()
+    )
+    if not removed:
+        return
+    abandoned = sa.and_(
+        messages.c.device_id.in_(removed),
+        messages.c.status == MessageStatus.SENDING,
+        messages.c.lease_until < now,
+    )
+    _changed_rows(connection, _fails_removed(abandoned, now), MessageStatus.FAILED, now)
+
+
+def expire_claims(
+    connection: Connection, *, workers: Sequence[str], device_ids: Sequence[int], now: int
+) -> None:
+    """End the leases of dead ``workers`` on their messages of ``device_ids``.
+
+    The messages stay ``sending``, as if the leases had run out, so the next
+    claim takes them back now: no status changes, and no event is due.
+    """
+    connection.execute(
+        messages.update()
+        .where(
+            messages.c.device_id.in_(list(device_ids)),
+            messages.c.status == MessageStatus.SENDING,
+            messages.c.lease_owner.in_(list(workers)),
+        )
+        .values(lease_until=now - 1)
+    )

@@ -164,6 +164,25 @@ class ButtonPress(msgspec.Struct, frozen=True):
     #: The button's position, from 1.
     index: int
     at: int
+    #: The provider's id of the press (or of the text that made it), so a
+    #: redelivery is recorded once.
+    provider_message_id: str | None = None
+
+
+class ReplyRecorded(msgspec.Struct, frozen=True):
+    """A press, or a text that stood for one, recorded as a button message's reply."""
+
+    #: Kurir's id of the message answered.
+    message_id: str
+    index: int
+    label: str
+
+
+class InboundRecorded(msgspec.Struct, frozen=True):
+    """A message a recipient sent, stored as an inbound message."""
+
+    #: Kurir's id of the inbound message.
+    message_id: str
 
 
 class InboundMessage(msgspec.Struct, frozen=True):

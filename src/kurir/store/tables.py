@@ -7,6 +7,8 @@ timezone handling.
 
 import sqlalchemy as sa
 
+from kurir.domain.content import BUTTON_CONTENT_PREFIX
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -94,6 +96,24 @@ messages = sa.Table(
     # reads a device's due ones from the head of its range, however many wait
     # behind. Every index here is paid for on the accept path, so there is no other.
     sa.Index(None, "status", "device_id", "due_at", "id"),
+)
+
+#: Whether a message is a button message, written as its index's condition is,
+#: so that a query with it can use the index.
+IS_BUTTON_MESSAGE = messages.c.content.like(
+    sa.literal(BUTTON_CONTENT_PREFIX + "%", literal_execute=True)
+)
+
+# The button messages sent to each recipient of a device, latest last: a text
+# that answers one is told from a message by reading the latest. Partial, so an
+# accept pays nothing for it and a send only when it is a button message.
+sa.Index(
+    None,
+    messages.c.device_id,
+    messages.c.recipient,
+    messages.c.sent_at,
+    sqlite_where=sa.and_(messages.c.sent_at.is_not(None), IS_BUTTON_MESSAGE),
+    postgresql_where=sa.and_(messages.c.sent_at.is_not(None), IS_BUTTON_MESSAGE),
 )
 
 # The workers alive now: each renews its row with its device leases, and the

@@ -4,7 +4,9 @@
 the device delivered to a phone: pressing one of its buttons (by label or
 position) or writing a text. Both go through the device's event sink, the
 path a real provider's webhook takes, so an integrator sees exactly what
-production will do.
+production will do, webhooks included: a text that is a label or number of
+the latest button message becomes its reply there too, and is answered as a
+press is.
 """
 
 from starlette.requests import Request
@@ -28,7 +30,7 @@ from kurir.domain.content import decode_content, kind_of
 from kurir.domain.errors import ValidationError
 from kurir.domain.phone import normalise_phone
 from kurir.domain.text import check_text
-from kurir.store.records import ButtonPress, Device, InboundMessage
+from kurir.store.records import ButtonPress, Device, InboundMessage, ReplyRecorded
 from kurir.transports.registry import transport_limits
 from kurir.transports.sandbox.store import latest_delivered, list_deliveries
 
@@ -60,7 +62,14 @@ def sandbox_routes(api: ApiContext, transport: str) -> list[BaseRoute]:
             text = check_text(
                 "text", answer.text, transport_limits(transport).max_text, multiline=True
             )
-            await events.inbound(InboundMessage(sender=sender, type="text", at=at, text=text))
+            written = InboundMessage(sender=sender, type="text", at=at, text=text)
+            became = await events.record_inbound(written)
+            if isinstance(became, ReplyRecorded):  # a label or number of the latest buttons
+                return ok(
+                    SandboxReplyResponse(
+                        message_id=became.message_id, button=became.label, index=became.index
+                    )
+                )
             return ok(ReceivedResponse())
         choice = _choice(answer.button, form=isinstance(fields, FormFields))
         target = await api.store.read(latest_delivered, device_id=device.id, recipient=sender)

@@ -1,5 +1,8 @@
 """Webhooks: endpoints, the events they hear of, the outbox of deliveries and its log.
 
+Also the index of sent button messages by recipient, which tells a text that
+answers one (a ``message.reply``) from a message (``message.received``).
+
 Revision ID: 0007
 Revises: 0006
 """
@@ -121,9 +124,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_attempts_delivery_id_id", "webhook_attempts", ["delivery_id", "id"])
     op.create_index("ix_webhook_attempts_endpoint_id_id", "webhook_attempts", ["endpoint_id", "id"])
+    # A button message's stored content begins with its tag (see IS_BUTTON_MESSAGE).
+    sent_buttons = sa.text("""sent_at IS NOT NULL AND content LIKE '{"type":"button",%'""")
+    op.create_index(
+        "ix_messages_device_id_recipient_sent_at",
+        "messages",
+        ["device_id", "recipient", "sent_at"],
+        sqlite_where=sent_buttons,
+        postgresql_where=sent_buttons,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_device_id_recipient_sent_at", table_name="messages")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("events")
