@@ -10,7 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kurir.domain.events import DeliveryStatus, new_delivery_id
+from kurir.domain.events import DeliveryStatus, new_delivery_id, new_event_id
 from kurir.store.events import DEFAULT_DEADLINE_MS
 from kurir.store.tables import (
     devices,
@@ -54,6 +54,7 @@ def add_delivery(
     event_id = connection.execute(
         events.insert()
         .values(
+            public_id=new_event_id(),
             account_id=endpoint.account_id,
             device_id=device_id,
             type=event_type,

@@ -200,6 +200,11 @@ def new_delivery_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
+def new_event_id() -> str:
+    """An event's own id, made before it is stored."""
+    return "evt_" + secrets.token_urlsafe(18)
+
+
 def new_endpoint_id() -> str:
     """An endpoint's public id."""
     return "wh_" + secrets.token_urlsafe(12)

@@ -16,7 +16,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kurir.domain.events import DeliveryStatus, WebhookEvent, new_delivery_id, payload
+from kurir.domain.events import DeliveryStatus, WebhookEvent, new_delivery_id, new_event_id, payload
 from kurir.store.tables import events, webhook_deliveries, webhook_endpoints
 
 #: How long a delivery is retried after its event, unless the store is told otherwise.
@@ -78,6 +78,7 @@ def record_events(
         sa.insert(events).returning(events.c.id, sort_by_parameter_order=True),
         [
             {
+                "public_id": new_event_id(),
                 "account_id": new.account_id,
                 "device_id": new.device_id,
                 "type": new.event.event,

@@ -188,6 +188,9 @@ events = sa.Table(
     "events",
     metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    # Made by Kurir, so a batch of events is one multi-row INSERT whose RETURNING
+    # ids SQLAlchemy can match to the rows (without it, one INSERT an event).
+    sa.Column("public_id", sa.String(32), nullable=False, unique=True, insert_sentinel=True),
     sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("device_id", sa.Integer, sa.ForeignKey("devices.id"), nullable=False),
     sa.Column("type", sa.String(32), nullable=False),

@@ -47,6 +47,7 @@ def upgrade() -> None:
     op.create_table(
         "events",
         sa.Column("id", _ROW_ID, nullable=False),
+        sa.Column("public_id", sa.String(32), nullable=False),
         sa.Column("account_id", sa.Integer, nullable=False),
         sa.Column("device_id", sa.Integer, nullable=False),
         sa.Column("type", sa.String(32), nullable=False),
@@ -57,6 +58,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["device_id"], ["devices.id"], name="fk_events_device_id_devices"),
         sa.PrimaryKeyConstraint("id", name="pk_events"),
+        sa.UniqueConstraint("public_id", name="uq_events_public_id"),
     )
     op.create_table(
         "webhook_deliveries",
