@@ -16,7 +16,7 @@ from kurir.api.body import Fields, read_fields
 from kurir.api.views import iso_time
 from kurir.config import Settings
 from kurir.store import Store
-from kurir.store.device_events import DeviceEvents
+from kurir.store.provider_reports import ReportingEvents
 from kurir.store.records import Device
 
 _ENCODER = msgspec.json.Encoder()
@@ -47,9 +47,9 @@ class ApiContext:
     async def fields(self, request: Request) -> Fields:
         return await read_fields(request, self.settings.max_body_bytes)
 
-    def events_for(self, device: Device) -> DeviceEvents:
+    def events_for(self, device: Device) -> ReportingEvents:
         """The sink through which news of ``device`` is applied, as a worker's transport would."""
-        return DeviceEvents(self.store, device_id=device.id, account_id=device.account_id)
+        return ReportingEvents(self.store, device_id=device.id, account_id=device.account_id)
 
     def iso(self, ms: int) -> str:
         return iso_time(ms, self.zone)

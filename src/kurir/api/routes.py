@@ -29,6 +29,7 @@ from kurir.api.types import (
     CancelResponse,
     DeviceData,
     DeviceListResponse,
+    DeviceProfileData,
     HealthResponse,
     InboundListResponse,
     InboundMessageData,
@@ -220,6 +221,7 @@ class Routes:
                         min_interval_ms=device.min_interval_ms,
                         max_interval_ms=device.max_interval_ms,
                         created_at=self._api.iso(device.created_at),
+                        profile=_profile(device.profile),
                     )
                     for device in found
                 ]
@@ -272,6 +274,10 @@ class Routes:
     async def health(self, _request: Request) -> Response:
         await self._api.store.read(accounts.count_accounts)
         return ok(HealthResponse())
+
+
+def _profile(stored: str | None) -> DeviceProfileData | None:
+    return None if stored is None else msgspec.json.decode(stored, type=DeviceProfileData)
 
 
 def _idempotency_key(request: Request) -> str | None:

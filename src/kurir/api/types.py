@@ -60,6 +60,21 @@ class MessageResponse(msgspec.Struct, kw_only=True):
     data: MessageData
 
 
+class DeviceProfileData(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What the provider said of the number when the device was added."""
+
+    display_phone: Annotated[
+        str | None, msgspec.Meta(description="The number as WhatsApp shows it.")
+    ] = None
+    verified_name: Annotated[
+        str | None, msgspec.Meta(description="The business name WhatsApp verified.")
+    ] = None
+    quality_rating: Annotated[
+        str | None,
+        msgspec.Meta(description="WhatsApp's rating of the number's messages: GREEN, YELLOW, RED."),
+    ] = None
+
+
 class DeviceData(msgspec.Struct, frozen=True):
     device: str
     phone: str
@@ -68,6 +83,8 @@ class DeviceData(msgspec.Struct, frozen=True):
     min_interval_ms: int
     max_interval_ms: int
     created_at: str
+    #: null for a transport whose provider has nothing to say (the sandbox).
+    profile: DeviceProfileData | None = None
 
 
 class DeviceListResponse(msgspec.Struct, kw_only=True):
@@ -108,6 +125,12 @@ class SandboxDeliveriesResponse(msgspec.Struct, kw_only=True):
 class ReceivedResponse(msgspec.Struct, kw_only=True):
     status: str = "ok"
     message: str = "Message received"
+
+
+class WebhookAccepted(msgspec.Struct, kw_only=True):
+    """A provider's webhook, taken."""
+
+    status: str = "ok"
 
 
 class HealthResponse(msgspec.Struct):

@@ -35,8 +35,9 @@ from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.egress import Egress
+from kurir.sealing import SecretBox
 from kurir.store import Store, leases, lifecycle
-from kurir.store.device_events import DeviceEvents
+from kurir.store.provider_reports import ReportingEvents
 from kurir.store.records import ClaimedMessage, Device, SendOutcome
 from kurir.transports import (
     DeviceInfo,
@@ -76,6 +77,8 @@ class DispatchSettings(msgspec.Struct, frozen=True):
     allow_private_urls: bool = False
     #: The region of national phone numbers in transport configs.
     default_region: str = "ID"
+    #: Opens devices' sealed secrets (``KURIR_SECRET_KEY``); None when it is not set.
+    secrets: SecretBox | None = None
 
 
 class _DeviceWork:
@@ -268,7 +271,7 @@ class Dispatcher:
 
     async def _open_transport(self, device: Device) -> Transport | None:
         """Build and open the device's transport; a failure shows in the device's state."""
-        events = DeviceEvents(self.store, device_id=device.id, account_id=device.account_id)
+        events = ReportingEvents(self.store, device_id=device.id, account_id=device.account_id)
         context = TransportContext(
             device=DeviceInfo(
                 id=device.id,
@@ -285,6 +288,7 @@ class Dispatcher:
                 device.config,
                 context,
                 default_region=self.settings.default_region,
+                secrets=self.settings.secrets,
             )
             await transport.open()
         except Exception as error:  # a device's broken config must not stop the others
@@ -385,6 +389,9 @@ class Dispatcher:
                 MessageStatus.FAILED,
                 error=f"gave up after {message.attempts} attempts: {reason}",
             )
+        if isinstance(error, TransientSendError) and error.retry_after is not None:
+            # The provider named its own pause (a pair rate limit): sooner only fails again.
+            delay = max(delay, error.retry_after)
         return self._outcome(
             work,
             message,

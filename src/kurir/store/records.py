@@ -32,6 +32,8 @@ class Device(msgspec.Struct, frozen=True):
     lease_until: int | None
     #: What the device's transport last reported (``connected``, ``error: …``).
     state: str | None = None
+    #: What the provider said of the number when it was added (DeviceProfile JSON).
+    profile: str | None = None
 
 
 class NewMessage(msgspec.Struct, frozen=True):
