@@ -88,13 +88,14 @@ def fail_reported(connection: Connection, failures: Sequence[ProviderFailure]) -
         if row is not None:
             changed.append((row, failure.at))
     if changed:
-        public_ids = dict(
-            connection.execute(
+        public_ids = {
+            row.id: row.public_id
+            for row in connection.execute(
                 sa.select(devices.c.id, devices.c.public_id).where(
                     devices.c.id.in_({row.device_id for row, _ in changed})
                 )
-            ).tuples()
-        )
+            )
+        }
         record_events(
             connection,
             [
