@@ -17,8 +17,6 @@ import hashlib
 import os
 
 import msgspec
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 #: Sealed values start with this; nothing a person types as a token does.
 SEALED_PREFIX = "sealed:v1:"
@@ -37,6 +35,9 @@ class SecretBox:
     def __init__(self, secret_key: str) -> None:
         if len(secret_key) < MIN_KEY_LENGTH:
             raise ValueError(f"the secret key must be at least {MIN_KEY_LENGTH} characters")
+        # Imported here: every command reads the settings, few need the cipher.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         # The setting is a random string, not a password: one hash makes it a key.
         digest = hashlib.sha256(b"kurir device secrets\0" + secret_key.encode()).digest()
         self._aead = AESGCM(digest)
@@ -47,6 +48,8 @@ class SecretBox:
         return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def open(self, value: str, *, label: str) -> str:
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.urlsafe_b64decode(value.removeprefix(SEALED_PREFIX))
             opened = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], label.encode())
