@@ -25,7 +25,7 @@ from tests.e2e.cloud_device import (
     wamid_of,
     webhook_url,
 )
-from tests.e2e.kurir_cli import run_kurir
+from tests.e2e.kurir_cli import run_kurir, succeeded
 from tests.support.cloud import VERIFY_TOKEN, cloud_config
 from tests.support.databases import sqlite_url
 from tests.support.gateway import running, wait_for
@@ -205,6 +205,12 @@ def test_adding_shows_the_numbers_profile_and_wrong_credentials_are_refused(
             "quality_rating": phone.quality_rating,
         }
         assert devices[server.device_id]["profile"] is None
+        listed = succeeded(run_kurir("devices", "list", database_url=server.database_url))
+        [line] = [line for line in listed.splitlines() if line.startswith(CLOUD)]
+        assert line.endswith(
+            f"display phone {phone.display_phone_number}, verified name {phone.verified_name}, "
+            f"quality {phone.quality_rating}"
+        )
 
         path = tmp_path / "wrong.json"
         path.write_text(json.dumps(cloud_config(graph, access_token="EAAG-wrong-token")))

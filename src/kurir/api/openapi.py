@@ -492,8 +492,9 @@ OPERATIONS = (
                 location="header",
                 description="`sha256=` and the hex HMAC-SHA256 of the raw body, keyed with "
                 "the app secret.",
-                schema={"type": "string"},
-                example="sha256=3c5a…",
+                schema={"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+                example="sha256=" + "3c5a9e0f" * 8,
+                required=True,
             ),
         ),
         errors=(
