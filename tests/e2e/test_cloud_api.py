@@ -205,8 +205,8 @@ def test_adding_shows_the_numbers_profile_and_wrong_credentials_are_refused(
             "quality_rating": phone.quality_rating,
         }
         assert devices[server.device_id]["profile"] is None
-        listed = succeeded(run_kurir("devices", "list", database_url=server.database_url))
-        [line] = [line for line in listed.splitlines() if line.startswith(CLOUD)]
+        listing = succeeded(run_kurir("devices", "list", database_url=server.database_url))
+        [line] = [line for line in listing.splitlines() if line.startswith(CLOUD)]
         assert line.endswith(
             f"display phone {phone.display_phone_number}, verified name {phone.verified_name}, "
             f"quality {phone.quality_rating}"
@@ -225,3 +225,70 @@ def test_adding_shows_the_numbers_profile_and_wrong_credentials_are_refused(
         with server.client() as http:
             listed = [d["device"] for d in http.get("/device/list").json()["data"]]
         assert "dev-wrong" not in listed
+
+
+def test_a_template_goes_out_on_a_cloud_device_and_other_transports_refuse_it(
+    tmp_path: Path,
+) -> None:
+    body = {"type": "body", "parameters": [{"type": "text", "text": "Budi"}]}
+    with GraphStandin() as graph, running(sqlite_url(tmp_path), tmp_path) as server:
+        add_cloud_device(server, graph, tmp_path)
+        with server.client() as http:
+            sent = http.post(
+                "/send/template",
+                json={
+                    "device": CLOUD,
+                    "phone": "0811-1111-111",
+                    "template": "order_shipped",
+                    "language": "id",
+                    "components": [body],
+                },
+            )
+            assert sent.status_code == 200, sent.text
+            message_id = sent.json()["message_id"]
+            wamid = wamid_of(graph, message_id)
+            assert graph.message(wamid).payload["template"] == {
+                "name": "order_shipped",
+                "language": {"code": "id"},
+                "components": [body],
+            }
+            shown = status_becomes(http, message_id, "sent")
+            assert (shown["type"], shown["content"]) == (
+                "template",
+                {"template": "order_shipped", "language": "id", "components": [body]},
+            )
+
+            # A PHP form: components JSON-encoded in one field.
+            form = http.post(
+                "/send/template",
+                data={
+                    "device": CLOUD,
+                    "phone": RECIPIENT,
+                    "template": "hello_world",
+                    "language": "en_US",
+                    "components": json.dumps([body]),
+                },
+            )
+            assert form.status_code == 200, form.text
+
+            refusals: list[tuple[dict[str, Any], str]] = [
+                (
+                    {"device": server.device_id},
+                    "the sandbox transport cannot send template messages",
+                ),
+                ({"language": "Bahasa"}, "language must be a language code such as id or en_US"),
+                ({"components": ["body"]}, "components[0] must be an object"),
+                ({"components": "body"}, "components must be an array of objects"),
+            ]
+            for change, reason in refusals:
+                request: dict[str, Any] = {
+                    "device": CLOUD,
+                    "phone": RECIPIENT,
+                    "template": "hello_world",
+                    "language": "id",
+                    **change,
+                }
+                refused = http.post("/send/template", json=request)
+                assert refused.status_code == 422, refused.text
+                assert reason in refused.json()["message"]
+        wait_for(lambda: len(graph.sent) == 2 or None, timeout=20, what="both templates sent")

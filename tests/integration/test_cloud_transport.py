@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from kurir.domain.buttons import ButtonMessage
-from kurir.domain.content import Content, MediaMessage, MediaType, TextMessage
+from kurir.domain.content import Content, MediaMessage, MediaType, TemplateMessage, TextMessage
 from kurir.domain.ids import new_message_id
 from kurir.store import Store
 from kurir.transports import (
@@ -113,6 +113,48 @@ PAYLOADS: list[tuple[str, Content, MediaFile | None, Callable[[str], dict[str, A
         MediaMessage(url=FILE_URL, media_type=MediaType.AUDIO),
         file(MediaType.AUDIO),
         lambda _: {"type": "audio", "audio": {"link": FETCHED_URL}},
+    ),
+    (
+        "template without parameters",
+        TemplateMessage(name="hello_world", language="en_US"),
+        None,
+        lambda _: {
+            "type": "template",
+            "template": {"name": "hello_world", "language": {"code": "en_US"}},
+        },
+    ),
+    (
+        "template with its parameters, as given",
+        TemplateMessage(
+            name="order_shipped",
+            language="id",
+            components=(
+                {"type": "body", "parameters": [{"type": "text", "text": "Budi"}]},
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": "0",
+                    "parameters": [{"type": "payload", "payload": "LACAK"}],
+                },
+            ),
+        ),
+        None,
+        lambda _: {
+            "type": "template",
+            "template": {
+                "name": "order_shipped",
+                "language": {"code": "id"},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": "Budi"}]},
+                    {
+                        "type": "button",
+                        "sub_type": "quick_reply",
+                        "index": "0",
+                        "parameters": [{"type": "payload", "payload": "LACAK"}],
+                    },
+                ],
+            },
+        },
     ),
     (
         "one button",

@@ -19,6 +19,7 @@ from kurir.api.requests import (
     SandboxReplyRequest,
     SendButtonRequest,
     SendMediaRequest,
+    SendTemplateRequest,
     SendTextRequest,
 )
 from kurir.api.types import (
@@ -226,14 +227,47 @@ OPERATIONS = (
         ),
     ),
     Operation(
+        method="POST",
+        path="/send/template",
+        operation_id="sendTemplate",
+        tag="Sending",
+        summary="Send a message template (WhatsApp's Cloud API devices only)",
+        description=f"{_SEND_DESCRIPTION} WhatsApp delivers only an approved template to a "
+        "recipient who has not written to the number in the last 24 hours; a `cloud` device "
+        "sends it by name and language, with the parameters in `components` passed to Meta as "
+        "given. Devices on other transports refuse it.",
+        request=SendTemplateRequest,
+        request_example={
+            "device": "dev-cloud",
+            "phone": "08111111111",
+            "template": "order_shipped",
+            "language": "id",
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Budi"}]}],
+        },
+        response=SendResponse,
+        response_example=_SENT,
+        parameters=(_IDEMPOTENCY_KEY,),
+        errors=(
+            *_SEND,
+            Problem(422, "the sandbox transport cannot send template messages"),
+            Problem(
+                422,
+                "template must be the template's name: 1 to 512 lower-case letters, digits and _",
+            ),
+            Problem(422, "language must be a language code such as id or en_US, not 'Indonesia'"),
+            Problem(422, "components[0] must be an object with a type (header, body, button)"),
+        ),
+    ),
+    Operation(
         method="GET",
         path="/message/{message_id}",
         operation_id="getMessage",
         tag="Messages",
         summary="A message and its life so far",
-        description="Its `status` (scheduled, queued, sending, sent, delivered, read, failed, "
-        "cancelled), when it reached each, its attempts and last error, and the recipient's "
-        "button reply. Only the account that sent it sees it.",
+        description="Its `type` (text, media, button, template) and `content`, its `status` "
+        "(scheduled, queued, sending, sent, delivered, read, failed, cancelled), when it "
+        "reached each, its attempts and last error, and the recipient's button reply. Only "
+        "the account that sent it sees it.",
         response=MessageResponse,
         response_example={
             "status": "ok",

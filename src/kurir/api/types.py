@@ -1,6 +1,6 @@
 """Response bodies. Field order is the order clients see."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -36,6 +36,10 @@ class MessageContent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     type: str | None = None
     caption: str | None = None
     filename: str | None = None
+    #: template messages
+    template: str | None = None
+    language: str | None = None
+    components: tuple[dict[str, Any], ...] | None = None
 
 
 class MessageData(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kurir.domain.content import WHATSAPP_LIMITS
+from kurir.domain.content import MessageKind, TransportLimits
 from kurir.domain.devices import DeviceProfile
 from kurir.transports.base import (
     CredentialsRefused,
@@ -72,7 +72,7 @@ class CloudTransport(Transport):
 
     name = "cloud"
     config_type = CloudConfig
-    limits = WHATSAPP_LIMITS
+    limits = TransportLimits(kinds=frozenset(MessageKind))  # WhatsApp's own, and templates
     secret_fields = SECRET_FIELDS
 
     config: CloudConfig

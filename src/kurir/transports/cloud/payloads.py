@@ -14,7 +14,13 @@ import re
 from typing import Any
 
 from kurir.domain.buttons import ButtonLayout, ButtonMessage
-from kurir.domain.content import WHATSAPP_LIMITS, MediaMessage, MediaType, TextMessage
+from kurir.domain.content import (
+    WHATSAPP_LIMITS,
+    MediaMessage,
+    MediaType,
+    TemplateMessage,
+    TextMessage,
+)
 from kurir.domain.ids import is_message_id
 from kurir.transports.base import OutboundMessage, PermanentSendError
 
@@ -50,6 +56,14 @@ def message_payload(message: OutboundMessage, *, list_button_label: str) -> dict
             body = _media(message, content)
         case ButtonMessage():
             body = {"type": "interactive", "interactive": _interactive(message, list_button_label)}
+        case TemplateMessage():
+            template: dict[str, Any] = {
+                "name": content.name,
+                "language": {"code": content.language},
+            }
+            if content.components:
+                template["components"] = list(content.components)
+            body = {"type": "template", "template": template}
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
