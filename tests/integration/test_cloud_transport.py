@@ -204,7 +204,7 @@ PAYLOADS: list[tuple[str, Content, MediaFile | None, Callable[[str], dict[str, A
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
+async def context_store(tmp_path: Path) -> AsyncIterator[Store]:
     """The transport keeps no table of its own for sends; the context only needs one."""
     found = Store(sqlite_url(tmp_path), pool_size=1)
     yield found
@@ -215,14 +215,14 @@ Open = Callable[..., CloudTransport]
 
 
 @pytest.fixture
-async def open_transport(store: Store) -> AsyncIterator[Open]:
+async def open_transport(context_store: Store) -> AsyncIterator[Open]:
     opened: list[CloudTransport] = []
 
     def open_(config_json: str, events: RecordingEvents) -> CloudTransport:
         transport = build_transport(
             "cloud",
             config_json,
-            TransportContext(device=DEVICE, events=events, store=store),
+            TransportContext(device=DEVICE, events=events, store=context_store),
             default_region="ID",
         )
         assert isinstance(transport, CloudTransport)
