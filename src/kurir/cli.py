@@ -207,7 +207,24 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--message", required=True)
     sub.add_argument("--footer", required=True)
     sub.add_argument("--button", action="append", required=True, dest="buttons")
+    sub = send("template", Client.send_template, "send a message template (cloud devices)")
+    sub.add_argument("--template", required=True, help="the template's name")
+    sub.add_argument("--language", required=True, help="its language code: id, en_US, ...")
+    sub.add_argument(
+        "--components", type=_json_array, help="its parameters, as Meta takes them (JSON)"
+    )
     return parser
+
+
+def _json_array(text: str) -> list[Any]:
+    """A JSON array given on the command line (argparse reports the error)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not valid JSON") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError("must be a JSON array")
+    return value
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:

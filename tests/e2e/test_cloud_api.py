@@ -291,4 +291,11 @@ def test_a_template_goes_out_on_a_cloud_device_and_other_transports_refuse_it(
                 refused = http.post("/send/template", json=request)
                 assert refused.status_code == 422, refused.text
                 assert reason in refused.json()["message"]
-        wait_for(lambda: len(graph.sent) == 2 or None, timeout=20, what="both templates sent")
+            by_cli = run_kurir(
+                *("send", "template", "--url", server.base_url, "--api-key", server.api_key),
+                *("--device", CLOUD, "--phone", RECIPIENT, "--template", "hello_world"),
+                *("--language", "en_US", "--components", json.dumps([body])),
+                database_url=None,
+            )
+            assert json.loads(succeeded(by_cli))["status"] == "ok"
+        wait_for(lambda: len(graph.sent) == 3 or None, timeout=20, what="the templates sent")
