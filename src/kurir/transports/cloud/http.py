@@ -33,7 +33,7 @@ from kurir.clock import now_ms
 from kurir.domain.devices import is_device_id
 from kurir.sealing import secret_box
 from kurir.store import accounts
-from kurir.store.provider_reports import ReportingEvents, message_ids_by_provider_id
+from kurir.store.provider_reports import message_ids_by_provider_id
 from kurir.store.records import ButtonPress, Device
 from kurir.transports.cloud.config import CloudConfig
 from kurir.transports.cloud.store import Applied, ReceivedWebhook, mark_applied, record_webhooks
@@ -165,7 +165,7 @@ def _signed(body: bytes, header: str | None, config: CloudConfig) -> bool:
 
 async def _apply(api: ApiContext, device: Device, notification: Notification) -> None:
     """Report what the notification says through the device's sink, in Kurir's ids."""
-    events = ReportingEvents(api.store, device_id=device.id, account_id=device.account_id)
+    events = api.events_for(device)
     wanted = {s.wamid for s in notification.statuses if s.message_id is None}
     wanted.update(m.quoted_wamid for m in notification.messages if m.quoted_wamid is not None)
     known = (
