@@ -23,14 +23,22 @@ from kurir.cli_webhooks import add_webhook_commands
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
-from kurir.domain.devices import check_device_id
+from kurir.domain.devices import DeviceProfile, check_device_id
 from kurir.domain.errors import ValidationError
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
+from kurir.sealing import secret_box
 from kurir.store import DATABASE_ERRORS, Store, accounts, reading
 from kurir.store.database import DatabaseURLError, is_sqlite
 from kurir.store.records import Account
-from kurir.transports import TransportConfigError, default_transport, read_config, transport_names
+from kurir.transports import (
+    TransportConfigError,
+    check_credentials,
+    config_to_store,
+    default_transport,
+    read_config,
+    transport_names,
+)
 from kurir.transports.registry import transport_class
 
 #: The width of the column it lands in (tables.py): checked here, because
@@ -42,11 +50,11 @@ _OPEN_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, OSError)
 
 
 # Settings that have a flag of their own: the database URL is every command's,
-# and a key on the command line would show in every `ps`, so it stays in the environment.
+# and keys on the command line would show in every `ps`, so they stay in the environment.
 _SERVE_FLAGS = tuple(
     field.name
     for field in msgspec.structs.fields(Settings)
-    if field.name not in ("database_url", "dispatch", "bootstrap_api_key")
+    if field.name not in ("database_url", "dispatch", "bootstrap_api_key", "secret_key")
 )
 
 
@@ -140,7 +148,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--phone", required=True, help="the device's own WhatsApp number")
     sub.add_argument("--id", dest="public_id", help="the device id clients use (default: random)")
     sub.add_argument("--transport", default=default_transport(), choices=transport_names())
-    sub.add_argument("--config", default="{}", help="the transport's config, as JSON")
+    config = sub.add_mutually_exclusive_group()
+    config.add_argument("--config", default="{}", help="the transport's config, as JSON")
+    config.add_argument(
+        "--config-file",
+        help="a file holding the config (- for stdin): secrets in it stay out of `ps`",
+    )
     sub.add_argument(
         "--min-interval-ms",
         type=int,
@@ -207,8 +220,25 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--message", required=True)
     sub.add_argument("--footer", required=True)
     sub.add_argument("--button", action="append", required=True, dest="buttons")
+    sub = send("template", Client.send_template, "send a message template (cloud devices)")
+    sub.add_argument("--template", required=True, help="the template's name")
+    sub.add_argument("--language", required=True, help="its language code: id, en_US, ...")
+    sub.add_argument(
+        "--components", type=_json_array, help="its parameters, as Meta takes them (JSON)"
+    )
     add_webhook_commands(commands, server_flags, _webhooks)
     return parser
+
+
+def _json_array(text: str) -> list[Any]:
+    """A JSON array given on the command line (argparse reports the error)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not valid JSON") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError("must be a JSON array")
+    return value
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -381,10 +411,12 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
     import secrets
 
     account = await _account(store, args.account)
-    region = load_settings().default_region
+    settings = load_settings()
+    region = settings.default_region
     phone = normalise_phone(args.phone, region)
+    config_json = _config_json(args)
     try:
-        read_config(args.transport, args.config, default_region=region)
+        config = read_config(args.transport, config_json, default_region=region)
     except TransportConfigError as error:
         raise CommandError(str(error)) from None
     # A max of 0 means "the same as the min" (fixed pacing), so only a max above 0 bounds it.
@@ -401,6 +433,11 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
     taken = CommandError(f"device id {public_id!r} is taken")
     if await store.read(accounts.find_device, public_id) is not None:
         raise taken
+    # Wrong credentials are refused now, not at the first send.
+    try:
+        profile = await check_credentials(args.transport, config)
+    except TransportConfigError as error:
+        raise CommandError(str(error)) from None
     try:
         device = await store.write(
             accounts.add_device,
@@ -408,7 +445,10 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
             account_id=account.id,
             phone=phone,
             transport=args.transport,
-            config=args.config,
+            config=config_to_store(
+                args.transport, config_json, secrets=secret_box(settings.secret_key)
+            ),
+            profile=msgspec.json.encode(profile).decode() if profile is not None else None,
             min_interval_ms=args.min_interval_ms,
             max_interval_ms=max(args.min_interval_ms, args.max_interval_ms),
             created_at=now_ms(),
@@ -420,14 +460,40 @@ async def _devices_add(store: Store, args: argparse.Namespace) -> None:
     print(
         f"device {device.public_id} ({device.transport}, {device.phone}) added to {account.name!r}"
     )
+    if profile is not None:
+        print(f"  {_shown_profile(profile)}")
 
 
 async def _devices_list(store: Store, args: argparse.Namespace) -> None:
     account_id = (await _account(store, args.account)).id if args.account else None
     for device in await store.read(accounts.list_devices, account_id=account_id):
         pacing = f"{device.min_interval_ms}-{device.max_interval_ms}ms"
-        columns = (device.public_id, device.phone, device.transport, pacing, device.account_id)
+        columns = [device.public_id, device.phone, device.transport, pacing, device.account_id]
+        if device.profile is not None:
+            columns.append(_shown_profile(msgspec.json.decode(device.profile, type=DeviceProfile)))
         print("\t".join(str(column) for column in columns))
+
+
+def _config_json(args: argparse.Namespace) -> str:
+    """The config from --config, or the file (or stdin) --config-file names."""
+    if args.config_file is None:
+        return str(args.config)
+    if args.config_file == "-":
+        return sys.stdin.read()
+    try:
+        return Path(args.config_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"--config-file: cannot read {args.config_file}: {error}") from None
+
+
+def _shown_profile(profile: DeviceProfile) -> str:
+    """What the provider said of the number, as one line."""
+    shown = {
+        "display phone": profile.display_phone,
+        "verified name": profile.verified_name,
+        "quality": profile.quality_rating,
+    }
+    return ", ".join(f"{name} {value}" for name, value in shown.items() if value is not None)
 
 
 async def _devices_remove(store: Store, args: argparse.Namespace) -> None:

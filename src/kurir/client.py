@@ -86,6 +86,15 @@ class ButtonSend(_Send):
     buttons: Sequence[str]
 
 
+class TemplateSend(_Send):
+    """The arguments of ``send_template``: a template approved in Meta's console."""
+
+    template: str
+    language: str
+    #: The template's parameters, as Meta's API takes them.
+    components: NotRequired[Sequence[Mapping[str, Any]] | None]
+
+
 class InboundQuery(TypedDict, total=False):
     """The arguments of ``list_inbound``; each absent one is the server's default."""
 
@@ -132,8 +141,8 @@ class _Request(NamedTuple, Generic[Answer]):
 def _send(path: str, send: Mapping[str, Any]) -> _Request[SendResponse]:
     """A send: its arguments are the body, but for the idempotency key, a header."""
     body = {
-        # Buttons may be any sequence; JSON has lists.
-        _API_NAMES.get(name, name): list(value) if name == "buttons" else value
+        # Buttons and components may be any sequence; JSON has lists.
+        _API_NAMES.get(name, name): list(value) if name in ("buttons", "components") else value
         for name, value in send.items()
         if value is not None and name != "idempotency_key"
     }
@@ -264,6 +273,10 @@ class Client:
         """Send (or schedule) a button message."""
         return self._call(_send("/send/button", send))
 
+    def send_template(self, **send: Unpack[TemplateSend]) -> SendResponse:
+        """Send (or schedule) a message template, on a device of WhatsApp's Cloud API."""
+        return self._call(_send("/send/template", send))
+
     def get_message(self, message_id: str) -> MessageData:
         """The message and its life so far."""
         return self._call(_message("GET", message_id, MessageResponse)).data
@@ -369,6 +382,9 @@ class AsyncClient:
 
     async def send_button(self, **send: Unpack[ButtonSend]) -> SendResponse:
         return await self._call(_send("/send/button", send))
+
+    async def send_template(self, **send: Unpack[TemplateSend]) -> SendResponse:
+        return await self._call(_send("/send/template", send))
 
     async def get_message(self, message_id: str) -> MessageData:
         return (await self._call(_message("GET", message_id, MessageResponse))).data

@@ -11,6 +11,7 @@ import msgspec
 from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
 from kurir.domain.devices import DEVICE_ID_RULE, MAX_DEVICE_ID, is_device_id
 from kurir.domain.phone import is_known_region
+from kurir.sealing import MIN_KEY_LENGTH
 
 
 class SettingsError(ValueError):
@@ -57,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reply_window_seconds: float = float(DEFAULT_REPLY_WINDOW_SECONDS)
     #: Lets requests to customers' URLs reach loopback and private addresses (development, tests).
     allow_private_urls: bool = False
+    #: Seals devices' secrets (access tokens, app secrets) in the database; at
+    #: least 32 characters. Without it they are stored as given.
+    secret_key: str = ""
     #: Fixed values for the first start's account, key and device (else random).
     bootstrap_api_key: str = ""
     bootstrap_device_id: str = ""
@@ -130,6 +134,12 @@ def _check(settings: Settings) -> None:
     if not is_known_region(settings.default_region):
         raise SettingsError(
             f"KURIR_DEFAULT_REGION: unknown region {settings.default_region!r} (use e.g. ID)"
+        )
+    if settings.secret_key and len(settings.secret_key) < MIN_KEY_LENGTH:
+        # The value itself is never repeated: it is a secret.
+        raise SettingsError(
+            f"KURIR_SECRET_KEY: must be at least {MIN_KEY_LENGTH} characters "
+            "(e.g. the output of: openssl rand -base64 32)"
         )
     if settings.bootstrap_device_id and not is_device_id(settings.bootstrap_device_id):
         raise SettingsError(

@@ -23,6 +23,7 @@ from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.domain.retry import RetryPolicy
 from kurir.http_guard import guarded_protocol
+from kurir.sealing import secret_box
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head_async
 from kurir.store.postgres import NewMessageListener
@@ -43,7 +44,9 @@ def dispatch_settings(settings: Settings, *, max_idle_s: float | None = None) ->
             max_delay=settings.retry_max_seconds,
         ),
         default_region=settings.default_region,
+        reply_window_ms=round(settings.reply_window_seconds * 1000),
         allow_private_urls=settings.allow_private_urls,
+        secrets=secret_box(settings.secret_key),
     )
 
 

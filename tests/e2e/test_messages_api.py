@@ -204,6 +204,7 @@ def test_the_device_list_shows_the_accounts_devices(
         "min_interval_ms": 0,
         "max_interval_ms": 0,
         "created_at": device["created_at"],
+        "profile": None,  # the sandbox has no provider to describe the number
     }
     created = parse_time(device["created_at"])
     assert created.utcoffset() == timedelta(hours=7)

@@ -8,11 +8,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+import kurir.transports  # noqa: F401  # the transports' own tables join the metadata
 from kurir.store import migrate
 from kurir.store.database import Database
 from kurir.store.migrate import upgrade_to_head_async
 from kurir.store.tables import metadata
-from kurir.transports import sandbox  # noqa: F401  # its own table joins the metadata
 
 
 def _differences(connection: sa.Connection) -> tuple[list[Any], str | None]:

@@ -24,6 +24,7 @@ from kurir.api.requests import (
     SandboxReplyRequest,
     SendButtonRequest,
     SendMediaRequest,
+    SendTemplateRequest,
     SendTextRequest,
 )
 from kurir.api.types import (
@@ -36,6 +37,7 @@ from kurir.api.types import (
     SandboxDeliveriesResponse,
     SandboxReplyResponse,
     SendResponse,
+    WebhookAccepted,
 )
 from kurir.api.webhook_types import WEBHOOK_REQUEST_TYPES
 
@@ -85,6 +87,15 @@ _IDEMPOTENCY_KEY = Parameter(
 _DEVICE_NOT_FOUND = Problem(404, "device 'dev-other' not found")
 _NOT_SANDBOX = Problem(409, "device dev-main uses the whatsapp transport, not sandbox")
 _BAD_LIMIT = Problem(422, "limit must be a whole number from 1 to 500")
+_CLOUD_DEVICE_PATH = Parameter(
+    name="device",
+    location="path",
+    description="The id of a device on the `cloud` transport.",
+    schema={"type": "string", "minLength": 1},
+    example="dev-cloud",
+    required=True,
+)
+_NO_CLOUD_DEVICE = Problem(404, "no cloud device 'dev-other'")
 _SEND = (
     _UNAUTHORIZED,
     Problem(429, "Rate limit exceeded; slow down"),
@@ -185,14 +196,47 @@ OPERATIONS = (
         ),
     ),
     Operation(
+        method="POST",
+        path="/send/template",
+        operation_id="sendTemplate",
+        tag="Sending",
+        summary="Send a message template (WhatsApp's Cloud API devices only)",
+        description=f"{_SEND_DESCRIPTION} WhatsApp delivers only an approved template to a "
+        "recipient who has not written to the number in the last 24 hours; a `cloud` device "
+        "sends it by name and language, with the parameters in `components` passed to Meta as "
+        "given. Devices on other transports refuse it.",
+        request=SendTemplateRequest,
+        request_example={
+            "device": "dev-cloud",
+            "phone": "08111111111",
+            "template": "order_shipped",
+            "language": "id",
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Budi"}]}],
+        },
+        response=SendResponse,
+        response_example=_SENT,
+        parameters=(_IDEMPOTENCY_KEY,),
+        errors=(
+            *_SEND,
+            Problem(422, "the sandbox transport cannot send template messages"),
+            Problem(
+                422,
+                "template must be the template's name: 1 to 512 lower-case letters, digits and _",
+            ),
+            Problem(422, "language must be a language code such as id or en_US, not 'Indonesia'"),
+            Problem(422, "components[0] must be an object with a type (header, body, button)"),
+        ),
+    ),
+    Operation(
         method="GET",
         path="/message/{message_id}",
         operation_id="getMessage",
         tag="Messages",
         summary="A message and its life so far",
-        description="Its `status` (scheduled, queued, sending, sent, delivered, read, failed, "
-        "cancelled), when it reached each, its attempts and last error, and the recipient's "
-        "button reply. Only the account that sent it sees it.",
+        description="Its `type` (text, media, button, template) and `content`, its `status` "
+        "(scheduled, queued, sending, sent, delivered, read, failed, cancelled), when it "
+        "reached each, its attempts and last error, and the recipient's button reply. Only "
+        "the account that sent it sees it.",
         response=MessageResponse,
         response_example={
             "status": "ok",
@@ -294,8 +338,11 @@ OPERATIONS = (
         operation_id="listDevices",
         tag="Devices",
         summary="Your account's devices",
-        description="Each device's number, transport and pacing; `state` is `connected` while "
-        "a worker holds the device, else `idle`.",
+        description="Each device's number, transport and pacing; `state` is `idle` while no "
+        "worker holds the device, else what its transport last reported (`connected`; "
+        "`credentials_invalid` when WhatsApp refuses a `cloud` device's token; `error: …` "
+        "for a config that cannot be used). `profile` is what WhatsApp said of a `cloud` "
+        "device's number when it was added.",
         response=DeviceListResponse,
         response_example={
             "status": "ok",
@@ -308,7 +355,22 @@ OPERATIONS = (
                     "min_interval_ms": 0,
                     "max_interval_ms": 0,
                     "created_at": "2026-05-01T08:00:00.000+07:00",
-                }
+                    "profile": None,
+                },
+                {
+                    "device": "dev-cloud",
+                    "phone": "628122222223",
+                    "transport": "cloud",
+                    "state": "connected",
+                    "min_interval_ms": 0,
+                    "max_interval_ms": 0,
+                    "created_at": "2026-05-01T08:00:00.000+07:00",
+                    "profile": {
+                        "display_phone": "+62 812-2222-223",
+                        "verified_name": "Toko Kurir",
+                        "quality_rating": "GREEN",
+                    },
+                },
             ],
         },
         errors=(_UNAUTHORIZED, _UNAVAILABLE),
@@ -454,6 +516,86 @@ OPERATIONS = (
     ),
     Operation(
         method="GET",
+        path="/webhooks/cloud/{device}",
+        operation_id="cloudWebhookVerification",
+        tag="Cloud API",
+        summary="Meta's check of a cloud device's webhook URL",
+        description="Meta calls this when the URL is registered in its console; it needs no "
+        "key. With `hub.mode=subscribe` and the device's `verify_token`, the answer is "
+        "`hub.challenge` as plain text.",
+        response=None,
+        response_example="1158201444",
+        response_media_type="text/plain",
+        parameters=(
+            _CLOUD_DEVICE_PATH,
+            Parameter(
+                name="hub.mode",
+                location="query",
+                description="Always `subscribe`.",
+                schema={"type": "string"},
+                example="subscribe",
+            ),
+            Parameter(
+                name="hub.verify_token",
+                location="query",
+                description="The `verify_token` of the device's config.",
+                schema={"type": "string"},
+                example="my-verify-token",
+            ),
+            Parameter(
+                name="hub.challenge",
+                location="query",
+                description="What the answer must be.",
+                schema={"type": "string"},
+                example="1158201444",
+            ),
+        ),
+        errors=(
+            _NO_CLOUD_DEVICE,
+            Problem(403, "hub.verify_token does not match the device's verify_token"),
+            Problem(400, "hub.challenge must be what Meta sent: 1 to 256 characters"),
+            _UNAVAILABLE,
+        ),
+        authenticated=False,
+    ),
+    Operation(
+        method="POST",
+        path="/webhooks/cloud/{device}",
+        operation_id="cloudWebhook",
+        tag="Cloud API",
+        summary="Meta's notifications for a cloud device",
+        description="Meta posts statuses of sent messages, button replies and incoming "
+        "messages here, signed with the app's secret; it needs no key. A body whose "
+        "`X-Hub-Signature-256` is not its HMAC-SHA256 with the device's `app_secret` is "
+        "refused and changes nothing. A signed one is recorded, applied once (a redelivery "
+        "is recognised), and answered 200.",
+        response=WebhookAccepted,
+        response_example={"status": "ok"},
+        parameters=(
+            _CLOUD_DEVICE_PATH,
+            Parameter(
+                name="X-Hub-Signature-256",
+                location="header",
+                description="`sha256=` and the hex HMAC-SHA256 of the raw body, keyed with "
+                "the app secret.",
+                schema={"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+                example="sha256=" + "3c5a9e0f" * 8,
+                required=True,
+            ),
+        ),
+        errors=(
+            _NO_CLOUD_DEVICE,
+            Problem(
+                403,
+                "X-Hub-Signature-256 is missing or is not the body's signature with app_secret",
+            ),
+            Problem(413, "Request body is larger than 3145728 bytes"),
+            _UNAVAILABLE,
+        ),
+        authenticated=False,
+    ),
+    Operation(
+        method="GET",
         path="/healthz",
         operation_id="health",
         tag="Operations",
@@ -492,6 +634,7 @@ OPERATIONS = (
 _STATUS_DESCRIPTIONS = {
     400: "The body cannot be read.",
     401: "The key is missing or wrong.",
+    403: "The signature or token is wrong.",
     404: "Not found, or not yours.",
     409: "Conflicts with what is already stored.",
     413: "The body is too large.",

@@ -154,6 +154,45 @@ class SendButtonRequest(msgspec.Struct, frozen=True, kw_only=True):
     schedule: Schedule = None
 
 
+class SendTemplateRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A message template approved in Meta's console; `cloud` devices only.
+
+    WhatsApp delivers nothing else to a recipient who has not written to the
+    number in the last 24 hours.
+    """
+
+    device: Device
+    phone: Phone
+    template: Annotated[
+        str,
+        msgspec.Meta(
+            description="The template's name, as approved in Meta's console: lower-case "
+            "letters, digits and _.",
+            examples=["order_shipped"],
+            extra_json_schema={"minLength": 1, "maxLength": 512, "pattern": NOT_BLANK},
+        ),
+    ]
+    language: Annotated[
+        str,
+        msgspec.Meta(
+            description="The language of the template's approved translation: `id`, `en_US`, …",
+            examples=["id"],
+            extra_json_schema={"minLength": 2, "maxLength": 6, "pattern": NOT_BLANK},
+        ),
+    ]
+    components: Annotated[
+        list[dict[str, Any]],
+        msgspec.Meta(
+            description="The template's parameters, as Meta's API takes them: one object per "
+            "component (`header`, `body`, `button`) with its `parameters`. Passed to Meta as "
+            "given; a form may send the array JSON-encoded.",
+            examples=[[{"type": "body", "parameters": [{"type": "text", "text": "Budi"}]}]],
+            extra_json_schema={"maxItems": 20},
+        ),
+    ] = []
+    schedule: Schedule = None
+
+
 class SandboxReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
     """The recipient answers the latest message the sandbox delivered to them."""
 
@@ -188,7 +227,13 @@ class SandboxReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
     ] = None
 
 
-REQUEST_TYPES = (SendTextRequest, SendMediaRequest, SendButtonRequest, SandboxReplyRequest)
+REQUEST_TYPES = (
+    SendTextRequest,
+    SendMediaRequest,
+    SendButtonRequest,
+    SendTemplateRequest,
+    SandboxReplyRequest,
+)
 #: Any request struct (these, and the webhooks' in webhook_types.py).
 RequestBody = TypeVar("RequestBody", bound=msgspec.Struct)
 
@@ -245,7 +290,10 @@ _WRONG_TYPE = {
     "devices": "devices must be an array of device ids, or null for all devices",
     "enabled": "enabled must be true or false",
     "since": "since must be Unix seconds or an ISO 8601 time",
+    "components": "components must be an array of objects",
 }
+#: What the items of an array field must be, where they are not texts.
+_ITEM = {"components": "an object"}
 #: How a form writes true and false.
 _FORM_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 _MISSING = re.compile(r"Object missing required field `(?P<field>\w+)`")
@@ -316,8 +364,8 @@ def _message(text: str, rules: _Rules) -> str:
     if at is None:  # pragma: no cover  # a struct's fields always carry a path
         return text
     field, index = at["field"], at["index"]
-    if index is not None:  # only arrays of texts are read
-        return f"{field}{index} must be a string"
+    if index is not None:
+        return f"{field}{index} must be {_ITEM.get(field, 'a string')}"
     if at["problem"].endswith("got `null`") and field in rules.required:
         return f"{field} is required"
     return _WRONG_TYPE.get(field, f"{field} must be a string")

@@ -1,7 +1,7 @@
 """The HTTP endpoints: Alat WA's sends and the rest of Kurir's API.
 
 Handlers translate between HTTP and the domain and store; they hold no SQL
-and no rules of their own beyond picking fields out of requests. The three
+and no rules of their own beyond picking fields out of requests. The
 sends share one accept pipeline (`Routes.send`); each is an entry of `send_kinds`:
 its request type, its kind, and how its content is built.
 """
@@ -22,6 +22,7 @@ from kurir.api.ratelimit import RateLimiter
 from kurir.api.requests import (
     SendButtonRequest,
     SendMediaRequest,
+    SendTemplateRequest,
     SendTextRequest,
     convert_fields,
 )
@@ -29,6 +30,7 @@ from kurir.api.types import (
     CancelResponse,
     DeviceData,
     DeviceListResponse,
+    DeviceProfileData,
     HealthResponse,
     InboundListResponse,
     InboundMessageData,
@@ -44,6 +46,7 @@ from kurir.domain.content import (
     MessageKind,
     TransportLimits,
     build_media_message,
+    build_template_message,
     build_text_message,
     encode_content,
     require_kind,
@@ -95,6 +98,13 @@ def send_kinds(settings: Settings) -> dict[str, SendKind]:
             lambda send, limits: build_text_message(message=send.message, limits=limits),
         ),
         "/send/media": SendKind(SendMediaRequest, MessageKind.MEDIA, media),
+        "/send/template": SendKind(
+            SendTemplateRequest,
+            MessageKind.TEMPLATE,
+            lambda send, _limits: build_template_message(
+                name=send.template, language=send.language, components=send.components
+            ),
+        ),
         "/send/button": SendKind(
             SendButtonRequest,
             MessageKind.BUTTON,
@@ -220,6 +230,7 @@ class Routes:
                         min_interval_ms=device.min_interval_ms,
                         max_interval_ms=device.max_interval_ms,
                         created_at=self._api.iso(device.created_at),
+                        profile=_profile(device.profile),
                     )
                     for device in found
                 ]
@@ -272,6 +283,10 @@ class Routes:
     async def health(self, _request: Request) -> Response:
         await self._api.store.read(accounts.count_accounts)
         return ok(HealthResponse())
+
+
+def _profile(stored: str | None) -> DeviceProfileData | None:
+    return None if stored is None else msgspec.json.decode(stored, type=DeviceProfileData)
 
 
 def _idempotency_key(request: Request) -> str | None:

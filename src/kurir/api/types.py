@@ -1,6 +1,6 @@
 """Response bodies. Field order is the order clients see."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -36,6 +36,10 @@ class MessageContent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     type: str | None = None
     caption: str | None = None
     filename: str | None = None
+    #: template messages
+    template: str | None = None
+    language: str | None = None
+    components: tuple[dict[str, Any], ...] | None = None
 
 
 class MessageData(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +64,21 @@ class MessageResponse(msgspec.Struct, kw_only=True):
     data: MessageData
 
 
+class DeviceProfileData(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What the provider said of the number when the device was added."""
+
+    display_phone: Annotated[
+        str | None, msgspec.Meta(description="The number as WhatsApp shows it.")
+    ] = None
+    verified_name: Annotated[
+        str | None, msgspec.Meta(description="The business name WhatsApp verified.")
+    ] = None
+    quality_rating: Annotated[
+        str | None,
+        msgspec.Meta(description="WhatsApp's rating of the number's messages: GREEN, YELLOW, RED."),
+    ] = None
+
+
 class DeviceData(msgspec.Struct, frozen=True):
     device: str
     phone: str
@@ -68,6 +87,8 @@ class DeviceData(msgspec.Struct, frozen=True):
     min_interval_ms: int
     max_interval_ms: int
     created_at: str
+    #: null for a transport whose provider has nothing to say (the sandbox).
+    profile: DeviceProfileData | None = None
 
 
 class DeviceListResponse(msgspec.Struct, kw_only=True):
@@ -128,6 +149,12 @@ class PairingResponse(msgspec.Struct, kw_only=True):
 class ReceivedResponse(msgspec.Struct, kw_only=True):
     status: str = "ok"
     message: str = "Message received"
+
+
+class WebhookAccepted(msgspec.Struct, kw_only=True):
+    """A provider's webhook, taken."""
+
+    status: str = "ok"
 
 
 class HealthResponse(msgspec.Struct):

@@ -10,6 +10,7 @@ from kurir.domain.buttons import ButtonMessage
 from kurir.domain.content import (
     Content,
     MediaMessage,
+    TemplateMessage,
     TextMessage,
     TransportLimits,
     decode_content,
@@ -43,6 +44,12 @@ def content_data(content: Content, limits: TransportLimits) -> MessageContent:
                 message_footer=content.footer,
                 buttons=content.buttons,
                 layout=content.layout(limits.buttons),
+            )
+        case TemplateMessage():
+            return MessageContent(
+                template=content.name,
+                language=content.language,
+                components=content.components or None,
             )
 
 

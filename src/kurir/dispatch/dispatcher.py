@@ -31,10 +31,12 @@ import msgspec
 from kurir.clock import now_ms
 from kurir.dispatch import liveness
 from kurir.dispatch.media import fetch_media, media_timed_out
+from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
 from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.egress import Egress
+from kurir.sealing import SecretBox
 from kurir.store import Store, leases, lifecycle
 from kurir.store.device_events import DeviceEvents
 from kurir.store.records import ClaimedMessage, Device, SendOutcome
@@ -74,8 +76,12 @@ class DispatchSettings(msgspec.Struct, frozen=True):
     retry: RetryPolicy = RetryPolicy()
     #: Whether media may be fetched from private addresses (development and tests).
     allow_private_urls: bool = False
+    #: How long after a button message a text can answer it (see `kurir.store.inbound`).
+    reply_window_ms: int = DEFAULT_REPLY_WINDOW_SECONDS * 1000
     #: The region of national phone numbers in transport configs.
     default_region: str = "ID"
+    #: Opens devices' sealed secrets (``KURIR_SECRET_KEY``); None when it is not set.
+    secrets: SecretBox | None = None
 
 
 class _DeviceWork:
@@ -268,7 +274,12 @@ class Dispatcher:
 
     async def _open_transport(self, device: Device) -> Transport | None:
         """Build and open the device's transport; a failure shows in the device's state."""
-        events = DeviceEvents(self.store, device_id=device.id, account_id=device.account_id)
+        events = DeviceEvents(
+            self.store,
+            device_id=device.id,
+            account_id=device.account_id,
+            reply_window_ms=self.settings.reply_window_ms,
+        )
         context = TransportContext(
             device=DeviceInfo(
                 id=device.id,
@@ -285,6 +296,7 @@ class Dispatcher:
                 device.config,
                 context,
                 default_region=self.settings.default_region,
+                secrets=self.settings.secrets,
             )
             await transport.open()
         except Exception as error:  # a device's broken config must not stop the others
@@ -385,6 +397,9 @@ class Dispatcher:
                 MessageStatus.FAILED,
                 error=f"gave up after {message.attempts} attempts: {reason}",
             )
+        if isinstance(error, TransientSendError) and error.retry_after is not None:
+            # The provider named its own pause (a pair rate limit): sooner only fails again.
+            delay = max(delay, error.retry_after)
         return self._outcome(
             work,
             message,

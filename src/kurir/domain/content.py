@@ -8,6 +8,9 @@ builder that checks it against the limits its device's transport declares.
 """
 
 import enum
+import re
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
@@ -22,6 +25,7 @@ class MessageKind(enum.StrEnum):
     TEXT = "text"
     MEDIA = "media"
     BUTTON = "button"
+    TEMPLATE = "template"
 
 
 class MediaType(enum.StrEnum):
@@ -50,7 +54,21 @@ class MediaMessage(msgspec.Struct, frozen=True, tag="media", tag_field="type"):
     filename: str | None = None
 
 
-Content = TextMessage | MediaMessage | ButtonMessage
+class TemplateMessage(msgspec.Struct, frozen=True, tag="template", tag_field="type"):
+    """A message template approved in the provider's console, filled with parameters.
+
+    WhatsApp lets a business start a conversation (or write after 24 hours of
+    the recipient's silence) only with one. ``components`` are passed to the
+    provider as given (its parameters for the header, body and buttons); the
+    provider checks them against the template and refuses a mismatch.
+    """
+
+    name: str
+    language: str
+    components: tuple[dict[str, Any], ...] = ()
+
+
+Content = TextMessage | MediaMessage | ButtonMessage | TemplateMessage
 
 _DECODER = msgspec.json.Decoder(Content)
 _ENCODER = msgspec.json.Encoder()
@@ -74,6 +92,7 @@ _KIND_OF: dict[type[Content], MessageKind] = {
     TextMessage: MessageKind.TEXT,
     MediaMessage: MessageKind.MEDIA,
     ButtonMessage: MessageKind.BUTTON,
+    TemplateMessage: MessageKind.TEMPLATE,
 }
 
 _MB = 1024 * 1024
@@ -82,7 +101,9 @@ _MB = 1024 * 1024
 class TransportLimits(msgspec.Struct, frozen=True, kw_only=True):
     """What a transport carries, and how much of each; checked when a request is accepted."""
 
-    kinds: frozenset[MessageKind] = frozenset(MessageKind)
+    #: Templates are a provider's feature (WhatsApp's Cloud API): only a
+    #: transport that declares them carries them.
+    kinds: frozenset[MessageKind] = frozenset(MessageKind) - {MessageKind.TEMPLATE}
     max_text: int = 4096
     max_caption: int = 1024
     buttons: ButtonLimits = ButtonLimits()
@@ -159,6 +180,43 @@ def build_media_message(
         caption=checked_caption,
         filename=checked_filename,
     )
+
+
+#: Meta's rules for a template's name and a language code (``id``, ``en_US``, ``fil``).
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+#: Header, body, buttons, and a carousel's cards: a template has no more.
+_MAX_COMPONENTS = 20
+
+
+def build_template_message(
+    *, name: str, language: str, components: Sequence[Any]
+) -> TemplateMessage:
+    """Check a template request: the name and language as Meta writes them, components' shape.
+
+    What the components hold is the provider's to check against the template.
+    """
+    name = name.strip()
+    if not _TEMPLATE_NAME.fullmatch(name):
+        raise ValidationError(
+            "template must be the template's name: 1 to 512 lower-case letters, digits and _"
+        )
+    language = language.strip()
+    if not _LANGUAGE.fullmatch(language):
+        raise ValidationError(
+            f"language must be a language code such as id or en_US, not {language[:20]!r}"
+        )
+    if len(components) > _MAX_COMPONENTS:
+        raise ValidationError(f"components holds {len(components)}; at most {_MAX_COMPONENTS}")
+    for index, component in enumerate(components):
+        kind = component.get("type") if isinstance(component, dict) else None
+        if not isinstance(kind, str) or not kind.strip():
+            raise ValidationError(
+                f"components[{index}] must be an object with a type (header, body, button)"
+            )
+        if not isinstance(component.get("parameters", []), list):
+            raise ValidationError(f"components[{index}].parameters must be an array")
+    return TemplateMessage(name=name, language=language, components=tuple(components))
 
 
 # What WhatsApp accepts of each media type, by content type. A file of any other

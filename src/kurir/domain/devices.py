@@ -9,6 +9,8 @@ and is answered without asking the database.
 
 import re
 
+import msgspec
+
 from kurir.domain.errors import ValidationError
 
 MAX_DEVICE_ID = 64
@@ -27,3 +29,18 @@ def check_device_id(value: str, *, field: str = "device id") -> str:
     if not is_device_id(value):
         raise ValidationError(f"{field} must be {DEVICE_ID_RULE}, got {value[:MAX_DEVICE_ID]!r}")
     return value
+
+
+class DeviceProfile(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What the provider says of a device's number, checked when the device is added.
+
+    A transport whose provider describes its numbers (WhatsApp's Cloud API)
+    fills what it knows; the others leave the device without one.
+    """
+
+    #: The number as WhatsApp shows it to recipients (``+62 812-2222-222``).
+    display_phone: str | None = None
+    #: The business name WhatsApp verified for the number.
+    verified_name: str | None = None
+    #: WhatsApp's rating of the number's recent messages: GREEN, YELLOW, RED.
+    quality_rating: str | None = None

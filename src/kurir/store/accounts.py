@@ -27,6 +27,7 @@ DEVICE_COLUMNS = (
     devices.c.created_at,
     devices.c.lease_until,
     devices.c.state,
+    devices.c.profile,
 )
 _DEVICE_FIELDS = [field.name for field in msgspec.structs.fields(Device)]
 

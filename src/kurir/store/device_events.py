@@ -14,6 +14,7 @@ from kurir.store.records import (
     ButtonPress,
     InboundMessage,
     InboundRecorded,
+    ProviderFailure,
     Receipt,
     ReplyRecorded,
 )
@@ -35,7 +36,18 @@ class DeviceEvents:
         self._account_id = account_id
         self._reply_window_ms = reply_window_ms
 
-    async def receipt(self, message_id: str, status: MessageStatus, at: int) -> None:
+    async def receipt(
+        self, message_id: str, status: MessageStatus, at: int, reason: str | None = None
+    ) -> None:
+        if status == MessageStatus.FAILED:  # the provider took it, then could not deliver it
+            failure = ProviderFailure(
+                device_id=self._device_id,
+                message_id=message_id,
+                reason=reason or "the provider reported the message failed",
+                at=at,
+            )
+            await self._store.committer(lifecycle.fail_reported_messages).submit(failure)
+            return
         await self._store.record_receipt(
             Receipt(device_id=self._device_id, message_id=message_id, status=status, at=at)
         )

@@ -43,6 +43,7 @@ from kurir.store.records import (
     ButtonPress,
     ClaimedMessage,
     MessageView,
+    ProviderFailure,
     Receipt,
     ReplyRecorded,
     SendOutcome,
@@ -579,3 +580,70 @@ def expire_claims(
         )
         .values(lease_until=now - 1)
     )
+
+
+#: A provider's failure report moves only messages it may have been about.
+_FAILABLE = (MessageStatus.SENDING.value, MessageStatus.SENT.value)
+
+_FAIL_REPORTED = (
+    messages.update()
+    .where(
+        messages.c.message_id == sa.bindparam("mid"),
+        messages.c.device_id == sa.bindparam("dev"),
+        messages.c.status.in_(_FAILABLE),
+    )
+    .values(
+        status=MessageStatus.FAILED,
+        failed_at=sa.bindparam("at"),
+        last_error=sa.bindparam("reason"),
+        # A worker still sending it records nothing over this (its lease is gone).
+        lease_owner=None,
+        lease_until=None,
+    )
+    .returning(messages.c.account_id, messages.c.device_id, messages.c.message_id)
+)
+
+
+def fail_reported_messages(
+    connection: Connection, failures: Sequence[ProviderFailure]
+) -> list[None]:
+    """Fail each reported message that was sending or sent; record the status events."""
+    changed = []
+    for failure in failures:
+        row = connection.execute(
+            _FAIL_REPORTED,
+            {
+                "mid": failure.message_id,
+                "dev": failure.device_id,
+                "at": failure.at,
+                "reason": failure.reason,
+            },
+        ).first()
+        if row is not None:
+            changed.append((row, failure.at))
+    if changed:
+        public_ids = {
+            row.id: row.public_id
+            for row in connection.execute(
+                sa.select(devices.c.id, devices.c.public_id).where(
+                    devices.c.id.in_({row.device_id for row, _ in changed})
+                )
+            )
+        }
+        record_events(
+            connection,
+            [
+                NewEvent(
+                    row.account_id,
+                    row.device_id,
+                    MessageStatusEvent(
+                        device=public_ids[row.device_id],
+                        message_id=row.message_id,
+                        status=MessageStatus.FAILED,
+                        at=at,
+                    ),
+                )
+                for row, at in changed
+            ],
+        )
+    return [None] * len(failures)

@@ -1,4 +1,6 @@
-"""Reading messages as their owners see them."""
+"""Reading messages as their owners see them, and finding them by the provider's id."""
+
+from collections.abc import Collection
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -44,3 +46,18 @@ def get_message(
         query = query.where(messages.c.account_id == account_id)
     row = (connection.execute(query)).first()
     return MessageView(**row._asdict()) if row is not None else None
+
+
+def message_ids_by_provider_id(
+    connection: Connection, *, device_id: int, provider_ids: Collection[str]
+) -> dict[str, str]:
+    """Kurir's ids of the device's messages the provider knows by ``provider_ids``."""
+    if not provider_ids:
+        return {}
+    rows = connection.execute(
+        sa.select(messages.c.provider_message_id, messages.c.message_id).where(
+            messages.c.device_id == device_id,
+            messages.c.provider_message_id.in_(sorted(provider_ids)),
+        )
+    )
+    return {row.provider_message_id: row.message_id for row in rows}

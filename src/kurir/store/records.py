@@ -32,6 +32,8 @@ class Device(msgspec.Struct, frozen=True):
     lease_until: int | None
     #: What the device's transport last reported (``connected``, ``error: …``).
     state: str | None = None
+    #: What the provider said of the number when it was added (DeviceProfile JSON).
+    profile: str | None = None
 
 
 class NewMessage(msgspec.Struct, frozen=True):
@@ -199,3 +201,12 @@ class InboundMessage(msgspec.Struct, frozen=True):
     provider_message_id: str | None = None
     #: Kurir's id of the message this one quotes, if it quotes one of ours.
     quoted_message_id: str | None = None
+
+
+class ProviderFailure(msgspec.Struct, frozen=True):
+    """The provider says a message of ``device_id`` it had accepted failed, and why."""
+
+    device_id: int
+    message_id: str
+    reason: str
+    at: int

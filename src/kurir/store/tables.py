@@ -62,6 +62,10 @@ devices = sa.Table(
     # What the device's transport last reported: connected, pairing, error: …
     sa.Column("state", sa.String(200), nullable=True),
     sa.Column("state_at", sa.BigInteger, nullable=True),
+    # What the provider said of the number when the device was added (JSON of
+    # a DeviceProfile: display phone, verified name, quality rating); NULL
+    # for transports that have nothing to ask.
+    sa.Column("profile", sa.Text, nullable=True),
 )
 
 # The message row is the job: its status, due time and lease are the queue.
@@ -94,8 +98,19 @@ messages = sa.Table(
     sa.UniqueConstraint("account_id", "idempotency_key"),
     # The queue: per status, each device's messages in claim order. A claim
     # reads a device's due ones from the head of its range, however many wait
-    # behind. Every index here is paid for on the accept path, so there is no other.
+    # behind. Every index here but the next is paid for on the accept path, so
+    # there is no other.
     sa.Index(None, "status", "device_id", "due_at", "id"),
+    # A provider's status report names the message by the provider's id. A
+    # message has none until it is sent, and the index holds only those that
+    # have one, so accepting a message never touches it.
+    sa.Index(
+        None,
+        "device_id",
+        "provider_message_id",
+        sqlite_where=sa.text("provider_message_id IS NOT NULL"),
+        postgresql_where=sa.text("provider_message_id IS NOT NULL"),
+    ),
 )
 
 #: Whether a message is a button message, written as its index's condition is,

@@ -5,8 +5,9 @@ provider has a module or package of its own that registers itself; importing
 this package imports the built-in ones.
 """
 
-from kurir.transports import sandbox, whatsapp_web
+from kurir.transports import cloud, sandbox, whatsapp_web
 from kurir.transports.base import (
+    CredentialsRefused,
     DeviceInfo,
     MediaFile,
     OutboundMessage,
@@ -21,6 +22,8 @@ from kurir.transports.registry import (
     TransportConfigError,
     all_transports,
     build_transport,
+    check_credentials,
+    config_to_store,
     default_transport,
     read_config,
     transport_limits,
@@ -28,6 +31,7 @@ from kurir.transports.registry import (
 )
 
 __all__ = [
+    "CredentialsRefused",
     "DeviceInfo",
     "MediaFile",
     "OutboundMessage",
@@ -40,6 +44,9 @@ __all__ = [
     "TransportEvents",
     "all_transports",
     "build_transport",
+    "check_credentials",
+    "cloud",
+    "config_to_store",
     "default_transport",
     "read_config",
     "sandbox",

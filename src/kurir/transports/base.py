@@ -11,7 +11,8 @@ only has to speak its provider's protocol.
 
 * `TransientSendError` for anything that may succeed later: timeouts,
   connection failures, rate limits, the provider's 5xx. The dispatcher retries
-  these with backoff.
+  these with backoff, and not sooner than the error's ``retry_after`` (a
+  provider's rate limit that names its own pause).
 * `PermanentSendError` for anything that never will: the recipient is not on
   WhatsApp, the provider refuses the content. The message fails at once with
   the error's text as its reason.
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import msgspec
 
 from kurir.domain.content import Content, MediaType, TransportLimits
+from kurir.domain.devices import DeviceProfile
 from kurir.domain.status import MessageStatus
 from kurir.store import Store
 from kurir.store.records import ButtonPress, InboundMessage
@@ -90,8 +92,15 @@ class TransportEvents(Protocol):
     same thing twice or out of order.
     """
 
-    async def receipt(self, message_id: str, status: MessageStatus, at: int) -> None:
-        """The provider says the message reached ``status`` (delivered, read, failed)."""
+    async def receipt(
+        self, message_id: str, status: MessageStatus, at: int, reason: str | None = None
+    ) -> None:
+        """The provider says the message reached ``status`` (sent, delivered, read, failed).
+
+        A provider that accepts a message and fails it later (WhatsApp's Cloud
+        API reports that in a status webhook) reports ``failed`` with its
+        ``reason``, which becomes the message's ``last_error``.
+        """
 
     async def button_press(self, press: ButtonPress) -> None:
         """A recipient pressed a button of one of this device's messages."""
@@ -118,11 +127,23 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """The send may succeed if tried again later."""
+    """The send may succeed if tried again later.
+
+    ``retry_after`` is the least pause in seconds the provider asks for (its
+    pair rate limit, a ``Retry-After``); the backoff is never shorter.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentSendError(SendError):
     """The send will never succeed; trying again would only repeat the failure."""
+
+
+class CredentialsRefused(Exception):
+    """A device's config was refused by its provider when it was checked."""
 
 
 class Transport(abc.ABC):
@@ -138,6 +159,9 @@ class Transport(abc.ABC):
     default: ClassVar[bool] = False
     #: The pacing a new device gets unless told otherwise: least and most ms between sends.
     default_pacing_ms: ClassVar[tuple[int, int]] = (0, 0)
+    #: Config fields that are secrets: sealed at rest when ``KURIR_SECRET_KEY``
+    #: is set (see `kurir.sealing`), and never shown or logged.
+    secret_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Any, context: TransportContext) -> None:
         self.config = config
@@ -152,6 +176,17 @@ class Transport(abc.ABC):
         config holds phone numbers reads them in ``default_region``.
         """
         return msgspec.json.decode(config_json or "{}", type=cls.config_type)
+
+    @classmethod
+    async def check_credentials(cls, config: Any) -> DeviceProfile | None:
+        """Ask the provider whether ``config`` can send, when a device is added.
+
+        Returns what the provider says of the number, or None for a transport
+        that has nothing to ask. Raises `CredentialsRefused` when the provider
+        refuses the config, or cannot be reached, with a message that names
+        what to fix and never a secret.
+        """
+        return None
 
     @classmethod
     def http_routes(cls, api: "ApiContext") -> Sequence["BaseRoute"]:

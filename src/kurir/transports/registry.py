@@ -11,8 +11,10 @@ from typing import Any, TypeVar
 import msgspec
 
 from kurir.domain.content import TransportLimits
+from kurir.domain.devices import DeviceProfile
 from kurir.domain.errors import ValidationError
-from kurir.transports.base import Transport, TransportContext
+from kurir.sealing import SealingError, SecretBox, open_config, seal_config
+from kurir.transports.base import CredentialsRefused, Transport, TransportContext
 
 
 class TransportConfigError(ValueError):
@@ -55,22 +57,49 @@ def default_transport() -> str:
     return next(name for name, cls in _TRANSPORTS.items() if cls.default)
 
 
-def read_config(name: str, config_json: str, *, default_region: str) -> Any:
-    """A device's stored JSON config as its transport's config type, or TransportConfigError."""
+def read_config(
+    name: str, config_json: str, *, default_region: str, secrets: SecretBox | None = None
+) -> Any:
+    """A device's stored JSON config as its transport's config type, or TransportConfigError.
+
+    Its sealed secrets are opened with ``secrets`` (the process's
+    ``KURIR_SECRET_KEY``); no message ever holds a secret's value.
+    """
     cls = transport_class(name)
     try:
-        return cls.read_config(config_json, default_region=default_region)
+        opened = open_config(config_json, cls.secret_fields, secrets, transport=name)
+        return cls.read_config(opened, default_region=default_region)
     except msgspec.DecodeError as error:
         raise TransportConfigError(f"{name} config: {error}") from None
     except ValidationError as error:
         raise TransportConfigError(f"{name} config: {error.message}") from None
+    except SealingError as error:
+        raise TransportConfigError(f"{name} config: {error}") from None
+
+
+def config_to_store(name: str, config_json: str, *, secrets: SecretBox | None) -> str:
+    """A config as a new device stores it: its secrets sealed when a key is set."""
+    return seal_config(config_json, transport_class(name).secret_fields, secrets, transport=name)
+
+
+async def check_credentials(name: str, config: Any) -> DeviceProfile | None:
+    """Ask ``name``'s provider whether ``config`` works; TransportConfigError if not."""
+    try:
+        return await transport_class(name).check_credentials(config)
+    except CredentialsRefused as error:
+        raise TransportConfigError(f"{name} config: {error}") from None
 
 
 def build_transport(
-    name: str, config_json: str, context: TransportContext, *, default_region: str
+    name: str,
+    config_json: str,
+    context: TransportContext,
+    *,
+    default_region: str,
+    secrets: SecretBox | None = None,
 ) -> Transport:
     """A transport for one device, from the name and config stored with it."""
-    config = read_config(name, config_json, default_region=default_region)
+    config = read_config(name, config_json, default_region=default_region, secrets=secrets)
     return transport_class(name)(config, context)
 
 

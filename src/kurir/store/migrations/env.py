@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy import Connection
 
+import kurir.transports  # noqa: F401  # the transports' own tables join the metadata
 from kurir.store.database import Database
 from kurir.store.tables import metadata
-from kurir.transports import sandbox  # noqa: F401  # its own table joins the metadata
 
 # An arbitrary constant naming Kurir's migration lock among advisory locks.
 _LOCK_KEY = 0x6B75726972  # "kurir"

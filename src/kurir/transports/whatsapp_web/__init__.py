@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from kurir.clock import now_ms
-from kurir.domain.content import WHATSAPP_LIMITS, MediaMessage, TextMessage
+from kurir.domain.buttons import ButtonMessage
+from kurir.domain.content import WHATSAPP_LIMITS, MediaMessage, TextMessage, kind_of
 from kurir.transports.base import (
     OutboundMessage,
     PermanentSendError,
@@ -139,6 +140,8 @@ class WhatsAppWebTransport(Transport):
                 caption=caption,
                 filename=filename,
             )
+        if not isinstance(content, ButtonMessage):  # not in its limits' kinds: refused at accept
+            raise PermanentSendError(f"WhatsApp Web cannot send a {kind_of(content)} message")
         if self.config.buttons == "native":
             buttons = content
             return lambda number: SendButtons(
