@@ -25,7 +25,7 @@ from kurir.domain.retry import RetryPolicy
 from kurir.http_guard import guarded_protocol
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head_async
-from kurir.store.postgres import NewMessageListener
+from kurir.store.postgres import CHANNEL, Listener, on_new_messages
 from kurir.transports import default_transport
 
 log = logging.getLogger("kurir")
@@ -204,7 +204,9 @@ async def _dispatching(store: Store, dispatcher: Dispatcher) -> AsyncIterator[No
     """Run the dispatcher (and, on PostgreSQL, its wake-up listener) for the block."""
     listener = None
     if not store.is_sqlite:
-        listener = NewMessageListener(store.database.url, dispatcher.notice_new_messages)
+        listener = Listener(
+            store.database.url, {CHANNEL: on_new_messages(dispatcher.notice_new_messages)}
+        )
         listener.start()
     task = asyncio.create_task(dispatcher.run(), name="dispatcher")
     try:

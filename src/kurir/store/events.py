@@ -17,10 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.domain.events import DeliveryStatus, WebhookEvent, new_delivery_id, payload
+from kurir.store.deliveries import announce_due_deliveries
 from kurir.store.tables import events, webhook_deliveries, webhook_endpoints
 
 #: How long a delivery is retried after its event, unless the store is told otherwise.
 DEFAULT_DEADLINE_MS = 24 * 3600 * 1000
+#: The execution option (`kurir.store.database.Database`) by which a store is told
+#: otherwise: the operator's KURIR_WEBHOOK_DEADLINE_SECONDS, in ms.
+DEADLINE_OPTION = "kurir_webhook_deadline_ms"
 
 _LIST = msgspec.json.Decoder(list[str])
 
@@ -48,12 +52,13 @@ def record_events(
     connection: Connection,
     new_events: Sequence[NewEvent],
     *,
-    deadline_ms: int = DEFAULT_DEADLINE_MS,
+    deadline_ms: int | None = None,
 ) -> int:
     """Store each event some enabled endpoint wants, with a delivery per such endpoint.
 
-    Returns the number of deliveries written (the caller wakes the webhook
-    workers after its commit when there are any).
+    Returns the number of deliveries written. The webhook workers wake when
+    the transaction commits. ``deadline_ms`` is the store's deadline setting
+    unless given.
     """
     if not new_events:
         return 0
@@ -80,6 +85,8 @@ def record_events(
             for new, _ in wanted
         ],
     ).scalars()
+    if deadline_ms is None:
+        deadline_ms = connection.get_execution_options().get(DEADLINE_OPTION, DEFAULT_DEADLINE_MS)
     rows = [
         {
             "public_id": new_delivery_id(),
@@ -95,6 +102,8 @@ def record_events(
         for endpoint in endpoints
     ]
     connection.execute(sa.insert(webhook_deliveries), rows)
+    # Wake-ups: callers are every kind of write, and none need know.
+    announce_due_deliveries(connection)
     return len(rows)
 
 

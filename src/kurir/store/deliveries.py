@@ -1,0 +1,533 @@
+"""The webhook outbox: every change of a delivery's state goes through this module.
+
+A delivery row is one event for one endpoint, written by `kurir.store.events`
+in the transaction that made the event. Workers claim due ones under a lease
+and record each attempt's outcome only while holding it; a lease that ran
+out (its worker died or stalled) lets another worker claim the delivery
+again, with the same ``webhook-id``.
+"""
+
+import functools
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from kurir.domain.events import DeliveryStatus
+from kurir.domain.retry import DeliveryRetryPolicy
+from kurir.domain.webhook_outcomes import Verdict, after_attempt, disabled_reason
+from kurir.store.database import signal_after_commit
+from kurir.store.postgres import notify_due_deliveries
+from kurir.store.records import ClaimedDelivery, DeliveryAttempt, RecordedAttempt
+from kurir.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
+
+# -- the workers' side: claims, attempts, outcomes --------------------------------
+
+#: The signal (`kurir.store.database.signal_after_commit`) of a commit that made
+#: deliveries due; the Store's delivery listeners hear it.
+DELIVERIES_DUE = "webhook_deliveries_due"
+
+_deliveries = webhook_deliveries
+_endpoints = webhook_endpoints
+_PENDING = DeliveryStatus.PENDING.value
+_DELIVERING = DeliveryStatus.DELIVERING.value
+
+
+def announce_due_deliveries(connection: Connection) -> None:
+    """Wake the webhook workers once this transaction commits: it made deliveries due.
+
+    Those of this process through the Store's listeners; on PostgreSQL those
+    of every process, by a NOTIFY sent in the transaction (once however often
+    this is called in it).
+    """
+    if signal_after_commit(connection, DELIVERIES_DUE) and connection.dialect.name == "postgresql":
+        notify_due_deliveries(connection)
+
+
+def claim_due_deliveries(
+    connection: Connection,
+    *,
+    worker: str,
+    now: int,
+    lease_ms: int,
+    per_endpoint: int,
+    busy: Mapping[int, int],
+    limit: int,
+) -> list[ClaimedDelivery]:
+    """Lease due deliveries of enabled endpoints, oldest first, at most ``limit`` in all.
+
+    Each endpoint gets at most ``per_endpoint`` less what ``worker`` already
+    has in flight for it (``busy``), so a slow endpoint fills only its own
+    slots. Also takes back deliveries whose lease ran out while
+    ``delivering``: their worker died mid-attempt. Deliveries of a paused or
+    disabled endpoint are not claimed; they wait, their deadline unchanged.
+    """
+    if limit <= 0 or per_endpoint <= 0:
+        return []
+    slots = {endpoint: per_endpoint - used for endpoint, used in busy.items() if used > 0}
+    full = [endpoint for endpoint, free in slots.items() if free <= 0]
+    partial: dict[int, list[int]] = {}
+    for endpoint, free in slots.items():
+        if free > 0:
+            partial.setdefault(free, []).append(endpoint)
+    parameters: dict[str, Any] = {
+        "worker": worker,
+        "now": now,
+        "lease_end": now + lease_ms,
+        "per_endpoint": per_endpoint,
+        "full": full,
+        "limit": limit,
+    }
+    for n, (free, endpoint_ids) in enumerate(partial.items()):
+        parameters[f"endpoint_ids_{n}"] = endpoint_ids
+        parameters[f"free_{n}"] = free
+    statement = _claim_statement(connection.dialect.name, len(partial))
+    claimed = {row.id: row for row in connection.execute(statement, parameters)}
+    if not claimed:
+        return []
+    details = connection.execute(
+        sa.select(
+            _deliveries.c.id,
+            events.c.body,
+            _endpoints.c.public_id.label("endpoint"),
+            _endpoints.c.url,
+            _endpoints.c.secret,
+            _endpoints.c.previous_secret,
+            _endpoints.c.previous_secret_until,
+        )
+        .select_from(
+            _deliveries.join(events, events.c.id == _deliveries.c.event_id).join(
+                _endpoints, _endpoints.c.id == _deliveries.c.endpoint_id
+            )
+        )
+        .where(_deliveries.c.id.in_(list(claimed)))
+    )
+    found = [
+        ClaimedDelivery(
+            id=row.id,
+            public_id=claimed[row.id].public_id,
+            endpoint_id=claimed[row.id].endpoint_id,
+            endpoint=row.endpoint,
+            url=row.url,
+            secrets=_signing_secrets(row, now),
+            body=row.body.encode(),
+            attempts=claimed[row.id].attempts,
+        )
+        for row in details
+    ]
+    return sorted(found, key=lambda d: (claimed[d.id].due_at, d.id))
+
+
+def _signing_secrets(row: Any, now: int) -> tuple[str, ...]:
+    """The current secret, and the previous one until its overlap after a rotation ends."""
+    until = row.previous_secret_until
+    if row.previous_secret is not None and until is not None and now < until:
+        return (row.secret, row.previous_secret)
+    return (row.secret,)
+
+
+@functools.lru_cache(maxsize=16)
+def _claim_statement(dialect: str, partial_limits: int) -> sa.Update:
+    """The claim, for a dialect and a number of distinct reduced per-endpoint limits.
+
+    As `kurir.store.lifecycle._claim_statement` does for messages: an
+    endpoint's claimable deliveries lie in two ranges of the index on
+    (status, endpoint_id, due_at, id), pending ones that are due and
+    delivering ones whose lease ran out; each is read from its head and
+    left after ``per_endpoint`` rows, so a claim costs what it returns
+    however long an endpoint's backlog.
+    """
+    now = sa.bindparam("now", type_=sa.BigInteger)
+
+    def head(status: str, claimable: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return (
+            sa.select(_deliveries.c.id, _deliveries.c.endpoint_id, _deliveries.c.due_at)
+            .where(
+                _deliveries.c.status == status,
+                _deliveries.c.endpoint_id == _endpoints.c.id,
+                claimable,
+            )
+            .order_by(_deliveries.c.due_at, _deliveries.c.id)
+            .limit(sa.bindparam("per_endpoint", type_=sa.Integer))
+        )
+
+    heads = [
+        head(_PENDING, _deliveries.c.due_at <= now),
+        head(_DELIVERING, _deliveries.c.lease_until < now),
+    ]
+    open_endpoint = sa.and_(
+        _endpoints.c.enabled.is_(True),
+        _endpoints.c.id.not_in(sa.bindparam("full", expanding=True)),
+    )
+    candidates: sa.Subquery
+    if dialect == "postgresql":
+        per_endpoint = sa.union_all(*heads).lateral("head")
+        candidates = (
+            sa.select(per_endpoint)
+            .select_from(_endpoints.join(per_endpoint, sa.true()))
+            .where(open_endpoint)
+        ).subquery()
+    else:
+        # SQLite has no LATERAL, and no LIMIT on a member of a UNION: each
+        # head is a subquery of its own, run once per endpoint by a correlated IN.
+        union = sa.union_all(*(sa.select(h.correlate(_endpoints).subquery()) for h in heads))
+        candidate = _deliveries.alias("candidate")
+        candidates = (
+            sa.select(candidate.c.id, candidate.c.endpoint_id, candidate.c.due_at)
+            .select_from(
+                _endpoints.join(candidate, candidate.c.id.in_(sa.select(union.subquery().c.id)))
+            )
+            .where(open_endpoint)
+        ).subquery()
+
+    ranked = sa.select(
+        candidates.c.id,
+        candidates.c.endpoint_id,
+        candidates.c.due_at,
+        sa.func.row_number()
+        .over(
+            partition_by=candidates.c.endpoint_id,
+            order_by=(candidates.c.due_at, candidates.c.id),
+        )
+        .label("position"),
+    ).subquery()
+    endpoint_limit = sa.case(
+        *(
+            (
+                ranked.c.endpoint_id.in_(sa.bindparam(f"endpoint_ids_{n}", expanding=True)),
+                sa.bindparam(f"free_{n}", type_=sa.Integer),
+            )
+            for n in range(partial_limits)
+        ),
+        else_=sa.bindparam("per_endpoint", type_=sa.Integer),
+    )
+    chosen = (
+        sa.select(ranked.c.id)
+        .where(ranked.c.position <= endpoint_limit)
+        .order_by(ranked.c.due_at, ranked.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+    if dialect == "postgresql":
+        chosen = (
+            sa.select(_deliveries.c.id)
+            .where(_deliveries.c.id.in_(chosen))
+            .with_for_update(skip_locked=True)
+        )
+    # Checked again on the locked rows: another worker may have claimed one since.
+    still_claimable = sa.case(
+        (_deliveries.c.status == _DELIVERING, _deliveries.c.lease_until < now),
+        else_=sa.and_(_deliveries.c.status == _PENDING, _deliveries.c.due_at <= now),
+    )
+    return (
+        _deliveries.update()
+        .where(_deliveries.c.id.in_(chosen), still_claimable)
+        .values(
+            status=_DELIVERING,
+            lease_owner=sa.bindparam("worker"),
+            lease_until=sa.bindparam("lease_end", type_=sa.BigInteger),
+            attempts=_deliveries.c.attempts + 1,
+        )
+        .returning(
+            _deliveries.c.id,
+            _deliveries.c.public_id,
+            _deliveries.c.endpoint_id,
+            _deliveries.c.attempts,
+            _deliveries.c.event_at,
+            _deliveries.c.due_at,
+        )
+    )
+
+
+def _earliest(column: sa.ColumnElement[Any], status: str) -> sa.ScalarSelect[Any]:
+    """``column``'s least value among an endpoint's deliveries in ``status``."""
+    return (
+        sa.select(column)
+        .where(_deliveries.c.status == status, _deliveries.c.endpoint_id == _endpoints.c.id)
+        .order_by(column)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_NEXT_DUE = sa.select(
+    _earliest(_deliveries.c.due_at, _PENDING),
+    # Few: only those in flight, read whole.
+    _earliest(_deliveries.c.lease_until, _DELIVERING),
+).where(
+    _endpoints.c.enabled.is_(True),
+    _endpoints.c.id.not_in(sa.bindparam("exclude", expanding=True)),
+)
+
+
+def next_due(connection: Connection, *, exclude: Collection[int] = ()) -> int | None:
+    """When a delivery of an enabled endpoint not in ``exclude`` can next be claimed.
+
+    That is the earliest due time of a pending one, or the end of a lease on
+    one being delivered (its worker may have died); None when there is none.
+    ``exclude`` names the endpoints a worker has no free slot for: what they
+    have due must not keep it awake. Each is read at the head of its index
+    range, as a claim reads.
+    """
+    times = [
+        int(time)
+        for row in connection.execute(_NEXT_DUE, {"exclude": list(exclude)})
+        for time in row
+        if time is not None
+    ]
+    return min(times, default=None)
+
+
+def release_claims(connection: Connection, *, worker: str, pks: Sequence[int]) -> None:
+    """Give back deliveries a stopping worker did not finish, for a prompt new attempt.
+
+    The attempt is not counted: it may or may not have reached the receiver,
+    and the next one carries the same ``webhook-id`` either way.
+    """
+    if not pks:
+        return
+    released = connection.execute(
+        _deliveries.update()
+        .where(
+            _deliveries.c.id.in_(list(pks)),
+            _deliveries.c.lease_owner == worker,
+            _deliveries.c.status == _DELIVERING,
+        )
+        .values(
+            status=_PENDING,
+            lease_owner=None,
+            lease_until=None,
+            attempts=_deliveries.c.attempts - 1,
+        )
+    )
+    if released.rowcount:
+        announce_due_deliveries(connection)
+
+
+def take_back_claims(connection: Connection, *, workers: Collection[str], now: int) -> None:
+    """End the leases of dead workers (`kurir.store.leases` finds them), as if run out.
+
+    Their deliveries become claimable at once rather than after the lease,
+    and the workers are woken to claim them.
+    """
+    if not workers:
+        return
+    taken = connection.execute(
+        _deliveries.update()
+        .where(
+            _deliveries.c.status == _DELIVERING,
+            _deliveries.c.lease_owner.in_(list(workers)),
+            _deliveries.c.lease_until >= now,
+        )
+        .values(lease_until=now - 1)
+    )
+    if taken.rowcount:
+        announce_due_deliveries(connection)
+
+
+# The delivery's state after an attempt; the WHERE is checked by `record_attempts`
+# beforehand, on rows it holds locked.
+_RECORD = (
+    _deliveries.update()
+    .where(_deliveries.c.id == sa.bindparam("pk"))
+    .values(
+        status=sa.bindparam("new_status"),
+        due_at=sa.func.coalesce(sa.bindparam("due", type_=sa.BigInteger), _deliveries.c.due_at),
+        delivered_at=sa.bindparam("delivered", type_=sa.BigInteger),
+        last_attempt_at=sa.bindparam("attempted", type_=sa.BigInteger),
+        last_status_code=sa.bindparam("code", type_=sa.Integer),
+        last_error=sa.bindparam("reason", type_=sa.Text),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+
+_HEALED = (
+    _endpoints.update()
+    .where(_endpoints.c.id == sa.bindparam("eid"), _endpoints.c.failing_since.is_not(None))
+    .values(failing_since=None)
+)
+
+_FAILING = (
+    _endpoints.update()
+    .where(_endpoints.c.id == sa.bindparam("eid"))
+    .values(
+        failing_since=sa.func.coalesce(
+            _endpoints.c.failing_since, sa.bindparam("since", type_=sa.BigInteger)
+        )
+    )
+)
+
+
+def record_attempts(
+    connection: Connection,
+    attempts: Sequence[DeliveryAttempt],
+    *,
+    policy: DeliveryRetryPolicy,
+) -> list[RecordedAttempt]:
+    """Record attempts, each only if its worker still holds the delivery's lease.
+
+    Delivered ends the delivery; final makes it dead; retry makes it pending
+    again at the time ``policy`` gives (never before the receiver's
+    Retry-After), or dead when that would be past the delivery's deadline.
+    An endpoint's ``failing_since`` is set by its first failure and cleared
+    by a success; an endpoint that has failed every delivery for
+    ``policy.deadline`` is disabled, and says why.
+    """
+    if not attempts:
+        return []
+    held = _held(connection, attempts)
+    recorded: dict[int, RecordedAttempt] = {}
+    rows: list[dict[str, Any]] = []
+    for attempt in attempts:
+        delivery = held.get(attempt.delivery_pk)
+        if delivery is None:
+            continue
+        status, due, reason = after_attempt(
+            attempt.verdict,
+            attempts=delivery.attempts,
+            event_at=delivery.event_at,
+            deadline_at=delivery.deadline_at,
+            answered_at=attempt.answered_at,
+            error=attempt.error,
+            retry_after_seconds=attempt.retry_after_seconds,
+            policy=policy,
+        )
+        recorded[attempt.delivery_pk] = RecordedAttempt(held=True, status=status)
+        rows.append(
+            {
+                "pk": attempt.delivery_pk,
+                "new_status": status,
+                "due": due,
+                "delivered": attempt.answered_at if status == DeliveryStatus.DELIVERED else None,
+                "attempted": attempt.attempted_at,
+                "code": attempt.status_code,
+                "reason": reason,
+            }
+        )
+    if rows:
+        connection.execute(_RECORD, rows)
+        connection.execute(
+            sa.insert(webhook_attempts),
+            [
+                {
+                    "delivery_id": attempt.delivery_pk,
+                    "endpoint_id": held[attempt.delivery_pk].endpoint_id,
+                    "attempted_at": attempt.attempted_at,
+                    "status_code": attempt.status_code,
+                    "latency_ms": attempt.latency_ms,
+                    "response": attempt.response,
+                    "error": attempt.error,
+                }
+                for attempt in attempts
+                if attempt.delivery_pk in recorded
+            ],
+        )
+        disabled = _update_endpoints(
+            connection,
+            [(held[a.delivery_pk].endpoint_id, a) for a in attempts if a.delivery_pk in recorded],
+            deadline_ms=round(policy.deadline * 1000),
+        )
+        for pk, done in recorded.items():
+            reason = disabled.get(held[pk].endpoint_id)
+            if reason is not None:
+                recorded[pk] = msgspec.structs.replace(done, endpoint_disabled=reason)
+    return [recorded.get(a.delivery_pk, RecordedAttempt(held=False)) for a in attempts]
+
+
+class _Held(msgspec.Struct, frozen=True):
+    endpoint_id: int
+    attempts: int
+    event_at: int
+    deadline_at: int
+
+
+def _held(connection: Connection, attempts: Sequence[DeliveryAttempt]) -> dict[int, _Held]:
+    """The deliveries whose lease each attempt's worker still holds, locked until the commit.
+
+    Locked, so that a claim by another worker (which skips locked rows) cannot
+    slip in between this check and the update.
+    """
+    query = (
+        sa.select(
+            _deliveries.c.id,
+            _deliveries.c.lease_owner,
+            _deliveries.c.endpoint_id,
+            _deliveries.c.attempts,
+            _deliveries.c.event_at,
+            _deliveries.c.deadline_at,
+        )
+        .where(
+            _deliveries.c.id.in_(sorted({a.delivery_pk for a in attempts})),
+            _deliveries.c.status == _DELIVERING,
+        )
+        .order_by(_deliveries.c.id)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
+    owners = {a.delivery_pk: a.worker for a in attempts}
+    return {
+        row.id: _Held(row.endpoint_id, row.attempts, row.event_at, row.deadline_at)
+        for row in connection.execute(query)
+        if row.lease_owner == owners[row.id]
+    }
+
+
+def _update_endpoints(
+    connection: Connection,
+    attempts: Sequence[tuple[int, DeliveryAttempt]],
+    *,
+    deadline_ms: int,
+) -> dict[int, str]:
+    """Keep each endpoint's ``failing_since``; disable those failing for the whole deadline.
+
+    Returns the reasons of the endpoints disabled. The attempts are taken in
+    the order they were made, so only failures after an endpoint's last
+    success count.
+    """
+    healed: set[int] = set()
+    failing: dict[int, tuple[int, DeliveryAttempt]] = {}  # first failure since, last failure
+    for endpoint_id, attempt in sorted(attempts, key=lambda pair: pair[1].attempted_at):
+        if attempt.verdict == Verdict.DELIVERED:
+            healed.add(endpoint_id)
+            failing.pop(endpoint_id, None)
+        else:
+            since = failing.get(endpoint_id, (attempt.attempted_at, attempt))[0]
+            failing[endpoint_id] = (since, attempt)
+    if healed:
+        connection.execute(_HEALED, [{"eid": endpoint_id} for endpoint_id in sorted(healed)])
+    if not failing:
+        return {}
+    connection.execute(
+        _FAILING,
+        [
+            {"eid": endpoint_id, "since": since}
+            for endpoint_id, (since, _) in sorted(failing.items())
+        ],
+    )
+    candidates = connection.execute(
+        sa.select(_endpoints.c.id, _endpoints.c.failing_since).where(
+            _endpoints.c.id.in_(sorted(failing)),
+            _endpoints.c.enabled.is_(True),
+            _endpoints.c.failing_since.is_not(None),
+        )
+    )
+    reasons: dict[int, str] = {}
+    for row in candidates:
+        last = failing[row.id][1]
+        if row.failing_since <= last.answered_at - deadline_ms:
+            reasons[row.id] = disabled_reason(
+                deadline_ms=deadline_ms, failing_since=row.failing_since, last_error=last.error
+            )
+    for endpoint_id, reason in reasons.items():
+        connection.execute(
+            _endpoints.update()
+            .where(_endpoints.c.id == endpoint_id)
+            .values(
+                enabled=False,
+                disabled_reason=reason,
+                updated_at=failing[endpoint_id][1].answered_at,
+            )
+        )
+    return reasons
