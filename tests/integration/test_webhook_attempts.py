@@ -15,11 +15,11 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from kurir.clock import now_ms
+from kurir.domain.events import MessageStatusEvent, payload
 from kurir.domain.retry import DeliveryRetryPolicy
 from kurir.domain.status import MessageStatus
 from kurir.egress import Egress
 from kurir.webhooks.attempt import USER_AGENT, AttemptOutcome, Verdict, attempt_delivery
-from kurir.domain.events import MessageStatusEvent, payload
 from kurir.webhooks.signing import new_secret
 from tests.support.origin import Handler, Origin, Received, answer, never_answer, redirect
 

@@ -2,7 +2,6 @@
 
 import pytest
 
-from kurir.domain.status import MessageStatus
 from kurir.domain.events import (
     EVENTS,
     STATUS_CODES,
@@ -13,6 +12,7 @@ from kurir.domain.events import (
     WebhookEvent,
     payload,
 )
+from kurir.domain.status import MessageStatus
 
 AT = 1734657859_123  # ms; ``created`` is Unix seconds
 

@@ -193,16 +193,18 @@ def _claim_statement(dialect: str, partial_limits: int) -> sa.Update:
         )
         .label("position"),
     ).subquery()
-    endpoint_limit = sa.case(
-        *(
-            (
-                ranked.c.endpoint_id.in_(sa.bindparam(f"endpoint_ids_{n}", expanding=True)),
-                sa.bindparam(f"free_{n}", type_=sa.Integer),
-            )
-            for n in range(partial_limits)
-        ),
-        else_=sa.bindparam("per_endpoint", type_=sa.Integer),
-    )
+    endpoint_limit: sa.ColumnElement[Any] = sa.bindparam("per_endpoint", type_=sa.Integer)
+    if partial_limits:
+        endpoint_limit = sa.case(
+            *(
+                (
+                    ranked.c.endpoint_id.in_(sa.bindparam(f"endpoint_ids_{n}", expanding=True)),
+                    sa.bindparam(f"free_{n}", type_=sa.Integer),
+                )
+                for n in range(partial_limits)
+            ),
+            else_=endpoint_limit,
+        )
     chosen = (
         sa.select(ranked.c.id)
         .where(ranked.c.position <= endpoint_limit)
@@ -378,12 +380,16 @@ def record_attempts(
     if not attempts:
         return []
     held = _held(connection, attempts)
-    recorded: dict[int, RecordedAttempt] = {}
-    rows: list[dict[str, Any]] = []
-    for attempt in attempts:
+    # By position in the batch: what a worker whose lease was lost reports is not its own.
+    recorded: dict[int, tuple[DeliveryAttempt, _Held, RecordedAttempt]] = {}
+    for n, attempt in enumerate(attempts):
         delivery = held.get(attempt.delivery_pk)
-        if delivery is None:
-            continue
+        if delivery is not None and delivery.owner == attempt.worker:
+            recorded[n] = (attempt, delivery, RecordedAttempt(held=True))
+    if not recorded:
+        return [RecordedAttempt(held=False)] * len(attempts)
+    rows: list[dict[str, Any]] = []
+    for n, (attempt, delivery, _) in recorded.items():
         status, due, reason = after_attempt(
             attempt.verdict,
             attempts=delivery.attempts,
@@ -394,7 +400,7 @@ def record_attempts(
             retry_after_seconds=attempt.retry_after_seconds,
             policy=policy,
         )
-        recorded[attempt.delivery_pk] = RecordedAttempt(held=True, status=status)
+        recorded[n] = (attempt, delivery, RecordedAttempt(held=True, status=status))
         rows.append(
             {
                 "pk": attempt.delivery_pk,
@@ -406,37 +412,38 @@ def record_attempts(
                 "reason": reason,
             }
         )
-    if rows:
-        connection.execute(_RECORD, rows)
-        connection.execute(
-            sa.insert(webhook_attempts),
-            [
-                {
-                    "delivery_id": attempt.delivery_pk,
-                    "endpoint_id": held[attempt.delivery_pk].endpoint_id,
-                    "attempted_at": attempt.attempted_at,
-                    "status_code": attempt.status_code,
-                    "latency_ms": attempt.latency_ms,
-                    "response": attempt.response,
-                    "error": attempt.error,
-                }
-                for attempt in attempts
-                if attempt.delivery_pk in recorded
-            ],
+    connection.execute(_RECORD, rows)
+    connection.execute(
+        sa.insert(webhook_attempts),
+        [
+            {
+                "delivery_id": attempt.delivery_pk,
+                "endpoint_id": delivery.endpoint_id,
+                "attempted_at": attempt.attempted_at,
+                "status_code": attempt.status_code,
+                "latency_ms": attempt.latency_ms,
+                "response": attempt.response,
+                "error": attempt.error,
+            }
+            for attempt, delivery, _ in recorded.values()
+        ],
+    )
+    disabled = _update_endpoints(
+        connection,
+        [(delivery.endpoint_id, attempt) for attempt, delivery, _ in recorded.values()],
+        deadline_ms=round(policy.deadline * 1000),
+    )
+    results = [RecordedAttempt(held=False)] * len(attempts)
+    for n, (_, delivery, done) in recorded.items():
+        reason = disabled.get(delivery.endpoint_id)
+        results[n] = (
+            done if reason is None else msgspec.structs.replace(done, endpoint_disabled=reason)
         )
-        disabled = _update_endpoints(
-            connection,
-            [(held[a.delivery_pk].endpoint_id, a) for a in attempts if a.delivery_pk in recorded],
-            deadline_ms=round(policy.deadline * 1000),
-        )
-        for pk, done in recorded.items():
-            reason = disabled.get(held[pk].endpoint_id)
-            if reason is not None:
-                recorded[pk] = msgspec.structs.replace(done, endpoint_disabled=reason)
-    return [recorded.get(a.delivery_pk, RecordedAttempt(held=False)) for a in attempts]
+    return results
 
 
 class _Held(msgspec.Struct, frozen=True):
+    owner: str
     endpoint_id: int
     attempts: int
     event_at: int
@@ -444,7 +451,7 @@ class _Held(msgspec.Struct, frozen=True):
 
 
 def _held(connection: Connection, attempts: Sequence[DeliveryAttempt]) -> dict[int, _Held]:
-    """The deliveries whose lease each attempt's worker still holds, locked until the commit.
+    """The attempts' deliveries that are under a lease, and whose; locked until the commit.
 
     Locked, so that a claim by another worker (which skips locked rows) cannot
     slip in between this check and the update.
@@ -466,11 +473,9 @@ def _held(connection: Connection, attempts: Sequence[DeliveryAttempt]) -> dict[i
     )
     if connection.dialect.name == "postgresql":
         query = query.with_for_update(key_share=True)
-    owners = {a.delivery_pk: a.worker for a in attempts}
     return {
-        row.id: _Held(row.endpoint_id, row.attempts, row.event_at, row.deadline_at)
+        row.id: _Held(row.lease_owner, row.endpoint_id, row.attempts, row.event_at, row.deadline_at)
         for row in connection.execute(query)
-        if row.lease_owner == owners[row.id]
     }
 
 
