@@ -5,8 +5,6 @@ passing later times, never by waiting.
 """
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +19,6 @@ from kurir.store.postgres import DELIVERIES_CHANNEL, Listener
 from kurir.store.records import ClaimedDelivery, DeliveryAttempt, RecordedAttempt
 from kurir.store.tables import webhook_endpoints
 from tests.integration.test_dead_workers import ended_process, renew, this_process
-from tests.support.databases import database_of_kind
 from tests.support.outbox import add_endpoint, attempt_rows, delivery_rows, emit, endpoint_row
 from tests.support.store_data import T0, add_account
 
@@ -303,12 +300,6 @@ async def test_the_deadline_of_new_deliveries_is_the_stores_setting(
         await other.close()
     (row,) = await delivery_rows(store)
     assert row.deadline_at == T0 + 90_000
-
-
-@pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    with database_of_kind("postgresql", tmp_path) as url:
-        yield url
 
 
 @pytest.mark.postgres

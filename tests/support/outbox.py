@@ -8,6 +8,7 @@ body, as a receiver in the wild does, and counts deliveries per ``webhook-id``.
 
 import asyncio
 import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -58,7 +59,15 @@ async def add_endpoint(
     return endpoint_id, secret
 
 
-async def emit(store: Store, account_id: int, device_id: int, *, at: int, count: int = 1) -> int:
+async def emit(
+    store: Store,
+    account_id: int,
+    device_id: int,
+    *,
+    at: int,
+    count: int = 1,
+    deadline_ms: int | None = None,
+) -> int:
     """``count`` status events of the device at ``at`` (each a ms later); deliveries written."""
 
     def write(connection: sa.Connection) -> int:
@@ -78,7 +87,7 @@ async def emit(store: Store, account_id: int, device_id: int, *, at: int, count:
             )
             for n in range(count)
         ]
-        return record_events(connection, new)
+        return record_events(connection, new, deadline_ms=deadline_ms)
 
     return await store.write(write)
 
@@ -126,6 +135,8 @@ class Receiver:
         self._webhook = Webhook(secret)
         self._answers = list(answers) or [status(204)]
         self.verified: list[Received] = []
+        #: When each verified delivery arrived (``time.monotonic()``).
+        self.times: list[float] = []
         #: Set at each verified delivery, for tests that wait for one.
         self.arrived = asyncio.Event()
 
@@ -136,6 +147,7 @@ class Receiver:
             await answer(writer, 401, str(error).encode())
             return
         self.verified.append(request)
+        self.times.append(time.monotonic())
         self.arrived.set()
         n = len(self.verified)
         await self._answers[min(n, len(self._answers)) - 1](n, request, writer)

@@ -46,8 +46,6 @@ log = logging.getLogger("kurir.webhooks")
 _LEASE_MARGIN_S = 30.0
 # The longest a connection may take to open; a third of the total when that is less.
 _MAX_CONNECT_TIMEOUT_S = 10.0
-# A stopping worker gives attempts under way this long, then gives them back.
-_SHUTDOWN_GRACE_S = 5.0
 
 
 class DeliverySettings(msgspec.Struct, frozen=True):
@@ -66,6 +64,10 @@ class DeliverySettings(msgspec.Struct, frozen=True):
     retry: DeliveryRetryPolicy = DeliveryRetryPolicy()
     #: Whether receivers may be on private addresses (development and tests).
     allow_private_urls: bool = False
+    #: How long a stopping worker lets attempts under way run before it gives
+    #: them back: long enough for a healthy receiver, short enough not to hold
+    #: up a restart for a hung one (which then gets the delivery again).
+    shutdown_grace_s: float = 5.0
 
     @property
     def connect_timeout_s(self) -> float:
@@ -91,9 +93,11 @@ class WebhookDeliverer:
         self._recorder = store.committer(
             functools.partial(deliveries.record_attempts, policy=settings.retry)
         )
-        # Attempts under way, by delivery; how many per endpoint.
+        # Deliveries being attempted or recorded, by id; attempts under way, per
+        # endpoint and in all.
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._busy: dict[int, int] = {}
+        self._attempting = 0
 
     async def run(self) -> None:
         """Deliver until `stop` is called."""
@@ -113,7 +117,7 @@ class WebhookDeliverer:
     async def _deliver_once(self) -> float | None:
         """One pass: claim what is due for free slots; return seconds to sleep."""
         settings = self.settings
-        free = settings.max_in_flight - len(self._tasks)
+        free = settings.max_in_flight - self._attempting
         if free > 0:
             claimed = await self.store.write(
                 deliveries.claim_due_deliveries,
@@ -126,10 +130,11 @@ class WebhookDeliverer:
             )
             for delivery in claimed:
                 self._busy[delivery.endpoint_id] = self._busy.get(delivery.endpoint_id, 0) + 1
+                self._attempting += 1
                 self._tasks[delivery.id] = asyncio.create_task(
                     self._deliver(delivery), name=f"webhook-{delivery.id}"
                 )
-        if len(self._tasks) >= settings.max_in_flight:
+        if self._attempting >= settings.max_in_flight:
             # Nothing more can start before an attempt ends, and that wakes the loop.
             return sleep_seconds(None, settings.max_idle_s)
         full = [endpoint for endpoint, n in self._busy.items() if n >= settings.per_endpoint]
@@ -138,31 +143,40 @@ class WebhookDeliverer:
         )
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
-        """Attempt one delivery and record the outcome; then its slot is free."""
+        """Attempt one delivery and record the outcome.
+
+        Its slot is free once the receiver has answered: recording takes no
+        receiver's time, and the delivery stays under its lease until then.
+        """
         try:
-            outcome = await self._attempt(delivery)
-            attempt = DeliveryAttempt(
-                delivery_pk=delivery.id, worker=self.worker_id, **msgspec.structs.asdict(outcome)
-            )
             try:
-                recorded = await self._recorder.submit(attempt)
-            except (
-                Exception
-            ) as error:  # the database is away: the lease runs out, and it is retried
-                log.warning(
-                    "webhook %s to %s: attempt not recorded (%s); it is tried again later",
-                    delivery.public_id,
-                    delivery.endpoint,
-                    type(error).__name__,
-                )
-            else:
-                _log_recorded(delivery, outcome, recorded)
+                outcome = await self._attempt(delivery)
+            finally:
+                left = self._busy.pop(delivery.endpoint_id) - 1
+                if left:
+                    self._busy[delivery.endpoint_id] = left
+                self._attempting -= 1
+                self._passes.wake()
+            await self._record(delivery, outcome)
         finally:
             del self._tasks[delivery.id]
-            left = self._busy.pop(delivery.endpoint_id) - 1
-            if left:
-                self._busy[delivery.endpoint_id] = left
-            self._passes.wake()
+            self._passes.wake()  # its next due time, if it is to be tried again
+
+    async def _record(self, delivery: ClaimedDelivery, outcome: AttemptOutcome) -> None:
+        attempt = DeliveryAttempt(
+            delivery_pk=delivery.id, worker=self.worker_id, **msgspec.structs.asdict(outcome)
+        )
+        try:
+            recorded = await self._recorder.submit(attempt)
+        except Exception as error:  # the database is away: the lease runs out, and it is retried
+            log.warning(
+                "webhook %s to %s: attempt not recorded (%s); it is tried again later",
+                delivery.public_id,
+                delivery.endpoint,
+                type(error).__name__,
+            )
+        else:
+            _log_recorded(delivery, outcome, recorded)
 
     async def _attempt(self, delivery: ClaimedDelivery) -> AttemptOutcome:
         try:
@@ -184,12 +198,13 @@ class WebhookDeliverer:
     async def _shutdown(self) -> None:
         """Let attempts under way end briefly, then give back what is left and stop."""
         if self._tasks:
-            await asyncio.wait(list(self._tasks.values()), timeout=_SHUTDOWN_GRACE_S)
+            await asyncio.wait(list(self._tasks.values()), timeout=self.settings.shutdown_grace_s)
         unfinished = list(self._tasks)
-        for task in list(self._tasks.values()):
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
         if unfinished:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):  # if this fails, the leases run out instead
                 await self.store.write(
                     deliveries.release_claims, worker=self.worker_id, pks=unfinished
