@@ -138,10 +138,12 @@ class Database:
         raised: set[str] = set()
 
         def tracked(connection: sa.Connection) -> R:
-            try:
-                return work(connection)
-            finally:  # the connection outlives the transaction: take them off it
-                raised.update(connection.info.pop(_SIGNALS, ()))
+            # The connection outlives its transactions: what one that failed
+            # raised is still on it (after a failure it may not be readable).
+            connection.info.pop(_SIGNALS, None)
+            result = work(connection)
+            raised.update(connection.info.pop(_SIGNALS, ()))
+            return result
 
         if self.is_sqlite:
             result = await self._sqlite_writer.run(tracked)
