@@ -175,7 +175,14 @@ def _claim_statement(dialect: str, partial_limits: int) -> sa.Update:
         union = sa.union_all(*(sa.select(h.correlate(_endpoints).subquery()) for h in heads))
         candidate = _deliveries.alias("candidate")
         candidates = (
-            sa.select(candidate.c.id, candidate.c.endpoint_id, candidate.c.due_at)
+            sa.select(
+                candidate.c.id,
+                # "+ 0": partitioned by the bare column, the ranking below made
+                # SQLite scan every delivery in the order of the index on
+                # (endpoint_id, event_at), rather than look up the heads' ids.
+                (candidate.c.endpoint_id + 0).label("endpoint_id"),
+                candidate.c.due_at,
+            )
             .select_from(
                 _endpoints.join(candidate, candidate.c.id.in_(sa.select(union.subquery().c.id)))
             )
