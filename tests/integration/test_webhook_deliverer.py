@@ -83,7 +83,7 @@ async def test_an_event_is_delivered_at_once_signed_and_only_once(store: Store) 
         latency = receiver.times[0] - emitted
         await until(lambda: _all(store, "delivered"))
         await asyncio.sleep(0.3)  # time for a second delivery, were there one
-    assert latency < 0.5  # woken by the commit, not by a timer
+    assert latency < 1  # woken by the commit: no timer would ever have woken it
     (row,) = await delivery_rows(store)
     (request,) = receiver.verified
     assert request.headers["webhook-id"] == row.public_id
@@ -164,10 +164,10 @@ async def test_a_receiver_that_never_answers_times_out_and_is_retried(store: Sto
             await until(lambda: _attempts_at_least(store, 1))
             took = time.monotonic() - started
     (logged, *_) = await attempt_rows(store)
-    assert 0.6 <= took < 3
+    assert 0.6 <= took < 5
     assert logged.status_code is None
     assert logged.error == f"{origin.url('/hooks')}: no complete answer within 0.6 s"
-    assert 550 <= logged.latency_ms < 2000
+    assert 550 <= logged.latency_ms < 5000
     (row,) = await delivery_rows(store)
     assert row.status in ("pending", "delivering")  # retried, not given up
 
@@ -248,7 +248,7 @@ async def test_a_slow_endpoint_does_not_delay_another(store: Store) -> None:
             took = time.monotonic() - started
             # The slow one holds its two slots and no more.
             assert len(slow.received) == 2
-    assert took < 2
+    assert took < 5  # against the slow one's 30 s timeout
     # Stopped, the worker gave back what it was still attempting, uncounted.
     slow_rows = [row for row in await delivery_rows(store) if row.status != "delivered"]
     assert [(r.status, r.attempts, r.lease_owner) for r in slow_rows] == [("pending", 0, None)] * 6
