@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TextIO
 
+import msgspec
 import uvicorn
 from sqlalchemy.exc import IntegrityError
 
@@ -49,13 +50,15 @@ def dispatch_settings(settings: Settings, *, max_idle_s: float | None = None) ->
 
 
 def delivery_settings(settings: Settings, *, max_idle_s: float | None = None) -> DeliverySettings:
-    return DeliverySettings(
+    delivery = DeliverySettings(
         per_endpoint=settings.webhook_concurrency,
         total_timeout_s=settings.webhook_timeout_seconds,
-        max_idle_s=max_idle_s,
         retry=DeliveryRetryPolicy(deadline=settings.webhook_deadline_seconds),
         allow_private_urls=settings.allow_private_urls,
     )
+    if max_idle_s is not None:
+        delivery = msgspec.structs.replace(delivery, max_idle_s=max_idle_s)
+    return delivery
 
 
 def open_store(settings: Settings) -> Store:

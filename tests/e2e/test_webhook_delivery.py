@@ -69,7 +69,8 @@ def test_a_kurir_process_delivers_the_backlog_and_what_comes_while_it_runs(
 ) -> None:
     secret = new_secret()
     receiver = Receiver(secret)
-    # On SQLite nothing tells `serve` of another process's commits (a lone worker looks).
+    # On SQLite nothing tells `serve` of another process's commits: it would find
+    # them within its 30 s idle look; a lone worker looks every half second.
     sees_others = command == "worker" or not database_url.startswith("sqlite")
     expected = 5 if sees_others else 3
     with served({"/hooks": receiver}) as origin:

@@ -57,8 +57,10 @@ class DeliverySettings(msgspec.Struct, frozen=True):
     max_in_flight: int = 100
     #: An attempt without a complete answer in this time has failed.
     total_timeout_s: float = 30.0
-    #: The longest sleep when nothing announces new deliveries (see `sleep_seconds`).
-    max_idle_s: float | None = None
+    #: The longest sleep. Commits announce new deliveries; this bounds the wait
+    #: for what nothing announced (a row changed by hand, another process's
+    #: commit on SQLite, which has no NOTIFY) and costs one claim a time.
+    max_idle_s: float = 30.0
     #: The backoff between tries, and the deadline after which an endpoint that
     #: failed every delivery is disabled.
     retry: DeliveryRetryPolicy = DeliveryRetryPolicy()
