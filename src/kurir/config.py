@@ -56,6 +56,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: How long after a button message was sent a text that is one of its labels or
     #: numbers counts as pressing that button; 0 turns text replies off.
     reply_window_seconds: float = float(DEFAULT_REPLY_WINDOW_SECONDS)
+    #: How long after its event a webhook delivery is retried; an endpoint that
+    #: fails every delivery for this long is disabled.
+    webhook_deadline_seconds: float = 24 * 3600.0
+    #: Webhook deliveries in flight at once to one endpoint, per worker.
+    webhook_concurrency: int = 4
+    #: A webhook attempt without a complete answer in this time has failed (the
+    #: connection must be made in a third of it, at most 10 s).
+    webhook_timeout_seconds: float = 30.0
     #: Lets requests to customers' URLs reach loopback and private addresses (development, tests).
     allow_private_urls: bool = False
     #: Seals devices' secrets (access tokens, app secrets) in the database; at
@@ -93,6 +101,11 @@ UPPER_BOUNDS: dict[str, int] = {
     "retry_base_seconds": 86_400,
     "retry_max_seconds": 86_400,
     "reply_window_seconds": 30 * 86_400,
+    # A month of retries; past it an event is of no use to anyone.
+    "webhook_deadline_seconds": 30 * 86_400,
+    "webhook_concurrency": 1000,
+    # The upper end of what Standard Webhooks advises receivers to answer within, ten times.
+    "webhook_timeout_seconds": 300,
     # Beyond these a limit no longer protects anything.
     "header_timeout_seconds": 300,
     "max_connections": 1_000_000,
@@ -159,6 +172,9 @@ def _check(settings: Settings) -> None:
         "message_lease_seconds": settings.message_lease_seconds,
         "device_lease_seconds": settings.device_lease_seconds,
         "send_timeout_seconds": settings.send_timeout_seconds,
+        "webhook_deadline_seconds": settings.webhook_deadline_seconds,
+        "webhook_concurrency": settings.webhook_concurrency,
+        "webhook_timeout_seconds": settings.webhook_timeout_seconds,
     }
     # A negative retry delay would retry at once, every time.
     not_negative = {

@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import TextIO
 
+import msgspec
 import uvicorn
 from sqlalchemy.exc import IntegrityError
 
@@ -19,14 +20,15 @@ from kurir.api.app import create_app
 from kurir.clock import now_ms
 from kurir.config import Settings
 from kurir.dispatch import Dispatcher, DispatchSettings
+from kurir.dispatch.webhook_deliverer import DeliverySettings, WebhookDeliverer
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
-from kurir.domain.retry import RetryPolicy
+from kurir.domain.retry import DeliveryRetryPolicy, RetryPolicy
 from kurir.http_guard import guarded_protocol
 from kurir.sealing import secret_box
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head_async
-from kurir.store.postgres import NewMessageListener
+from kurir.store.postgres import CHANNEL, DELIVERIES_CHANNEL, Listener, on_new_messages
 from kurir.transports import default_transport
 
 log = logging.getLogger("kurir")
@@ -47,6 +49,26 @@ def dispatch_settings(settings: Settings, *, max_idle_s: float | None = None) ->
         reply_window_ms=round(settings.reply_window_seconds * 1000),
         allow_private_urls=settings.allow_private_urls,
         secrets=secret_box(settings.secret_key),
+    )
+
+
+def delivery_settings(settings: Settings, *, max_idle_s: float | None = None) -> DeliverySettings:
+    delivery = DeliverySettings(
+        per_endpoint=settings.webhook_concurrency,
+        total_timeout_s=settings.webhook_timeout_seconds,
+        retry=DeliveryRetryPolicy(deadline=settings.webhook_deadline_seconds),
+        allow_private_urls=settings.allow_private_urls,
+    )
+    if max_idle_s is not None:
+        delivery = msgspec.structs.replace(delivery, max_idle_s=max_idle_s)
+    return delivery
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        webhook_deadline_ms=round(settings.webhook_deadline_seconds * 1000),
     )
 
 
@@ -125,7 +147,7 @@ async def serve(settings: Settings) -> None:
     """The API on ``host:port``; with ``settings.dispatch`` also the dispatcher."""
     sock = listen(settings.host, settings.port)
     await upgrade_to_head_async(settings.database_url)
-    store = Store(settings.database_url, pool_size=settings.database_pool_size)
+    store = open_store(settings)
     await bootstrap(store, settings, sys.stdout)
     dispatcher = Dispatcher(store, dispatch_settings(settings)) if settings.dispatch else None
 
@@ -139,7 +161,7 @@ async def serve(settings: Settings) -> None:
                 await store.close()
             return
         store.on_accepted(dispatcher.notice_new_messages)
-        async with _dispatching(store, dispatcher):
+        async with _dispatching(store, dispatcher, delivery_settings(settings)):
             yield
 
     app = create_app(store, settings, running())
@@ -182,20 +204,21 @@ def _settle_garbage_collector() -> None:
 
 
 async def work(settings: Settings) -> None:
-    """The dispatcher alone, until SIGINT or SIGTERM."""
+    """The dispatcher and the webhook deliverer alone, until SIGINT or SIGTERM."""
     await upgrade_to_head_async(settings.database_url)
-    store = Store(settings.database_url, pool_size=settings.database_pool_size)
-    # On SQLite nothing tells a lone worker of new messages (PostgreSQL has
-    # LISTEN/NOTIFY): it looks every half second when otherwise idle.
+    store = open_store(settings)
+    # On SQLite nothing tells a lone worker of new messages or deliveries
+    # (PostgreSQL has LISTEN/NOTIFY): it looks every half second when otherwise idle.
     max_idle_s = SQLITE_WORKER_IDLE_S if store.is_sqlite else None
     dispatcher = Dispatcher(store, dispatch_settings(settings, max_idle_s=max_idle_s))
+    deliveries = delivery_settings(settings, max_idle_s=max_idle_s)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopped.set)
     store.start()
     _settle_garbage_collector()
-    async with _dispatching(store, dispatcher):
+    async with _dispatching(store, dispatcher, deliveries):
         await stopped.wait()
 
 
@@ -203,18 +226,33 @@ SQLITE_WORKER_IDLE_S = 0.5
 
 
 @contextlib.asynccontextmanager
-async def _dispatching(store: Store, dispatcher: Dispatcher) -> AsyncIterator[None]:
-    """Run the dispatcher (and, on PostgreSQL, its wake-up listener) for the block."""
+async def _dispatching(
+    store: Store, dispatcher: Dispatcher, deliveries: DeliverySettings
+) -> AsyncIterator[None]:
+    """Run the dispatcher and the webhook deliverer (and, on PostgreSQL, their wake-ups)."""
+    # One worker id: the dispatcher's heartbeat and liveness cover the deliverer's leases.
+    deliverer = WebhookDeliverer(store, deliveries, worker_id=dispatcher.worker_id)
+    store.on_deliveries_due(deliverer.notice_deliveries)
     listener = None
     if not store.is_sqlite:
-        listener = NewMessageListener(store.database.url, dispatcher.notice_new_messages)
+        listener = Listener(
+            store.database.url,
+            {
+                CHANNEL: on_new_messages(dispatcher.notice_new_messages),
+                DELIVERIES_CHANNEL: lambda _payload: deliverer.notice_deliveries(),
+            },
+        )
         listener.start()
-    task = asyncio.create_task(dispatcher.run(), name="dispatcher")
+    tasks = [
+        asyncio.create_task(dispatcher.run(), name="dispatcher"),
+        asyncio.create_task(deliverer.run(), name="webhook-deliverer"),
+    ]
     try:
         yield
     finally:
         dispatcher.stop()
-        await task
+        deliverer.stop()
+        await asyncio.gather(*tasks)
         if listener is not None:
             await listener.close()
         await store.close()

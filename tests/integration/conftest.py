@@ -1,11 +1,13 @@
 """A migrated store on each real database, started and closed around each test."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from kurir.store import Store
 from kurir.store.migrate import upgrade_to_head_async
+from tests.support.databases import database_of_kind
 
 
 @pytest.fixture
@@ -17,3 +19,10 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    """An empty PostgreSQL database, for tests of what only PostgreSQL has (mark them postgres)."""
+    with database_of_kind("postgresql", tmp_path) as url:
+        yield url

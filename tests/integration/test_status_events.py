@@ -12,7 +12,7 @@ import pytest
 from kurir.domain.events import EVENTS
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accepting, accounts, lifecycle
-from kurir.store.events import DEFAULT_DEADLINE_MS
+from kurir.store.deliveries import DEFAULT_DEADLINE_MS
 from kurir.store.records import ClaimedMessage, NewMessage, Receipt, SendOutcome
 from tests.support.event_rows import (
     Written,

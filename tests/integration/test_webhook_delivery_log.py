@@ -6,10 +6,9 @@ import pytest
 from sqlalchemy import Connection
 
 from kurir.domain.events import DeliveryStatus
-from kurir.store import Store, accounts
-from kurir.store import deliveries as log
+from kurir.store import Store, accounts, deliveries, delivery_log
 from kurir.store import webhook_endpoints as endpoints
-from kurir.store.events import DEFAULT_DEADLINE_MS
+from kurir.store.deliveries import DEFAULT_DEADLINE_MS
 from kurir.store.webhook_records import AttemptView, EndpointChanges, RedeliveryRefused
 from tests.support.store_data import T0
 from tests.support.webhook_rows import Attempt, add_delivery, delivery_row
@@ -96,7 +95,7 @@ async def test_the_log_is_newest_first_with_every_attempt_and_the_event(setup: S
         (T0, DEAD, FAILED_TWICE), (T0 + 60_000, DELIVERED, (Attempt(T0 + 60_050, 200),))
     )
     found = await store.read(
-        log.delivery_log, setup.endpoint, account_id=setup.account_id, limit=10
+        delivery_log.delivery_log, setup.endpoint, account_id=setup.account_id, limit=10
     )
     assert found is not None
     assert [d.public_id for d in found] == [new, old]
@@ -122,7 +121,9 @@ async def test_the_log_is_newest_first_with_every_attempt_and_the_event(setup: S
         f'{{"event":"message.status","device":"{setup.device}","data":{{"created":{T0 // 1000}}}}}'
     )
     assert (oldest.event_at, oldest.deadline_at) == (T0, T0 + DEFAULT_DEADLINE_MS)
-    one = await store.read(log.get_delivery, setup.endpoint, old, account_id=setup.account_id)
+    one = await store.read(
+        delivery_log.get_delivery, setup.endpoint, old, account_id=setup.account_id
+    )
     assert one == oldest
 
 
@@ -141,17 +142,25 @@ async def test_the_log_pages_by_cursor_and_filters_by_status(setup: Setup) -> No
     before = None
     while True:
         page = await store.read(
-            log.delivery_log, setup.endpoint, account_id=setup.account_id, limit=2, before=before
+            delivery_log.delivery_log,
+            setup.endpoint,
+            account_id=setup.account_id,
+            limit=2,
+            before=before,
         )
         assert page is not None
         pages.append([d.public_id for d in page])
         if len(page) < 2:
             break
-        before = log.LogCursor(page[-1].event_at, page[-1].id)
-        assert log.LogCursor.parse(str(before)) == before
+        before = delivery_log.LogCursor(page[-1].event_at, page[-1].id)
+        assert delivery_log.LogCursor.parse(str(before)) == before
     assert pages == [newest_first[0:2], newest_first[2:4], newest_first[4:]]
     dead = await store.read(
-        log.delivery_log, setup.endpoint, account_id=setup.account_id, limit=10, status=DEAD
+        delivery_log.delivery_log,
+        setup.endpoint,
+        account_id=setup.account_id,
+        limit=10,
+        status=DEAD,
     )
     assert dead is not None
     assert [d.public_id for d in dead] == [made[4], made[2], made[0]]
@@ -161,7 +170,7 @@ async def test_the_log_pages_by_cursor_and_filters_by_status(setup: Setup) -> No
     "text", ["", "-", "1", "1-", "-1", "a-1", "1-2-3", "1-" + "9" * 30, "\uff11-2"]
 )
 def test_a_cursor_not_written_by_the_log_is_none(text: str) -> None:
-    assert log.LogCursor.parse(text) is None
+    assert delivery_log.LogCursor.parse(text) is None
 
 
 async def test_another_accounts_log_and_deliveries_are_not_found(setup: Setup) -> None:
@@ -169,21 +178,31 @@ async def test_another_accounts_log_and_deliveries_are_not_found(setup: Setup) -
     (mine,) = await setup.deliveries((T0, DEAD, ()))
     (theirs,) = await setup.deliveries((T0, DEAD, ()), endpoint=setup.other_endpoint)
     other = setup.other_account_id
-    assert await store.read(log.delivery_log, setup.endpoint, account_id=other, limit=5) is None
-    assert await store.read(log.get_delivery, setup.endpoint, mine, account_id=other) is None
-    # A delivery is found only under its own endpoint.
     assert (
-        await store.read(log.get_delivery, setup.endpoint, theirs, account_id=setup.account_id)
+        await store.read(delivery_log.delivery_log, setup.endpoint, account_id=other, limit=5)
         is None
     )
-    assert await store.read(log.get_delivery, setup.other_endpoint, mine, account_id=other) is None
     assert (
-        await store.write(log.redeliver_one, setup.endpoint, mine, account_id=other, now=NOW)
+        await store.read(delivery_log.get_delivery, setup.endpoint, mine, account_id=other) is None
+    )
+    # A delivery is found only under its own endpoint.
+    assert (
+        await store.read(
+            delivery_log.get_delivery, setup.endpoint, theirs, account_id=setup.account_id
+        )
+        is None
+    )
+    assert (
+        await store.read(delivery_log.get_delivery, setup.other_endpoint, mine, account_id=other)
+        is None
+    )
+    assert (
+        await store.write(deliveries.redeliver_one, setup.endpoint, mine, account_id=other, now=NOW)
         is None
     )
     assert (
         await store.write(
-            log.redeliver_dead_since, setup.endpoint, account_id=other, since=0, now=NOW
+            deliveries.redeliver_dead_since, setup.endpoint, account_id=other, since=0, now=NOW
         )
         is None
     )
@@ -197,7 +216,7 @@ async def test_one_delivery_is_sent_again_from_now_with_its_log_kept(
     store = setup.store
     (public_id,) = await setup.deliveries((T0, status, FAILED_TWICE))
     done = await store.write(
-        log.redeliver_one, setup.endpoint, public_id, account_id=setup.account_id, now=NOW
+        deliveries.redeliver_one, setup.endpoint, public_id, account_id=setup.account_id, now=NOW
     )
     assert done == 1
     row = await store.read(delivery_row, public_id)
@@ -214,7 +233,7 @@ async def test_one_delivery_is_sent_again_from_now_with_its_log_kept(
         T0,
     )
     view = await store.read(
-        log.get_delivery, setup.endpoint, public_id, account_id=setup.account_id
+        delivery_log.get_delivery, setup.endpoint, public_id, account_id=setup.account_id
     )
     assert view is not None
     assert len(view.attempts) == 2
@@ -224,7 +243,7 @@ async def test_a_delivery_a_worker_holds_is_not_redelivered(setup: Setup) -> Non
     store = setup.store
     (public_id,) = await setup.deliveries((T0, DeliveryStatus.DELIVERING, ()))
     refused = await store.write(
-        log.redeliver_one, setup.endpoint, public_id, account_id=setup.account_id, now=NOW
+        deliveries.redeliver_one, setup.endpoint, public_id, account_id=setup.account_id, now=NOW
     )
     assert refused == RedeliveryRefused(
         f"delivery {public_id} is being delivered now; redeliver it once that is done"
@@ -247,13 +266,17 @@ async def test_a_disabled_endpoint_is_not_redelivered_to(setup: Setup) -> None:
     )
     assert (
         await store.write(
-            log.redeliver_one, setup.endpoint, public_id, account_id=setup.account_id, now=NOW
+            deliveries.redeliver_one,
+            setup.endpoint,
+            public_id,
+            account_id=setup.account_id,
+            now=NOW,
         )
         == refused
     )
     assert (
         await store.write(
-            log.redeliver_dead_since,
+            deliveries.redeliver_dead_since,
             setup.endpoint,
             account_id=setup.account_id,
             since=0,
@@ -275,7 +298,11 @@ async def test_the_dead_since_a_time_are_sent_again_and_nothing_else(setup: Setu
     )
     (elsewhere,) = await setup.deliveries((T0 + 1, DEAD, ()), endpoint=setup.other_endpoint)
     done = await store.write(
-        log.redeliver_dead_since, setup.endpoint, account_id=setup.account_id, since=T0, now=NOW
+        deliveries.redeliver_dead_since,
+        setup.endpoint,
+        account_id=setup.account_id,
+        since=T0,
+        now=NOW,
     )
     assert done == 2
     statuses = [
@@ -287,6 +314,10 @@ async def test_the_dead_since_a_time_are_sent_again_and_nothing_else(setup: Setu
     assert (row.due_at, row.attempts, row.deadline_at) == (NOW, 0, NOW + DEFAULT_DEADLINE_MS)
     # Again: nothing is dead since then any more.
     again = await store.write(
-        log.redeliver_dead_since, setup.endpoint, account_id=setup.account_id, since=T0, now=NOW
+        deliveries.redeliver_dead_since,
+        setup.endpoint,
+        account_id=setup.account_id,
+        since=T0,
+        now=NOW,
     )
     assert again == 0

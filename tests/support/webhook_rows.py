@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.domain.events import DeliveryStatus, new_delivery_id, new_event_id
-from kurir.store.events import DEFAULT_DEADLINE_MS
+from kurir.store.deliveries import DEFAULT_DEADLINE_MS
 from kurir.store.tables import (
     devices,
     events,

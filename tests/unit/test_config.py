@@ -23,6 +23,9 @@ def test_defaults_without_any_variable() -> None:
     assert settings.max_connections == 2000
     assert settings.max_header_bytes == 16 * 1024
     assert settings.max_headers == 100
+    assert settings.webhook_deadline_seconds == 24 * 3600
+    assert settings.webhook_concurrency == 4
+    assert settings.webhook_timeout_seconds == 30
 
 
 def test_reads_kurir_variables_and_converts_them() -> None:
@@ -96,6 +99,9 @@ def test_overrides_win_and_none_means_not_given() -> None:
         ("KURIR_AUTH_CACHE_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_REPLY_WINDOW_SECONDS", "-1", "must be 0 or more"),
         ("KURIR_REPLY_WINDOW_SECONDS", "nan", "must be a number"),
+        ("KURIR_WEBHOOK_DEADLINE_SECONDS", "0", "must be greater than 0"),
+        ("KURIR_WEBHOOK_CONCURRENCY", "0", "must be greater than 0"),
+        ("KURIR_WEBHOOK_TIMEOUT_SECONDS", "nan", "must be a number"),
         (
             "KURIR_BOOTSTRAP_DEVICE_ID",
             "s/x",

@@ -44,8 +44,8 @@ from kurir.domain.endpoints import (
 from kurir.domain.errors import ValidationError
 from kurir.domain.events import DeliveryStatus
 from kurir.egress import InvalidURL, check_url
-from kurir.store import deliveries, webhook_endpoints
-from kurir.store.deliveries import LogCursor
+from kurir.store import deliveries, delivery_log, webhook_endpoints
+from kurir.store.delivery_log import LogCursor
 from kurir.store.webhook_endpoints import EndpointLimitReached
 from kurir.store.webhook_records import DeliveryView, EndpointChanges, EndpointView
 
@@ -163,7 +163,7 @@ class WebhookRoutes:
                 raise ValidationError(f"status must be one of {_STATUSES}")
             status = DeliveryStatus(raw_status)
         found = await self._api.store.read(
-            deliveries.delivery_log,
+            delivery_log.delivery_log,
             public_id,
             account_id=account_id,
             limit=limit,
@@ -187,7 +187,7 @@ class WebhookRoutes:
         found = None
         if is_delivery_id(delivery_id):
             found = await self._api.store.read(
-                deliveries.get_delivery, public_id, delivery_id, account_id=account_id
+                delivery_log.get_delivery, public_id, delivery_id, account_id=account_id
             )
         if found is None:
             # Which of the two is missing is not told apart: both are "not yours".

@@ -31,6 +31,7 @@ import msgspec
 from kurir.clock import now_ms
 from kurir.dispatch import liveness
 from kurir.dispatch.media import fetch_media, media_timed_out
+from kurir.dispatch.passes import PassLoop, sleep_seconds
 from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
 from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
@@ -120,8 +121,7 @@ class Dispatcher:
         self.worker_id = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}"
         self._process = liveness.this_process()
         self._devices: dict[int, _DeviceWork] = {}
-        self._wake = asyncio.Event()
-        self._stopping = False
+        self._passes = PassLoop(log, "dispatch cycle")
         self._leases_renewed_at = 0
         self._takeover_at: int | None = None
         self._renew_early = False
@@ -133,25 +133,14 @@ class Dispatcher:
         """Dispatch until `stop` is called."""
         log.info("dispatcher %s started", self.worker_id)
         try:
-            while not self._stopping:
-                # Cleared before the pass: a wake during it means another pass.
-                self._wake.clear()
-                try:
-                    wait_s = await self._dispatch_once()
-                except Exception:  # a database hiccup must not end the worker
-                    log.exception("dispatch cycle failed; retrying shortly")
-                    wait_s = 1.0
-                if wait_s > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), wait_s)
+            await self._passes.run(self._dispatch_once)
         finally:
             await self._shutdown()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+        self._passes.stop()
 
-    async def _dispatch_once(self) -> float:
+    async def _dispatch_once(self) -> float | None:
         """One pass: renew leases, claim for idle devices; return seconds to sleep."""
         now = now_ms()
         renew_every = self.settings.device_lease_ms // 3
@@ -198,10 +187,7 @@ class Dispatcher:
         for work in waiting:
             if work.device.id in due:
                 wake_at = min(wake_at, max(due[work.device.id], work.next_send_at))
-        wait_s = max(0.0, (wake_at - now_ms()) / 1000)
-        if self.settings.max_idle_s is not None:
-            wait_s = min(wait_s, self.settings.max_idle_s)
-        return wait_s
+        return sleep_seconds(wake_at, self.settings.max_idle_s)
 
     async def _renew_device_leases(self, now: int) -> None:
         held = await self.store.write(
@@ -267,10 +253,10 @@ class Dispatcher:
         added while running is leased at once, not at the next renewal.
         """
         if device_ids and not device_ids.isdisjoint(self._devices):
-            self._wake.set()
+            self._passes.wake()
         elif not device_ids or not device_ids <= self._active_devices:
             self._renew_early = True
-            self._wake.set()
+            self._passes.wake()
 
     async def _open_transport(self, device: Device) -> Transport | None:
         """Build and open the device's transport; a failure shows in the device's state."""
@@ -321,7 +307,7 @@ class Dispatcher:
             work.queue.clear()
             if work.device.id in self._draining:
                 self._renew_early = True  # hand it back now, not at the next renewal
-            self._wake.set()  # the device is idle: claim for it again
+            self._passes.wake()  # the device is idle: claim for it again
 
     async def _send_one(self, work: _DeviceWork, message: ClaimedMessage) -> None:
         content = decode_content(message.content)

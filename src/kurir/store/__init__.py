@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from kurir.store import accepting, leases, lifecycle
 from kurir.store.database import DATABASE_ERRORS, Database, DatabaseURLError
+from kurir.store.deliveries import DEADLINE_OPTION, DEFAULT_DEADLINE_MS, DELIVERIES_DUE
 from kurir.store.group_commit import FlushBatch, GroupCommitter, Overloaded
 from kurir.store.records import (
     Accepted,
@@ -35,8 +36,13 @@ Query = Callable[Concatenate[Connection, P], R]
 class Store:
     """The database of one Kurir process, with its writers."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
-        self.database = Database(url, pool_size=pool_size)
+    def __init__(
+        self, url: str, *, pool_size: int = 10, webhook_deadline_ms: int = DEFAULT_DEADLINE_MS
+    ) -> None:
+        """``webhook_deadline_ms``: how long each new event's deliveries are tried."""
+        self.database = Database(
+            url, pool_size=pool_size, execution_options={DEADLINE_OPTION: webhook_deadline_ms}
+        )
         self._accept_listeners: list[Callable[[set[int]], None]] = []
         self._accepted = GroupCommitter[NewMessage, Accepted | IdempotencyMismatch | DeviceRemoved](
             self.database, accepting.insert_messages, after_commit=self._notify_accepted
@@ -80,6 +86,14 @@ class Store:
     def on_accepted(self, listener: Callable[[set[int]], None]) -> None:
         """Call ``listener`` with the devices that got messages, after each such commit."""
         self._accept_listeners.append(listener)
+
+    def on_deliveries_due(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each commit that made webhook deliveries due.
+
+        Whichever write it was: `kurir.store.deliveries.announce_due_deliveries`
+        marks the transaction, and `Database.write` calls the listeners.
+        """
+        self.database.on_signal(DELIVERIES_DUE, listener)
 
     def _notify_accepted(self, batch: Sequence[NewMessage]) -> None:
         device_ids = {message.device_id for message in batch}

@@ -10,7 +10,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +54,24 @@ R = TypeVar("R")
 #: A query: plain SQLAlchemy Core on a connection, the same for both databases.
 Work = Callable[[sa.Connection], R]
 
+# Where a transaction keeps the signals it raised (see `signal_after_commit`).
+_SIGNALS = "kurir.signals"
+
+
+def signal_after_commit(connection: sa.Connection, signal: str) -> bool:
+    """Have ``signal``'s listeners called once this transaction has committed.
+
+    For news that others in the process act on, such as "deliveries are
+    due", raised by a query deep inside whichever write made it true: the
+    write's caller need not know. Returns whether the transaction had not
+    raised it yet. Only `Database.write` transactions announce their signals.
+    """
+    raised: set[str] = connection.info.setdefault(_SIGNALS, set())
+    if signal in raised:
+        return False
+    raised.add(signal)
+    return True
+
 
 class Database:
     """One database, and the way queries reach it without blocking the event loop.
@@ -68,21 +86,40 @@ class Database:
     reads on a few threads of their own, which WAL never makes wait.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        execution_options: Mapping[str, object] | None = None,
+    ) -> None:
+        """``execution_options`` reach every query (``connection.get_execution_options()``)."""
         self.url = url
         self.is_sqlite = is_sqlite(url)
+        self._signal_listeners: dict[str, list[Callable[[], None]]] = {}
+        options = dict(execution_options or {})
         target = driver_url(url)
         if self.is_sqlite:
             _ensure_sqlite_directory(target)
             self._sqlite_writer = _SqliteWriter(
-                _sqlite_engine(target, pool_size=1, begin="BEGIN IMMEDIATE")
+                _sqlite_engine(target, pool_size=1, begin="BEGIN IMMEDIATE", options=options)
             )
-            self._sqlite_reader = _sqlite_engine(target, pool_size=4, begin="BEGIN")
+            self._sqlite_reader = _sqlite_engine(
+                target, pool_size=4, begin="BEGIN", options=options
+            )
             self._read_threads = ThreadPoolExecutor(4, thread_name_prefix="kurir-sqlite-read")
         else:
             self._postgres = create_async_engine(
-                target, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
+                target,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_pre_ping=True,
+                execution_options=options,
             )
+
+    def on_signal(self, signal: str, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each committed write that raised ``signal``."""
+        self._signal_listeners.setdefault(signal, []).append(listener)
 
     async def read(self, work: Work[R]) -> R:
         """Run ``work`` in a transaction that is rolled back (it only reads)."""
@@ -94,11 +131,29 @@ class Database:
             return await connection.run_sync(work)
 
     async def write(self, work: Work[R]) -> R:
-        """Run ``work`` in a transaction that commits when it returns."""
+        """Run ``work`` in a transaction that commits when it returns.
+
+        After the commit, the listeners of the signals it raised are called.
+        """
+        raised: set[str] = set()
+
+        def tracked(connection: sa.Connection) -> R:
+            # The connection outlives its transactions: what one that failed
+            # raised is still on it (after a failure it may not be readable).
+            connection.info.pop(_SIGNALS, None)
+            result = work(connection)
+            raised.update(connection.info.pop(_SIGNALS, ()))
+            return result
+
         if self.is_sqlite:
-            return await self._sqlite_writer.run(work)
-        async with self._postgres.begin() as connection:
-            return await connection.run_sync(work)
+            result = await self._sqlite_writer.run(tracked)
+        else:
+            async with self._postgres.begin() as connection:
+                result = await connection.run_sync(tracked)
+        for signal in raised:
+            for listener in self._signal_listeners.get(signal, ()):
+                listener()
+        return result
 
     async def dispose(self) -> None:
         if self.is_sqlite:
@@ -197,7 +252,9 @@ def _answer(
         loop.call_soon_threadsafe(settle)
 
 
-def _sqlite_engine(url: sa.URL, *, pool_size: int, begin: str) -> sa.Engine:
+def _sqlite_engine(
+    url: sa.URL, *, pool_size: int, begin: str, options: dict[str, object]
+) -> sa.Engine:
     # Connections move between the threads of one executor: allowed, since
     # a connection is only ever used by one thread at a time.
     engine = sa.create_engine(
@@ -205,6 +262,7 @@ def _sqlite_engine(url: sa.URL, *, pool_size: int, begin: str) -> sa.Engine:
         pool_size=pool_size,
         max_overflow=0,
         connect_args={"check_same_thread": False},
+        execution_options=options,
     )
     _configure_sqlite(engine, begin=begin)
     return engine

@@ -17,10 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.domain.events import DeliveryStatus, WebhookEvent, new_delivery_id, new_event_id, payload
+from kurir.store.deliveries import announce_due_deliveries, deadline_ms_of
 from kurir.store.tables import events, webhook_deliveries, webhook_endpoints
-
-#: How long a delivery is retried after its event, unless the store is told otherwise.
-DEFAULT_DEADLINE_MS = 24 * 3600 * 1000
 
 _LIST = msgspec.json.Decoder(list[str])
 
@@ -49,15 +47,16 @@ def record_events(
     new_events: Iterable[NewEvent],
     *,
     account_ids: Collection[int] | None = None,
-    deadline_ms: int = DEFAULT_DEADLINE_MS,
+    deadline_ms: int | None = None,
 ) -> int:
     """Store each event some enabled endpoint wants, with a delivery per such endpoint.
 
     A caller that names the events' ``account_ids`` may pass the events as a
     generator: it is not run when none of those accounts has an enabled
     endpoint, so a batch of changes without webhooks makes no events at all.
-    Returns the number of deliveries written (the caller wakes the webhook
-    workers after its commit when there are any).
+    Returns the number of deliveries written. The webhook workers wake when
+    the transaction commits. ``deadline_ms`` is the store's deadline setting
+    unless given.
     """
     if account_ids is None:
         new_events = list(new_events)
@@ -88,6 +87,8 @@ def record_events(
             for new, _ in wanted
         ],
     ).scalars()
+    if deadline_ms is None:
+        deadline_ms = deadline_ms_of(connection)
     rows = [
         {
             "public_id": new_delivery_id(),
@@ -103,6 +104,8 @@ def record_events(
         for endpoint in endpoints
     ]
     connection.execute(sa.insert(webhook_deliveries), rows)
+    # Wake-ups: callers are every kind of write, and none need know.
+    announce_due_deliveries(connection)
     return len(rows)
 
 
@@ -116,6 +119,10 @@ def _subscribers(connection: Connection, account_ids: set[int]) -> list[_Subscri
         webhook_endpoints.c.account_id.in_(sorted(account_ids)),
         webhook_endpoints.c.enabled.is_(True),
     )
+    if connection.dialect.name == "postgresql":
+        # An endpoint deleted meanwhile would fail this whole batch on the deliveries'
+        # foreign key; the share lock makes its deletion wait for this commit instead.
+        query = query.with_for_update(key_share=True, read=True)
     return [
         _Subscriber(
             id=row.id,

@@ -16,7 +16,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kurir.store import lifecycle
+from kurir.store import deliveries, lifecycle
 from kurir.store.accounts import DEVICE_COLUMNS, device_from_row
 from kurir.store.postgres import notify_new_messages
 from kurir.store.records import Device, WorkerProcess
@@ -93,7 +93,7 @@ def renew_device_leases(
         release_device_leases(connection, worker=worker, device_ids=surplus)
         others_should_renew = bool(surplus)  # devices are free for whoever is short
     if others_should_renew and connection.dialect.name == "postgresql":
-        # Naming no device makes every worker renew (see NewMessageListener).
+        # Naming no device makes every worker renew (see on_new_messages).
         notify_new_messages(connection, ())
 
     rows = connection.execute(
@@ -143,9 +143,9 @@ def _take_back_from_dead_neighbours(
 ) -> list[str]:
     """End the leases of this host's workers whose process is gone; their ids.
 
-    Their claimed messages become claimable (``sending`` under an expired
-    lease, as if the lease had run out) and their devices free, so both go
-    out again now rather than after the leases' time. Workers of other hosts
+    Their claimed messages and webhook deliveries become claimable (under
+    an expired lease, as if it had run out) and their devices free, so all
+    go out again now rather than after the leases' time. Workers of other hosts
     are left to their heartbeat and leases: from here a dead one cannot be
     told from a stalled one.
     """
@@ -169,6 +169,8 @@ def _take_back_from_dead_neighbours(
         )
     )
     lifecycle.expire_claims(connection, workers=dead, device_ids=list(held.scalars()), now=now)
+    # A webhook deliverer shares its process's worker id (kurir.dispatch.webhook_deliverer).
+    deliveries.take_back_claims(connection, workers=dead, now=now)
     connection.execute(
         devices.update()
         .where(devices.c.lease_owner.in_(dead))

@@ -1,9 +1,11 @@
 """PostgreSQL specifics: LISTEN/NOTIFY wake-ups, and locks between removing and accepting.
 
 An accept commit announces the devices that got new messages on one channel;
-every worker listens and wakes only when one of its own devices is named. The
-notification is sent inside the inserting transaction, so PostgreSQL delivers
-it exactly when (and only if) the messages are committed.
+every worker listens and wakes only when one of its own devices is named. A
+commit that made webhook deliveries due announces it on another, naming
+nothing: any webhook worker with room may take them. A notification is sent
+inside the transaction that wrote the rows, so PostgreSQL delivers it exactly
+when (and only if) they are committed.
 
 Removing a device and accepting a message for it wait for each other on an
 advisory lock of the device, so that no message is accepted once the removal
@@ -13,7 +15,7 @@ has committed, and none accepted before it is left waiting.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import sqlalchemy as sa
@@ -25,6 +27,7 @@ from kurir.store.tables import devices
 log = logging.getLogger("kurir.store")
 
 CHANNEL = "kurir_new_messages"
+DELIVERIES_CHANNEL = "kurir_webhook_deliveries"
 # NOTIFY payloads stop at 8000 bytes; past this, name no device and wake all.
 _MAX_PAYLOAD = 7000
 # An arbitrary constant naming Kurir's per-device advisory locks (the device id
@@ -63,21 +66,35 @@ def notify_new_messages(connection: Connection, device_ids: Collection[int]) -> 
     connection.execute(sa.select(sa.func.pg_notify(CHANNEL, payload)))
 
 
-class NewMessageListener:
-    """Keeps a LISTEN connection open and calls ``on_devices`` with the devices named.
+def notify_due_deliveries(connection: Connection) -> None:
+    """Announce, on commit, that webhook deliveries have become due."""
+    connection.execute(sa.select(sa.func.pg_notify(DELIVERIES_CHANNEL, "")))
 
-    An empty set means "any device". After a lost connection it reconnects and
-    reports an empty set, since notifications sent meanwhile are gone.
+
+def on_new_messages(on_devices: Callable[[set[int]], None]) -> Callable[[str], None]:
+    """A `Listener` handler for `CHANNEL`: calls ``on_devices`` with the devices named.
+
+    An empty set means "any device", as after a reconnection.
+    """
+    return lambda payload: on_devices({int(part) for part in payload.split(",") if part})
+
+
+class Listener:
+    """Keeps a LISTEN connection open and calls each channel's handler with the payloads.
+
+    After a lost connection it reconnects and calls every handler with an
+    empty payload, which means "anything", since notifications sent
+    meanwhile are gone.
     """
 
-    def __init__(self, url: str, on_devices: Callable[[set[int]], None]) -> None:
+    def __init__(self, url: str, handlers: Mapping[str, Callable[[str], None]]) -> None:
         parsed = make_url(url).set(drivername="postgresql")
         self._dsn = parsed.render_as_string(hide_password=False)
-        self._on_devices = on_devices
+        self._handlers = dict(handlers)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="listen-new-messages")
+        self._task = asyncio.create_task(self._listen(), name="listen")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -91,18 +108,20 @@ class NewMessageListener:
             try:
                 connection = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError) as error:
-                log.warning("cannot LISTEN for new messages (%s); retrying", type(error).__name__)
+                log.warning("cannot LISTEN for new work (%s); retrying", type(error).__name__)
                 await asyncio.sleep(1)
                 continue
             try:
                 connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
-                await connection.add_listener(CHANNEL, self._notified)
-                self._on_devices(set())  # whatever arrived while not listening
+                for channel in self._handlers:
+                    await connection.add_listener(channel, self._notified)
+                for handler in self._handlers.values():
+                    handler("")  # whatever arrived while not listening
                 await lost.wait()
             finally:
                 with contextlib.suppress(Exception):
                     await connection.close()
             await asyncio.sleep(0.2)
 
-    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        self._on_devices({int(part) for part in payload.split(",") if part})
+    def _notified(self, _connection: object, _pid: int, channel: str, payload: str) -> None:
+        self._handlers[channel](payload)

@@ -2,6 +2,9 @@
 
 import msgspec
 
+from kurir.domain.events import DeliveryStatus
+from kurir.domain.webhook_outcomes import Verdict
+
 
 class Account(msgspec.Struct, frozen=True):
     id: int
@@ -210,3 +213,57 @@ class ProviderFailure(msgspec.Struct, frozen=True):
     message_id: str
     reason: str
     at: int
+
+
+class ClaimedDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A webhook delivery a worker holds a lease on, with what it takes to attempt it."""
+
+    id: int
+    #: The ``webhook-id`` of every attempt.
+    public_id: str
+    endpoint_id: int
+    #: The endpoint's public id, to name it in logs.
+    endpoint: str
+    url: str
+    #: The current secret, and a rotated-out one still in its overlap.
+    secrets: tuple[str, ...]
+    body: bytes
+    #: Tries so far, this one included.
+    attempts: int
+
+    def __repr__(self) -> str:
+        # The URL may hold credentials, and the secrets are secrets.
+        return f"ClaimedDelivery(id={self.id}, endpoint={self.endpoint!r})"
+
+
+class DeliveryAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    """What one attempt at a claimed delivery did, as its worker reports it.
+
+    The fields after ``worker`` are `kurir.webhooks.attempt.AttemptOutcome`'s.
+    """
+
+    delivery_pk: int
+    worker: str
+    verdict: Verdict
+    attempted_at: int
+    status_code: int | None
+    latency_ms: int
+    #: The start of the answer's body.
+    response: str
+    error: str | None
+    retry_after_seconds: int | None = None
+
+    @property
+    def answered_at(self) -> int:
+        return self.attempted_at + self.latency_ms
+
+
+class RecordedAttempt(msgspec.Struct, frozen=True):
+    """What recording an attempt did."""
+
+    #: False: the worker no longer held the lease, and nothing was recorded.
+    held: bool
+    #: The delivery's status afterwards, when held.
+    status: DeliveryStatus | None = None
+    #: Why the endpoint was disabled, when this attempt disabled it.
+    endpoint_disabled: str | None = None

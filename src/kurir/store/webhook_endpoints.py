@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 
 from kurir.domain.endpoints import MAX_ENDPOINTS, secret_hint, unknown_device
 from kurir.domain.events import DeliveryStatus, new_endpoint_id
+from kurir.store.deliveries import announce_due_deliveries
 from kurir.store.tables import (
     accounts,
     devices,
@@ -159,6 +160,8 @@ def update_endpoint(
         values["devices"] = None if changes.devices is None else _json(changes.devices)
     if changes.enabled is True and not row.enabled:
         values.update(enabled=True, disabled_reason=None, failing_since=None)
+        # Its waiting deliveries are due again: the workers skipped them while it was off.
+        announce_due_deliveries(connection)
     elif changes.enabled is False:
         values["enabled"] = False
     connection.execute(

@@ -21,7 +21,6 @@ Nothing here names a secret, a URL's credentials or its query: errors show
 URLs as `kurir.egress.redact` does.
 """
 
-import enum
 import http
 import math
 import re
@@ -35,8 +34,11 @@ import httpx
 import msgspec
 
 from kurir.clock import now_ms
+from kurir.domain.webhook_outcomes import Verdict
 from kurir.egress import Egress, PermanentEgressError, Posted, TransientEgressError, redact
 from kurir.webhooks.signing import sign
+
+__all__ = ["AttemptOutcome", "Verdict", "attempt_delivery", "retry_after_seconds"]
 
 USER_AGENT = f"Kurir-Webhooks/{version('kurir')}"
 #: How much of an answer's body is read and kept for the delivery's log.
@@ -49,14 +51,6 @@ _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 # Where Retry-After says when "now" will be.
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _SECONDS = re.compile(r"[0-9]+")
-
-
-class Verdict(enum.StrEnum):
-    """What an attempt means for its delivery; the module's docstring says which is which."""
-
-    DELIVERED = "delivered"
-    RETRY = "retry"
-    FINAL = "final"
 
 
 class AttemptOutcome(msgspec.Struct, frozen=True, kw_only=True):
