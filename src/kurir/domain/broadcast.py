@@ -90,10 +90,10 @@ def parse_window(start: str | None, end: str | None) -> DailyWindow | None:
         missing = "active_end" if start else "active_start"
         raise ValidationError(f"{missing} is required with a daily window")
     window = DailyWindow(_clock("active_start", start), _clock("active_end", end, end_of_day=True))
-    if window.start == window.end % _DAY_MS:
-        raise ValidationError("active_start and active_end must differ")
     if window.end == _DAY_MS and window.start == 0:
         return None  # the whole day
+    if window.start == window.end % _DAY_MS:
+        raise ValidationError("active_start and active_end must differ")
     return window
 
 
@@ -166,12 +166,13 @@ def next_open(at: int, window: DailyWindow | None, zone: tzinfo) -> int:
     local = to_datetime(at).astimezone(zone)
     if window.is_open_at(_ms_of_day(local)):
         return at
-    # The window opens once a local day; the first opening after ``at`` is
-    # today's or a following day's (a day earlier only in a zone's oddities).
+    # The window opens once a local day (twice where the clock is set back
+    # over its start); the first opening after ``at`` is today's or a
+    # following day's (a day earlier only in a zone's oddities).
     for offset in (-1, 0, 1, 2):
-        opening = _opening(local.date() + timedelta(days=offset), window, zone)
-        if opening > at:
-            return opening
+        for opening in _openings(local.date() + timedelta(days=offset), window, zone):
+            if opening > at:
+                return opening
     raise AssertionError("a daily window opens within two days")  # pragma: no cover
 
 
@@ -179,18 +180,20 @@ def _ms_of_day(local: datetime) -> int:
     return ((local.hour * 60 + local.minute) * 60 + local.second) * 1000 + local.microsecond // 1000
 
 
-def _opening(day: date, window: DailyWindow, zone: tzinfo) -> int:
-    """When ``window`` opens on local ``day``, a daylight-saving change included.
+def _openings(day: date, window: DailyWindow, zone: tzinfo) -> tuple[int, ...]:
+    """When ``window`` opens on local ``day``, in order, a daylight-saving change included.
 
-    Where the clock is set back, the start's local time comes twice: the first
-    is taken. Where it jumps forward over the start, the window opens at the
-    jump: the first moment whose local time is in the window.
+    Where the clock is set back over the start, its local time comes twice,
+    and so does the opening. Where the clock jumps forward over it, the
+    window opens at the jump: the first moment whose local time is in it.
     """
     wall = datetime.combine(day, time()) + timedelta(milliseconds=window.start)
     first = to_ms(wall.replace(tzinfo=zone, fold=0))
     second = to_ms(wall.replace(tzinfo=zone, fold=1))
-    if first <= second:  # an ordinary time, or one that comes twice
-        return first
+    if first == second:
+        return (first,)
+    if first < second:  # a time that comes twice
+        return first, second
     # In the gap: ``second`` is before the jump, ``first`` after it. Search
     # the millisecond at which the window is open.
     closed, opened = second, first
@@ -200,4 +203,4 @@ def _opening(day: date, window: DailyWindow, zone: tzinfo) -> int:
             opened = middle
         else:
             closed = middle
-    return opened
+    return (opened,)
