@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from datetime import tzinfo
 from typing import TextIO
 
 import uvicorn
@@ -19,6 +20,7 @@ from kurir.api.app import create_app
 from kurir.clock import now_ms
 from kurir.config import Settings
 from kurir.dispatch import Dispatcher, DispatchSettings
+from kurir.dispatch.planner import BroadcastPlanner
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.domain.retry import RetryPolicy
@@ -136,7 +138,7 @@ async def serve(settings: Settings) -> None:
                 await store.close()
             return
         store.on_accepted(dispatcher.notice_new_messages)
-        async with _dispatching(store, dispatcher):
+        async with _dispatching(store, dispatcher, settings.zone):
             yield
 
     app = create_app(store, settings, running())
@@ -192,7 +194,7 @@ async def work(settings: Settings) -> None:
         loop.add_signal_handler(signum, stopped.set)
     store.start()
     _settle_garbage_collector()
-    async with _dispatching(store, dispatcher):
+    async with _dispatching(store, dispatcher, settings.zone):
         await stopped.wait()
 
 
@@ -200,16 +202,23 @@ SQLITE_WORKER_IDLE_S = 0.5
 
 
 @contextlib.asynccontextmanager
-async def _dispatching(store: Store, dispatcher: Dispatcher) -> AsyncIterator[None]:
-    """Run the dispatcher (and, on PostgreSQL, its wake-up listener) for the block."""
+async def _dispatching(store: Store, dispatcher: Dispatcher, zone: tzinfo) -> AsyncIterator[None]:
+    """Run the dispatcher (and, on PostgreSQL, its wake-up listener) for the block.
+
+    The broadcast planner runs beside it, waking it for newly planned messages.
+    """
     listener = None
     if not store.is_sqlite:
         listener = NewMessageListener(store.database.url, dispatcher.notice_new_messages)
         listener.start()
     task = asyncio.create_task(dispatcher.run(), name="dispatcher")
+    planner = BroadcastPlanner(store, zone, dispatcher.notice_new_messages)
+    planning = asyncio.create_task(planner.run(), name="broadcast-planner")
     try:
         yield
     finally:
+        planner.stop()
+        await planning
         dispatcher.stop()
         await task
         if listener is not None:

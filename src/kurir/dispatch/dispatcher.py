@@ -31,6 +31,8 @@ import msgspec
 from kurir.clock import now_ms
 from kurir.dispatch import liveness
 from kurir.dispatch.media import fetch_media, media_timed_out
+from kurir.dispatch.stored_media import StoredMedia
+from kurir.domain.broadcast import stored_media_of
 from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
@@ -122,6 +124,7 @@ class Dispatcher:
         self._active_devices: frozenset[int] = frozenset()
         self._draining: set[int] = set()
         self._egress = Egress(allow_private=self.settings.allow_private_urls)
+        self._stored_media = StoredMedia(store)
 
     async def run(self) -> None:
         """Dispatch until `stop` is called."""
@@ -319,7 +322,10 @@ class Dispatcher:
         try:
             async with deadline:
                 media = None
-                if isinstance(content, MediaMessage):
+                stored = stored_media_of(content.url) if isinstance(content, MediaMessage) else None
+                if stored is not None:  # a media broadcast's file, from the database
+                    media = await self._stored_media.load(stored, work.device.id)
+                elif isinstance(content, MediaMessage):
                     media = await fetch_media(
                         self._egress,
                         content,

@@ -204,3 +204,19 @@ def _openings(day: date, window: DailyWindow, zone: tzinfo) -> tuple[int, ...]:
         else:
             closed = middle
     return (opened,)
+
+
+#: A media broadcast's messages name its stored file by this URL, which no
+#: request may give (a URL a client sends must be http or https): the worker
+#: reads the file from the database instead of fetching it.
+_STORED_MEDIA = re.compile(r"kurir:broadcast/(?P<id>[0-9a-f]{1,32})/media")
+
+
+def stored_media_url(public_id: str) -> str:
+    return f"kurir:broadcast/{public_id}/media"
+
+
+def stored_media_of(url: str) -> str | None:
+    """The broadcast whose stored file ``url`` names, or None for any other URL."""
+    found = _STORED_MEDIA.fullmatch(url)
+    return found["id"] if found is not None else None
