@@ -169,7 +169,7 @@ _CONTENT = {
     "layout": "reply_buttons",
 }
 
-OPERATIONS = (
+OPERATIONS: tuple[Operation, ...] = (
     Operation(
         method="POST",
         path="/send/text",
@@ -469,7 +469,9 @@ stores nothing."""
 
 def build_document() -> dict[str, Any]:
     """The whole document, as a JSON-ready mapping."""
-    structs: set[type[msgspec.Struct]] = {*REQUEST_TYPES, ErrorBody}
+    requests: set[type[msgspec.Struct]] = set(REQUEST_TYPES)
+    requests.update(op.request for op in OPERATIONS if op.request is not None)
+    structs: set[type[msgspec.Struct]] = {*requests, ErrorBody}
     structs.update(op.response for op in OPERATIONS if op.response is not None)
     ordered = sorted(structs, key=lambda struct: struct.__name__)
     _, schemas = msgspec.json.schema_components(ordered, ref_template=_REF)
@@ -478,7 +480,7 @@ def build_document() -> dict[str, Any]:
     always_whole = {
         struct.__name__
         for struct in ordered
-        if struct not in REQUEST_TYPES and not struct.__struct_config__.omit_defaults
+        if struct not in requests and not struct.__struct_config__.omit_defaults
     }
     for name, schema in schemas.items():
         if name in always_whole:
@@ -591,3 +593,10 @@ def _required_example(schema: dict[str, Any]) -> dict[str, Any]:
     """A body of the first example of each required field."""
     properties: dict[str, Any] = schema["properties"]
     return {name: properties[name]["examples"][0] for name in schema["required"]}
+
+
+# -- broadcasts and contacts (their operations live in a module of their own) -----------------
+
+from kurir.api.openapi_broadcasts import BROADCAST_OPERATIONS  # noqa: E402  # needs the above
+
+OPERATIONS = (*OPERATIONS, *BROADCAST_OPERATIONS)

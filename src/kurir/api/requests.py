@@ -238,7 +238,7 @@ def convert_fields(fields: Fields, request_type: type[RequestBody]) -> RequestBo
     (the order msgspec reads them in). A text field of only whitespace is
     refused here, before any lookup, as it always was.
     """
-    rules = _RULES[request_type]
+    rules = _RULES.get(request_type) or _RULES.setdefault(request_type, _rules(request_type))
     try:
         request = msgspec.convert(fields, request_type)
     except msgspec.ValidationError as error:

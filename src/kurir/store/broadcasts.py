@@ -398,3 +398,11 @@ def stored_media(
         .where(broadcasts.c.public_id == public_id, broadcasts.c.device_id == device_id)
     ).first()
     return (row.media_type, row.content_type, bytes(row.data)) if row is not None else None
+
+
+def broadcast_with_progress(
+    connection: Connection, public_id: str, *, account_id: int
+) -> tuple[Broadcast, BroadcastProgress] | None:
+    """The account's broadcast and its progress, read together."""
+    found = get_broadcast(connection, public_id, account_id=account_id)
+    return (found, progress(connection, found.id)) if found is not None else None

@@ -44,3 +44,35 @@ def get_message(
         query = query.where(messages.c.account_id == account_id)
     row = (connection.execute(query)).first()
     return MessageView(**row._asdict()) if row is not None else None
+
+
+def list_messages(
+    connection: Connection,
+    *,
+    account_id: int,
+    limit: int,
+    before: int | None = None,
+    broadcast_id: int | None = None,
+) -> list[tuple[int, MessageView]]:
+    """The account's messages (of one broadcast, if given), newest first, with their cursors.
+
+    ``before`` is the last page's cursor (the row id). A broadcast's are read
+    from its own index; the account's all, from the newest back.
+    """
+    query = (
+        sa.select(messages.c.id.label("cursor"), *_VIEW_COLUMNS)
+        .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
+        .where(messages.c.account_id == account_id)
+        .order_by(messages.c.id.desc())
+        .limit(limit)
+    )
+    if broadcast_id is not None:
+        query = query.where(messages.c.broadcast_id == broadcast_id)
+    if before is not None:
+        query = query.where(messages.c.id < before)
+    found = []
+    for row in connection.execute(query):
+        values = row._asdict()
+        cursor = values.pop("cursor")
+        found.append((int(cursor), MessageView(**values)))
+    return found
