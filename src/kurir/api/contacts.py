@@ -148,7 +148,7 @@ class ContactRoutes:
         account_id = await api.account_id(request)
         limit = query_limit(request)
         before = query_cursor(request)
-        broadcast_id = None
+        broadcast = None
         raw_broadcast = request.query_params.get("broadcast")
         if raw_broadcast:
             found = await api.store.read(
@@ -156,13 +156,15 @@ class ContactRoutes:
             )
             if found is None:
                 raise ApiError(404, f"broadcast {raw_broadcast[:40]!r} not found")
-            broadcast_id = found.id
+            assert found.first_message_pk is not None  # set when it was stored
+            assert found.last_message_pk is not None
+            broadcast = (found.id, found.first_message_pk, found.last_message_pk)
         page = await api.store.read(
             reading.list_messages,
             account_id=account_id,
             limit=limit,
             before=before,
-            broadcast_id=broadcast_id,
+            broadcast=broadcast,
         )
         return ok(
             MessageListResponse(

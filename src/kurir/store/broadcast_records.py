@@ -56,6 +56,9 @@ class Broadcast(msgspec.Struct, frozen=True, kw_only=True):
     duplicates: int
     opted_out: int
     request_fingerprint: str | None
+    #: The row ids of its first and last message: its messages lie between.
+    first_message_pk: int | None
+    last_message_pk: int | None
     created_at: int
     updated_at: int
 

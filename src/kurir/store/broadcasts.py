@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 
 from kurir.domain.broadcast import HELD_DUE_AT, BroadcastState
 from kurir.domain.ids import new_message_id
@@ -29,10 +29,9 @@ from kurir.store.broadcast_records import (
     StateConflict,
 )
 from kurir.store.postgres import hold_off_removal, notify_new_messages
-from kurir.store.queries import dialect_insert
 from kurir.store.tables import broadcast_media, broadcasts, devices, messages
 
-_ROWS_PER_STATEMENT = 5000
+_ROWS_PER_STATEMENT = 10_000
 _COLUMNS = (
     broadcasts.c.id,
     broadcasts.c.public_id,
@@ -52,6 +51,8 @@ _COLUMNS = (
     broadcasts.c.duplicates,
     broadcasts.c.opted_out,
     broadcasts.c.request_fingerprint,
+    broadcasts.c.first_message_pk,
+    broadcasts.c.last_message_pk,
     broadcasts.c.created_at,
     broadcasts.c.updated_at,
 )
@@ -112,6 +113,19 @@ def create_broadcast(
             )
         )
     _insert_messages(connection, new, broadcast_id, receivers)
+    # All held still: both ends are read at the ends of one range of the index.
+    first, last = connection.execute(
+        sa.select(sa.func.min(messages.c.id), sa.func.max(messages.c.id)).where(
+            messages.c.broadcast_id == broadcast_id,
+            messages.c.status == MessageStatus.SCHEDULED,
+            messages.c.due_at == HELD_DUE_AT,
+        )
+    ).one()
+    connection.execute(
+        broadcasts.update()
+        .where(broadcasts.c.id == broadcast_id)
+        .values(first_message_pk=first, last_message_pk=last)
+    )
     planning.plan_broadcast(connection, broadcast_id, now=new.created_at, zone=zone, rng=rng)
     if connection.dialect.name == "postgresql":
         notify_new_messages(connection, {new.device_id})
@@ -194,15 +208,39 @@ def _insert_rows(connection: Connection, rows: Iterator[tuple[Any, ...]]) -> Non
         assert isinstance(driver, sqlite3.Connection)
         driver.executemany(_SQLITE_INSERT, rows)
         return
-    statement = dialect_insert(connection, messages).on_conflict_do_nothing()
-    chunk: list[dict[str, Any]] = []
+    # PostgreSQL: a column a parameter, each an array, unnested into rows. One
+    # statement carries thousands of rows, where rows of VALUES took ten
+    # times as long to send and to plan.
+    chunk: list[tuple[Any, ...]] = []
     for row in rows:
-        chunk.append(dict(zip(_INSERT_COLUMNS, row, strict=True)))
+        chunk.append(row)
         if len(chunk) == _ROWS_PER_STATEMENT:
-            connection.execute(statement, chunk)
+            _insert_unnested(connection, chunk)
             chunk = []
     if chunk:
-        connection.execute(statement, chunk)
+        _insert_unnested(connection, chunk)
+
+
+_UNNESTED = (
+    sa.func.unnest(
+        *(
+            sa.cast(sa.bindparam(f"all_{name}"), postgresql.ARRAY(messages.c[name].type))
+            for name in _INSERT_COLUMNS
+        )
+    )
+    .table_valued(*_INSERT_COLUMNS)
+    .render_derived()
+)
+_POSTGRES_INSERT = (
+    postgresql.insert(messages)
+    .from_select(list(_INSERT_COLUMNS), sa.select(*_UNNESTED.c))
+    .on_conflict_do_nothing()
+)
+
+
+def _insert_unnested(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+    columns = zip(_INSERT_COLUMNS, zip(*rows, strict=True), strict=True)
+    connection.execute(_POSTGRES_INSERT, {f"all_{name}": list(values) for name, values in columns})
 
 
 def _broadcast(row: Any) -> Broadcast:
@@ -272,14 +310,21 @@ def progress(connection: Connection, broadcast_id: int) -> BroadcastProgress:
     and the head of the waiting statuses' ranges), not from the rows.
     """
     in_broadcast = messages.c.broadcast_id == broadcast_id
-    by_status = {
-        str(status): int(count)
-        for status, count in connection.execute(
-            sa.select(messages.c.status, sa.func.count())
-            .where(in_broadcast)
-            .group_by(messages.c.status)
+    # A count per status, each over its own range: a GROUP BY over the whole
+    # index took twice as long, aggregating entry by entry.
+    counts = connection.execute(
+        sa.select(
+            *(
+                sa.select(sa.func.count())
+                .select_from(messages)
+                .where(in_broadcast, messages.c.status == status)
+                .scalar_subquery()
+                for status in MessageStatus
+            )
         )
-    }
+    ).one()
+    found = zip(MessageStatus, counts, strict=True)
+    by_status = {str(status): int(count) for status, count in found if count}
     next_due: int | None = None
     for status in (MessageStatus.SCHEDULED, MessageStatus.QUEUED):
         due = connection.execute(

@@ -52,12 +52,14 @@ def list_messages(
     account_id: int,
     limit: int,
     before: int | None = None,
-    broadcast_id: int | None = None,
+    broadcast: tuple[int, int, int] | None = None,
 ) -> list[tuple[int, MessageView]]:
     """The account's messages (of one broadcast, if given), newest first, with their cursors.
 
-    ``before`` is the last page's cursor (the row id). A broadcast's are read
-    from its own index; the account's all, from the newest back.
+    ``before`` is the last page's cursor (the row id). ``broadcast`` is its
+    id and the row ids of its first and last message: its messages were
+    inserted together, so they are read from that range of the primary key
+    (other rows in it, a concurrent insert's, are passed over).
     """
     query = (
         sa.select(messages.c.id.label("cursor"), *_VIEW_COLUMNS)
@@ -66,8 +68,11 @@ def list_messages(
         .order_by(messages.c.id.desc())
         .limit(limit)
     )
-    if broadcast_id is not None:
-        query = query.where(messages.c.broadcast_id == broadcast_id)
+    if broadcast is not None:
+        broadcast_id, first, last = broadcast
+        query = query.where(
+            messages.c.id.between(first, last), messages.c.broadcast_id == broadcast_id
+        )
     if before is not None:
         query = query.where(messages.c.id < before)
     found = []

@@ -251,6 +251,9 @@ broadcasts = sa.Table(
     # The due time of the last message planned; the next is a random pause after it.
     sa.Column("planned_until", sa.BigInteger, nullable=True),
     sa.Column("plan_at", sa.BigInteger, nullable=True),
+    # The row ids of its first and last message: its messages lie between.
+    sa.Column("first_message_pk", sa.BigInteger, nullable=True),
+    sa.Column("last_message_pk", sa.BigInteger, nullable=True),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.Column("request_fingerprint", sa.String(64), nullable=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
@@ -277,21 +280,15 @@ broadcast_media = sa.Table(
 # with one only by rebuilding the table, and messages is the largest table.
 messages.append_column(sa.Column("broadcast_id", sa.Integer, nullable=True))
 _IN_A_BROADCAST = messages.c.broadcast_id.is_not(None)
-# Partial: only a broadcast's messages are in them, so ordinary sends pay nothing.
-# A broadcast's totals by status, its planner's next messages and next due time;
-# and its messages in order, for paging.
+# Partial: only a broadcast's messages are in it, so ordinary sends pay nothing.
+# A broadcast's totals by status, its planner's next messages and next due time.
+# Its messages are paged through by id between the broadcast's first and last
+# (they are inserted together), which needs no index of its own.
 sa.Index(
     "ix_messages_broadcast_id_status_due_at_id",
     messages.c.broadcast_id,
     messages.c.status,
     messages.c.due_at,
-    messages.c.id,
-    sqlite_where=_IN_A_BROADCAST,
-    postgresql_where=_IN_A_BROADCAST,
-)
-sa.Index(
-    "ix_messages_broadcast_id_id",
-    messages.c.broadcast_id,
     messages.c.id,
     sqlite_where=_IN_A_BROADCAST,
     postgresql_where=_IN_A_BROADCAST,

@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("opted_out", sa.Integer, nullable=False, server_default="0"),
         sa.Column("planned_until", sa.BigInteger, nullable=True),
         sa.Column("plan_at", sa.BigInteger, nullable=True),
+        sa.Column("first_message_pk", sa.BigInteger, nullable=True),
+        sa.Column("last_message_pk", sa.BigInteger, nullable=True),
         sa.Column("idempotency_key", sa.String(255), nullable=True),
         sa.Column("request_fingerprint", sa.String(64), nullable=True),
         sa.Column("created_at", sa.BigInteger, nullable=False),
@@ -79,13 +81,6 @@ def upgrade() -> None:
         "ix_messages_broadcast_id_status_due_at_id",
         "messages",
         ["broadcast_id", "status", "due_at", "id"],
-        sqlite_where=_IN_A_BROADCAST,
-        postgresql_where=_IN_A_BROADCAST,
-    )
-    op.create_index(
-        "ix_messages_broadcast_id_id",
-        "messages",
-        ["broadcast_id", "id"],
         sqlite_where=_IN_A_BROADCAST,
         postgresql_where=_IN_A_BROADCAST,
     )
@@ -129,7 +124,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("opt_outs")
     op.drop_table("contacts")
-    op.drop_index("ix_messages_broadcast_id_id", "messages")
     op.drop_index("ix_messages_broadcast_id_status_due_at_id", "messages")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("broadcast_id")
