@@ -398,3 +398,66 @@ def test_another_accounts_broadcast_is_not_found(
 @pytest.mark.parametrize("path", ["/broadcast/0000000000000000", "/broadcast/nope"])
 def test_a_missing_broadcast_is_not_found(http: httpx.Client, path: str) -> None:
     assert http.get(path).status_code == 404
+
+
+def test_a_php_form_with_nested_receivers_is_read_as_json_is(http: httpx.Client) -> None:
+    form = {
+        "device": "default",
+        "title": "Form",
+        "interval_from": "0",
+        "interval_to": "0",
+        "skip_invalid": "false",
+        "receiver[0][phone]": "08129990301",
+        "receiver[0][message]": "{Halo|Hai} {name}",
+        "receiver[0][name]": "Budi",
+        "receiver[1][phone]": "08129990302",
+        "receiver[1][message]": "Halo",
+    }
+    answer = http.post("/broadcast/create", data=form).json()
+    assert answer["total_receiver"] == 2, answer
+    listed = messages_of(http, answer["broadcast_id"])
+    assert listed[0]["content"]["message"] in ("Halo Budi", "Hai Budi")
+    refused = http.post("/broadcast/create", data={**form, "receiver[1][phone]": "12"})
+    assert refused.status_code == 422
+    assert refused.json()["invalid"][0]["index"] == 1
+
+
+def test_customers_are_added_listed_updated_and_removed(http: httpx.Client) -> None:
+    group = f"g-{time.monotonic_ns()}"
+    first = http.post(
+        "/customer/create",
+        json={
+            "group": group,
+            "customers": [
+                {"phone": "08129990401", "name": "Budi", "opt1": "VIP"},
+                {"phone": "+62 812-9990-402", "name": "Sari"},
+                {"phone": "0812-9990-401", "name": "Budi lagi"},
+            ],
+        },
+    ).json()
+    assert (first["total_customer"], first["group"], first["total_duplicate"]) == ("2", group, 1)
+    again = http.post(
+        "/customer/create",
+        json={
+            "group": group,
+            "generate_prefix_number": "no",
+            "filter_duplicate": "no",
+            "customers": [{"phone": "628129990401", "name": "Pak Budi"}],
+        },
+    ).json()
+    assert (again["total_customer"], again["total_updated"]) == ("1", 1)
+    national = http.post(
+        "/customer/create",
+        json={"group": group, "generate_prefix_number": "no", "customers": [{"phone": "0812999"}]},
+    )
+    assert national.status_code == 422
+    assert national.json()["invalid"][0]["reason"].startswith("phone is not an international")
+    listed = http.get("/customer/list", params={"group": group, "limit": 1}).json()
+    assert [c["phone"] for c in listed["data"]] == ["628129990402"]
+    older = http.get(
+        "/customer/list", params={"group": group, "before": listed["next_cursor"]}
+    ).json()
+    assert [(c["name"], c["opt1"]) for c in older["data"]] == [("Pak Budi", "")]
+    removed = http.delete("/customer/0812-9990-401").json()
+    assert (removed["phone"], removed["deleted"]) == ("628129990401", 1)
+    assert_error(http.delete("/customer/628129990401"), 404, "customer 628129990401 not found")
