@@ -243,8 +243,9 @@ def _insert_unnested(connection: Connection, rows: list[tuple[Any, ...]]) -> Non
     connection.execute(_POSTGRES_INSERT, {f"all_{name}": list(values) for name, values in columns})
 
 
-def _broadcast(row: Any) -> Broadcast:
-    return Broadcast(**row._asdict())
+def _broadcast(row: Sequence[Any]) -> Broadcast:
+    """A row that selected `_COLUMNS` first, as a Broadcast."""
+    return Broadcast(**{column.name: value for column, value in zip(_COLUMNS, row, strict=False)})
 
 
 def get_broadcast(connection: Connection, public_id: str, *, account_id: int) -> Broadcast | None:
@@ -303,39 +304,42 @@ def _has_waiting(connection: Connection, broadcast_id: int) -> bool:
     return connection.execute(query).first() is not None
 
 
-def progress(connection: Connection, broadcast_id: int) -> BroadcastProgress:
-    """The broadcast's messages by status, and when the next planned one is due.
+def _progress_columns(broadcast_id: Any) -> list[sa.ScalarSelect[Any]]:
+    """A count of the broadcast's messages per status, then its next due time per waiting status.
 
-    Both are read from the broadcast's index alone (a count over its range,
-    and the head of the waiting statuses' ranges), not from the rows.
+    Each is read from the broadcast's index alone: a count over one status's
+    range (a GROUP BY over the whole index took twice as long, aggregating
+    entry by entry), and the head of a waiting status's planned range.
     """
     in_broadcast = messages.c.broadcast_id == broadcast_id
-    # A count per status, each over its own range: a GROUP BY over the whole
-    # index took twice as long, aggregating entry by entry.
-    counts = connection.execute(
-        sa.select(
-            *(
-                sa.select(sa.func.count())
-                .select_from(messages)
-                .where(in_broadcast, messages.c.status == status)
-                .scalar_subquery()
-                for status in MessageStatus
-            )
-        )
-    ).one()
+    counts = [
+        sa.select(sa.func.count())
+        .select_from(messages)
+        .where(in_broadcast, messages.c.status == status)
+        .scalar_subquery()
+        for status in MessageStatus
+    ]
+    next_due = [
+        sa.select(sa.func.min(messages.c.due_at))
+        .where(in_broadcast, messages.c.status == status, messages.c.due_at < HELD_DUE_AT)
+        .scalar_subquery()
+        for status in (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
+    ]
+    return [*counts, *next_due]
+
+
+def _progress(values: Sequence[Any]) -> BroadcastProgress:
+    """`_progress_columns`' values as a BroadcastProgress."""
+    counts, due = values[: len(MessageStatus)], values[len(MessageStatus) :]
     found = zip(MessageStatus, counts, strict=True)
     by_status = {str(status): int(count) for status, count in found if count}
-    next_due: int | None = None
-    for status in (MessageStatus.SCHEDULED, MessageStatus.QUEUED):
-        due = connection.execute(
-            sa.select(messages.c.due_at)
-            .where(in_broadcast, messages.c.status == status, messages.c.due_at < HELD_DUE_AT)
-            .order_by(messages.c.due_at)
-            .limit(1)
-        ).scalar()
-        if due is not None and (next_due is None or due < next_due):
-            next_due = int(due)
-    return BroadcastProgress(by_status, next_due)
+    planned = [int(at) for at in due if at is not None]
+    return BroadcastProgress(by_status, min(planned) if planned else None)
+
+
+def progress(connection: Connection, broadcast_id: int) -> BroadcastProgress:
+    """The broadcast's messages by status, and when the next planned one is due."""
+    return _progress(connection.execute(sa.select(*_progress_columns(broadcast_id))).one())
 
 
 def _lock(connection: Connection, public_id: str, account_id: int) -> Any:
@@ -448,6 +452,12 @@ def stored_media(
 def broadcast_with_progress(
     connection: Connection, public_id: str, *, account_id: int
 ) -> tuple[Broadcast, BroadcastProgress] | None:
-    """The account's broadcast and its progress, read together."""
-    found = get_broadcast(connection, public_id, account_id=account_id)
-    return (found, progress(connection, found.id)) if found is not None else None
+    """The account's broadcast and its progress, in one statement (GET's one round trip)."""
+    row = connection.execute(
+        sa.select(*_COLUMNS, *_progress_columns(broadcasts.c.id))
+        .select_from(_WITH_DEVICE)
+        .where(broadcasts.c.public_id == public_id, broadcasts.c.account_id == account_id)
+    ).first()
+    if row is None:
+        return None
+    return _broadcast(row[: len(_COLUMNS)]), _progress(row[len(_COLUMNS) :])
