@@ -201,14 +201,14 @@ def convert_bulk(fields: Fields, request_type: type[T]) -> T:
 #: The list fields of these requests.
 _LISTS = frozenset({"receiver", "customers"})
 _EXPECTED = re.compile(r"Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`")
+#: What a field must be, by the types msgspec names (sorted, without null).
 _WORDS = {
     "str": "text",
-    "str | null": "text",
     "array": "an array",
     "object": "an object",
-    "str | int": "text or a number",
-    "int | float | str | null": "a number of seconds",
-    "str | bool | null": "yes or no",
+    "int | str": "text or a number",
+    "float | int | str": "a number of seconds",
+    "bool | str": "yes or no",
 }
 
 
@@ -224,7 +224,8 @@ def _message(text: str) -> str:
         return f"{path}: {problem}"
     if expected["got"] == "null" and "null" not in expected["expected"]:
         return f"{path} is required"
-    words = _WORDS.get(expected["expected"], expected["expected"])
+    types = " | ".join(sorted(kind for kind in expected["expected"].split(" | ") if kind != "null"))
+    words = _WORDS.get(types, types)
     return f"{path} must be {words}"
 
 
