@@ -7,20 +7,18 @@ or without a worker in the API's process.
 """
 
 import random
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 
 from kurir.domain.broadcast import HELD_DUE_AT, BroadcastState
-from kurir.domain.ids import new_message_id
 from kurir.domain.status import MessageStatus
 from kurir.store import broadcast_messages, planning
 from kurir.store.accepting import removed_devices
+from kurir.store.broadcast_insert import insert_held
 from kurir.store.broadcast_records import (
     Broadcast,
     BroadcastMessage,
@@ -31,7 +29,6 @@ from kurir.store.broadcast_records import (
 from kurir.store.postgres import hold_off_removal, notify_new_messages
 from kurir.store.tables import broadcast_media, broadcasts, devices, messages
 
-_ROWS_PER_STATEMENT = 10_000
 _COLUMNS = (
     broadcasts.c.id,
     broadcasts.c.public_id,
@@ -112,7 +109,7 @@ def create_broadcast(
                 data=new.media.data,
             )
         )
-    _insert_messages(connection, new, broadcast_id, receivers)
+    insert_held(connection, new, broadcast_id, receivers)
     # All held still: both ends are read at the ends of one range of the index.
     first, last = connection.execute(
         sa.select(sa.func.min(messages.c.id), sa.func.max(messages.c.id)).where(
@@ -132,115 +129,6 @@ def create_broadcast(
     found = get_broadcast(connection, new.public_id, account_id=new.account_id)
     assert found is not None  # stored just now, in this transaction
     return found
-
-
-_INSERT_COLUMNS = (
-    "message_id",
-    "account_id",
-    "device_id",
-    "recipient",
-    "content",
-    "status",
-    "due_at",
-    "created_at",
-    "broadcast_id",
-)
-_SQLITE_COMPILED = (
-    sqlite.insert(messages)
-    .values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
-    .on_conflict_do_nothing()
-    .compile(dialect=sqlite.dialect())
-)
-# Rows are passed positionally, in the order the statement names them.
-assert tuple(_SQLITE_COMPILED.positiontup or ()) == _INSERT_COLUMNS
-_SQLITE_INSERT = str(_SQLITE_COMPILED)
-
-
-def _insert_messages(
-    connection: Connection,
-    new: NewBroadcast,
-    broadcast_id: int,
-    receivers: Sequence[BroadcastMessage],
-) -> None:
-    """Insert the messages held, in the receivers' order (their ids keep it).
-
-    A message id that another process took in the same millisecond (about
-    2^-20 per pair) is skipped by the conflict clause; the count tells, and
-    those messages are inserted again under new ids.
-    """
-    in_broadcast = messages.c.broadcast_id == broadcast_id
-    pending = list(range(len(receivers)))
-    while pending:
-        ids = [new_message_id() for _ in pending]
-        _insert_rows(
-            connection,
-            (
-                (
-                    ids[n],
-                    new.account_id,
-                    new.device_id,
-                    receivers[index].recipient,
-                    receivers[index].content,
-                    MessageStatus.SCHEDULED.value,
-                    HELD_DUE_AT,
-                    new.created_at,
-                    broadcast_id,
-                )
-                for n, index in enumerate(pending)
-            ),
-        )
-        count = connection.execute(
-            sa.select(sa.func.count()).select_from(messages).where(in_broadcast)
-        ).scalar_one()
-        if count == len(receivers):
-            return
-        query = sa.select(messages.c.message_id).where(in_broadcast)
-        stored = set(connection.execute(query).scalars())
-        pending = [index for n, index in enumerate(pending) if ids[n] not in stored]
-
-
-def _insert_rows(connection: Connection, rows: Iterator[tuple[Any, ...]]) -> None:
-    """Insert rows (in `_INSERT_COLUMNS` order), skipping those that meet a conflict."""
-    if connection.dialect.name == "sqlite":
-        # Straight to the driver, as the accept path does: through SQLAlchemy
-        # each row's parameters cost several times the insert itself.
-        driver = connection.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
-        driver.executemany(_SQLITE_INSERT, rows)
-        return
-    # PostgreSQL: a column a parameter, each an array, unnested into rows. One
-    # statement carries thousands of rows, where rows of VALUES took ten
-    # times as long to send and to plan.
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == _ROWS_PER_STATEMENT:
-            _insert_unnested(connection, chunk)
-            chunk = []
-    if chunk:
-        _insert_unnested(connection, chunk)
-
-
-_UNNESTED = (
-    sa.func.unnest(
-        *(
-            sa.cast(sa.bindparam(f"all_{name}"), postgresql.ARRAY(messages.c[name].type))
-            for name in _INSERT_COLUMNS
-        )
-    )
-    .table_valued(*_INSERT_COLUMNS)
-    .render_derived()
-)
-_POSTGRES_INSERT = (
-    postgresql.insert(messages)
-    .from_select(list(_INSERT_COLUMNS), sa.select(*_UNNESTED.c))
-    .on_conflict_do_nothing()
-)
-
-
-def _insert_unnested(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    columns = zip(_INSERT_COLUMNS, zip(*rows, strict=True), strict=True)
-    connection.execute(_POSTGRES_INSERT, {f"all_{name}": list(values) for name, values in columns})
 
 
 def _broadcast(row: Sequence[Any]) -> Broadcast:
