@@ -461,3 +461,36 @@ def test_customers_are_added_listed_updated_and_removed(http: httpx.Client) -> N
     removed = http.delete("/customer/0812-9990-401").json()
     assert (removed["phone"], removed["deleted"]) == ("628129990401", 1)
     assert_error(http.delete("/customer/628129990401"), 404, "customer 628129990401 not found")
+
+
+def test_a_retry_with_the_idempotency_key_creates_nothing_twice(http: httpx.Client) -> None:
+    body = {
+        "device": "default",
+        "title": "Once",
+        "date_execute": (datetime.now(JAKARTA) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"),
+        "receiver": [{"phone": "08129990501", "message": "Halo"}],
+    }
+    key = {"Idempotency-Key": f"once-{time.monotonic_ns()}"}
+    first = http.post("/broadcast/create", json=body, headers=key).json()
+    again = http.post("/broadcast/create", json=body, headers=key).json()
+    assert again == first
+    other = http.post("/broadcast/create", json={**body, "title": "Twice"}, headers=key)
+    assert_error(
+        other,
+        409,
+        "Idempotency-Key was already used for a different request "
+        f"(broadcast {first['broadcast_id']})",
+    )
+    assert len(messages_of(http, first["broadcast_id"])) == 1
+    assert get(http, first["broadcast_id"])["state"] == "scheduled"
+
+
+def test_only_the_broadcast_endpoint_takes_bodies_over_64_kib(http: httpx.Client) -> None:
+    many = [{"phone": n, "message": "Halo " + "x" * 60} for n in phones(1000, start=600_000)]
+    later = (datetime.now(JAKARTA) + timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    big = {"device": "default", "title": "Big", "date_execute": later, "receiver": many}
+    assert len(httpx.Request("POST", "/", json=big).content) > 64 * 1024
+    assert create(http, **{k: v for k, v in big.items() if k != "device"})["total_receiver"] == 1000
+    customers = [{"phone": n, "name": "x" * 60} for n in phones(1000, start=600_000)]
+    refused = http.post("/customer/create", json={"customers": customers})
+    assert_error(refused, 413, "Request body is larger than 65536 bytes")

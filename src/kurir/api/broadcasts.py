@@ -121,7 +121,8 @@ class BroadcastRoutes:
             media = decode_inline_media("media_base64", body.media_base64 or "", limits)
         elif body.media_base64:
             raise ValidationError("media_base64 is only for a broadcast of type media")
-        default_text = body.caption if kind == MessageKind.MEDIA else body.message
+        # A media broadcast's caption; Alat WA's clients may send it as the message.
+        default_text = (body.caption or body.message) if kind == MessageKind.MEDIA else body.message
         default = None
         if default_text is not None and default_text.strip():
             field = "caption" if kind == MessageKind.MEDIA else "message"
