@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
+from kurir.domain.contacts import DEFAULT_OPT_OUT_WORDS, opt_out_words
 from kurir.domain.devices import DEVICE_ID_RULE, MAX_DEVICE_ID, is_device_id
 from kurir.domain.phone import is_known_region
 from kurir.sealing import MIN_KEY_LENGTH
@@ -74,6 +75,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     bootstrap_device_id: str = ""
     bootstrap_device_phone: str = "628122222222"
     log_level: str = "info"
+    # -- broadcasts and contacts
+    #: The body limit of POST /broadcast/create alone: it carries many receivers, or a file.
+    max_broadcast_bytes: int = 20 * 1024 * 1024
+    #: Words that, written alone, opt a recipient out of broadcasts (comma-separated).
+    opt_out_words: str = DEFAULT_OPT_OUT_WORDS
 
     @property
     def zone(self) -> tzinfo:
@@ -111,6 +117,8 @@ UPPER_BOUNDS: dict[str, int] = {
     "max_connections": 1_000_000,
     "max_header_bytes": 1024 * 1024,
     "max_headers": 10_000,
+    # A broadcast's body is held whole in memory while it is checked.
+    "max_broadcast_bytes": 256 * 1024 * 1024,
 }
 
 
@@ -199,3 +207,7 @@ def _check(settings: Settings) -> None:
     for name, value in not_negative.items():
         if value < 0:
             raise SettingsError(f"KURIR_{name.upper()}: must be 0 or more")
+    if settings.max_broadcast_bytes <= 0:
+        raise SettingsError("KURIR_MAX_BROADCAST_BYTES: must be greater than 0")
+    if not opt_out_words(settings.opt_out_words):
+        raise SettingsError("KURIR_OPT_OUT_WORDS: must name at least one word")

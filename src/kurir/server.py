@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from datetime import tzinfo
 from typing import TextIO
 
 import msgspec
@@ -20,7 +21,9 @@ from kurir.api.app import create_app
 from kurir.clock import now_ms
 from kurir.config import Settings
 from kurir.dispatch import Dispatcher, DispatchSettings
+from kurir.dispatch.planner import BroadcastPlanner
 from kurir.dispatch.webhook_deliverer import DeliverySettings, WebhookDeliverer
+from kurir.domain.contacts import opt_out_words
 from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.domain.retry import DeliveryRetryPolicy, RetryPolicy
@@ -47,6 +50,7 @@ def dispatch_settings(settings: Settings, *, max_idle_s: float | None = None) ->
         ),
         default_region=settings.default_region,
         reply_window_ms=round(settings.reply_window_seconds * 1000),
+        opt_out_words=opt_out_words(settings.opt_out_words),
         allow_private_urls=settings.allow_private_urls,
         secrets=secret_box(settings.secret_key),
     )
@@ -161,7 +165,7 @@ async def serve(settings: Settings) -> None:
                 await store.close()
             return
         store.on_accepted(dispatcher.notice_new_messages)
-        async with _dispatching(store, dispatcher, delivery_settings(settings)):
+        async with _dispatching(store, dispatcher, settings.zone, delivery_settings(settings)):
             yield
 
     app = create_app(store, settings, running())
@@ -218,7 +222,7 @@ async def work(settings: Settings) -> None:
         loop.add_signal_handler(signum, stopped.set)
     store.start()
     _settle_garbage_collector()
-    async with _dispatching(store, dispatcher, deliveries):
+    async with _dispatching(store, dispatcher, settings.zone, deliveries):
         await stopped.wait()
 
 
@@ -227,9 +231,13 @@ SQLITE_WORKER_IDLE_S = 0.5
 
 @contextlib.asynccontextmanager
 async def _dispatching(
-    store: Store, dispatcher: Dispatcher, deliveries: DeliverySettings
+    store: Store, dispatcher: Dispatcher, zone: tzinfo, deliveries: DeliverySettings
 ) -> AsyncIterator[None]:
-    """Run the dispatcher and the webhook deliverer (and, on PostgreSQL, their wake-ups)."""
+    """Run the dispatcher, the webhook deliverer and the broadcast planner for the block.
+
+    On PostgreSQL, their wake-up listener too. The planner wakes the dispatcher
+    for newly planned messages.
+    """
     # One worker id: the dispatcher's heartbeat and liveness cover the deliverer's leases.
     deliverer = WebhookDeliverer(store, deliveries, worker_id=dispatcher.worker_id)
     store.on_deliveries_due(deliverer.notice_deliveries)
@@ -247,9 +255,13 @@ async def _dispatching(
         asyncio.create_task(dispatcher.run(), name="dispatcher"),
         asyncio.create_task(deliverer.run(), name="webhook-deliverer"),
     ]
+    planner = BroadcastPlanner(store, zone, dispatcher.notice_new_messages)
+    planning = asyncio.create_task(planner.run(), name="broadcast-planner")
     try:
         yield
     finally:
+        planner.stop()
+        await planning
         dispatcher.stop()
         deliverer.stop()
         await asyncio.gather(*tasks)

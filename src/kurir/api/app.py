@@ -10,6 +10,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kurir.api.broadcasts import BroadcastRoutes
+from kurir.api.contacts import ContactRoutes
 from kurir.api.context import ApiContext
 from kurir.api.docs import documentation_routes
 from kurir.api.errors import EXCEPTION_HANDLERS, error_response_for, internal_error
@@ -68,6 +70,9 @@ def create_app(
             ),
             Route("/webhooks/{webhook_id}/redeliver", webhooks.redeliver, methods=["POST"]),
             *(route for transport in all_transports() for route in transport.http_routes(api)),
+            # Broadcasts and contacts.
+            *BroadcastRoutes(api).routes(),
+            *ContactRoutes(api).routes(),
             Route("/healthz", routes.health, methods=["GET"]),
             *documentation_routes(),
         ],

@@ -210,3 +210,18 @@ def query_limit(request: Request, *, default: int = 50, maximum: int = 500) -> i
     if limit is None or limit < 1:
         raise ValidationError(f"limit must be a whole number from 1 to {maximum}")
     return limit
+
+
+#: The largest paging cursor; cursors are row ids, far below it.
+_MAX_CURSOR = 2**62
+
+
+def query_cursor(request: Request) -> int | None:
+    """The ``before`` query parameter of a list: the previous page's ``next_cursor``."""
+    raw = request.query_params.get("before")
+    if not raw:
+        return None
+    before = whole_number(raw, _MAX_CURSOR)
+    if before is None:
+        raise ValidationError("before must be a cursor from a previous answer")
+    return before

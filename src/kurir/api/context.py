@@ -15,6 +15,7 @@ from kurir.api.auth import Authenticator
 from kurir.api.body import Fields, read_fields
 from kurir.api.views import iso_time
 from kurir.config import Settings
+from kurir.domain.contacts import opt_out_words
 from kurir.store import Store
 from kurir.store.device_events import DeviceEvents
 from kurir.store.records import Device
@@ -54,6 +55,7 @@ class ApiContext:
             device_id=device.id,
             account_id=device.account_id,
             reply_window_ms=round(self.settings.reply_window_seconds * 1000),
+            opt_out_words=opt_out_words(self.settings.opt_out_words),
         )
 
     def iso(self, ms: int) -> str:

@@ -149,7 +149,7 @@ _PAIRING = {
     "message": None,
 }
 
-OPERATIONS = (
+OPERATIONS: tuple[Operation, ...] = (
     Operation(
         method="POST",
         path="/send/text",
@@ -666,6 +666,7 @@ stores nothing."""
 def build_document() -> dict[str, Any]:
     """The whole document, as a JSON-ready mapping."""
     requests: set[type[msgspec.Struct]] = {*REQUEST_TYPES, *WEBHOOK_REQUEST_TYPES}
+    requests.update(op.request for op in OPERATIONS if op.request is not None)
     structs: set[type[msgspec.Struct]] = {*requests, ErrorBody}
     structs.update(op.response for op in OPERATIONS if op.response is not None)
     ordered = sorted(structs, key=lambda struct: struct.__name__)
@@ -788,3 +789,10 @@ def _required_example(schema: dict[str, Any]) -> dict[str, Any]:
     """A body of the first example of each required field."""
     properties: dict[str, Any] = schema["properties"]
     return {name: properties[name]["examples"][0] for name in schema["required"]}
+
+
+# -- broadcasts and contacts (their operations live in a module of their own) -----------------
+
+from kurir.api.openapi_broadcasts import BROADCAST_OPERATIONS  # noqa: E402  # needs the above
+
+OPERATIONS = (*OPERATIONS, *BROADCAST_OPERATIONS)

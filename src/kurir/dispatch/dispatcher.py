@@ -32,7 +32,10 @@ from kurir.clock import now_ms
 from kurir.dispatch import liveness
 from kurir.dispatch.media import fetch_media, media_timed_out
 from kurir.dispatch.passes import PassLoop, sleep_seconds
+from kurir.dispatch.stored_media import StoredMedia
+from kurir.domain.broadcast import stored_media_of
 from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
+from kurir.domain.contacts import DEFAULT_OPT_OUT_WORDS, opt_out_words
 from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
@@ -79,6 +82,8 @@ class DispatchSettings(msgspec.Struct, frozen=True):
     allow_private_urls: bool = False
     #: How long after a button message a text can answer it (see `kurir.store.inbound`).
     reply_window_ms: int = DEFAULT_REPLY_WINDOW_SECONDS * 1000
+    #: Texts that opt their sender out of broadcasts (see `kurir.store.contacts`).
+    opt_out_words: frozenset[str] = opt_out_words(DEFAULT_OPT_OUT_WORDS)
     #: The region of national phone numbers in transport configs.
     default_region: str = "ID"
     #: Opens devices' sealed secrets (``KURIR_SECRET_KEY``); None when it is not set.
@@ -128,6 +133,7 @@ class Dispatcher:
         self._active_devices: frozenset[int] = frozenset()
         self._draining: set[int] = set()
         self._egress = Egress(allow_private=self.settings.allow_private_urls)
+        self._stored_media = StoredMedia(store)
 
     async def run(self) -> None:
         """Dispatch until `stop` is called."""
@@ -265,6 +271,7 @@ class Dispatcher:
             device_id=device.id,
             account_id=device.account_id,
             reply_window_ms=self.settings.reply_window_ms,
+            opt_out_words=self.settings.opt_out_words,
         )
         context = TransportContext(
             device=DeviceInfo(
@@ -317,7 +324,10 @@ class Dispatcher:
         try:
             async with deadline:
                 media = None
-                if isinstance(content, MediaMessage):
+                stored = stored_media_of(content.url) if isinstance(content, MediaMessage) else None
+                if stored is not None:  # a media broadcast's file, from the database
+                    media = await self._stored_media.load(stored, work.device.id)
+                elif isinstance(content, MediaMessage):
                     media = await fetch_media(
                         self._egress,
                         content,

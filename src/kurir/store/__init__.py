@@ -95,6 +95,11 @@ class Store:
         """
         self.database.on_signal(DELIVERIES_DUE, listener)
 
+    def announce_new_messages(self, device_ids: set[int]) -> None:
+        """Tell ``on_accepted`` listeners of messages committed another way (a broadcast's)."""
+        for listener in self._accept_listeners:
+            listener(device_ids)
+
     def _notify_accepted(self, batch: Sequence[NewMessage]) -> None:
         device_ids = {message.device_id for message in batch}
         for listener in self._accept_listeners:

@@ -10,6 +10,7 @@ from kurir.clock import now_ms
 from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts, inbound, lifecycle
+from kurir.store.contacts import DEFAULT_STOP_WORDS
 from kurir.store.records import (
     ButtonPress,
     InboundMessage,
@@ -30,11 +31,13 @@ class DeviceEvents:
         device_id: int,
         account_id: int,
         reply_window_ms: int = DEFAULT_REPLY_WINDOW_SECONDS * 1000,
+        opt_out_words: frozenset[str] = DEFAULT_STOP_WORDS,
     ) -> None:
         self._store = store
         self._device_id = device_id
         self._account_id = account_id
         self._reply_window_ms = reply_window_ms
+        self._opt_out_words = opt_out_words
 
     async def receipt(
         self, message_id: str, status: MessageStatus, at: int, reason: str | None = None
@@ -74,6 +77,7 @@ class DeviceEvents:
             device_id=self._device_id,
             message=message,
             reply_window_ms=self._reply_window_ms,
+            opt_out_words=self._opt_out_words,
         )
 
     async def device_state(self, state: str) -> None:

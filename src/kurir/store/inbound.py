@@ -14,7 +14,7 @@ from kurir.domain.buttons import ButtonMessage, button_answered_by
 from kurir.domain.content import decode_content
 from kurir.domain.events import MessageReceivedEvent
 from kurir.domain.ids import new_message_id
-from kurir.store import lifecycle
+from kurir.store import contacts, lifecycle
 from kurir.store.events import NewEvent, record_events
 from kurir.store.queries import dialect_insert
 from kurir.store.records import (
@@ -34,6 +34,7 @@ def record_inbound(
     device_id: int,
     message: InboundMessage,
     reply_window_ms: int,
+    opt_out_words: frozenset[str] = contacts.DEFAULT_STOP_WORDS,
 ) -> ReplyRecorded | InboundRecorded | None:
     """Store ``message``, or record it as the button reply it is; None for a redelivery.
 
@@ -41,7 +42,8 @@ def record_inbound(
     message sent to its sender from this device, within ``reply_window_ms``
     of its sending, is that button's press: recorded on the message, with
     its ``message.reply`` event. Anything else is an inbound message, with
-    its ``message.received`` event.
+    its ``message.received`` event; a text that is a stop word alone also
+    opts its sender out of the account's broadcasts (`contacts.opt_out_if_stop`).
     """
     answered = _answered_button(connection, device_id, message, reply_window_ms)
     if answered is not None:
@@ -74,6 +76,15 @@ def record_inbound(
     ).scalar()
     if stored is None:
         return None
+    if message.type == "text":
+        contacts.opt_out_if_stop(
+            connection,
+            account_id,
+            message.sender,
+            message.text,
+            now=message.at,
+            words=opt_out_words,
+        )
 
     def received() -> Iterator[NewEvent]:
         device = connection.execute(

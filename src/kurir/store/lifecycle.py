@@ -86,13 +86,48 @@ def _record_changes(connection: Connection, changes: Sequence[_Change]) -> None:
 
 
 def _changed_rows(
-    connection: Connection, update: sa.Update, status: MessageStatus, at: int
-) -> None:
-    """Run ``update`` (of rows that all move to ``status``) and record their events."""
-    result = connection.execute(update.returning(messages.c.id, messages.c.account_id))
+    connection: Connection,
+    update: sa.Update,
+    status: MessageStatus,
+    at: int,
+    parameters: dict[str, Any] | None = None,
+) -> int:
+    """Run ``update`` (of rows that all move to ``status``), record their events; how many."""
+    result = connection.execute(
+        update.returning(messages.c.id, messages.c.account_id), parameters or {}
+    )
+    changed = 0
     # A device's whole backlog may fail at once: its events are made a part at a time.
     for rows in result.partitions(10_000):
         _record_changes(connection, [(pk, account_id, status, at) for pk, account_id in rows])
+        changed += len(rows)
+    return changed
+
+
+def fail_messages_where(
+    connection: Connection,
+    which: sa.ColumnElement[bool],
+    *,
+    reason: str,
+    now: int,
+    parameters: dict[str, Any] | None = None,
+) -> int:
+    """Fail the messages ``which`` selects (a caller's condition: a broadcast's, say); how many.
+
+    The caller's condition says which statuses may fail; any lease is ended.
+    """
+    update = (
+        messages.update()
+        .where(which)
+        .values(
+            status=MessageStatus.FAILED,
+            failed_at=now,
+            last_error=reason,
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+    return _changed_rows(connection, update, MessageStatus.FAILED, now, parameters)
 
 
 def _for_update(connection: Connection, query: sa.Select[Any]) -> sa.Select[Any]:

@@ -258,3 +258,102 @@ webhook_attempts = sa.Table(
     sa.Index(None, "delivery_id", "id"),
     sa.Index(None, "endpoint_id", "id"),
 )
+
+# -- broadcasts and contacts ------------------------------------------------------
+
+# A campaign: many messages from one request, spread over time by a plan (see
+# kurir.domain.broadcast). Its messages are ordinary rows of ``messages``
+# carrying its id; ``plan_at`` is when the planner next extends the plan (NULL
+# while nothing is left to plan, or the broadcast is paused or cancelled).
+broadcasts = sa.Table(
+    "broadcasts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("public_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("device_id", sa.Integer, sa.ForeignKey("devices.id"), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    # active, paused, cancelled (kurir.domain.broadcast.BroadcastState)
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("starts_at", sa.BigInteger, nullable=False),
+    # The daily window in ms after local midnight; NULL: all day.
+    sa.Column("window_start", sa.Integer, nullable=True),
+    sa.Column("window_end", sa.Integer, nullable=True),
+    sa.Column("interval_from_ms", sa.Integer, nullable=False),
+    sa.Column("interval_to_ms", sa.Integer, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("invalid", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("opted_out", sa.Integer, nullable=False, server_default="0"),
+    # The due time of the last message planned; the next is a random pause after it.
+    sa.Column("planned_until", sa.BigInteger, nullable=True),
+    sa.Column("plan_at", sa.BigInteger, nullable=True),
+    # The row ids of its first and last message: its messages lie between.
+    sa.Column("first_message_pk", sa.BigInteger, nullable=True),
+    sa.Column("last_message_pk", sa.BigInteger, nullable=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("request_fingerprint", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("account_id", "idempotency_key"),
+    sa.Index(None, "account_id", "id"),
+    sa.Index(None, "plan_at"),
+)
+
+# A media broadcast's file, stored once and read by the worker for each message.
+broadcast_media = sa.Table(
+    "broadcast_media",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "broadcast_id", sa.Integer, sa.ForeignKey("broadcasts.id"), nullable=False, unique=True
+    ),
+    sa.Column("media_type", sa.String(16), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+# The broadcast a message belongs to. No foreign key: SQLite adds a column
+# with one only by rebuilding the table, and messages is the largest table.
+messages.append_column(sa.Column("broadcast_id", sa.Integer, nullable=True))
+_IN_A_BROADCAST = messages.c.broadcast_id.is_not(None)
+# Partial: only a broadcast's messages are in it, so ordinary sends pay nothing.
+# A broadcast's totals by status, its planner's next messages and next due time.
+# Its messages are paged through by id between the broadcast's first and last
+# (they are inserted together), which needs no index of its own.
+sa.Index(
+    "ix_messages_broadcast_id_status_due_at_id",
+    messages.c.broadcast_id,
+    messages.c.status,
+    messages.c.due_at,
+    messages.c.id,
+    sqlite_where=_IN_A_BROADCAST,
+    postgresql_where=_IN_A_BROADCAST,
+)
+
+# An account's contacts, by group ("" for none): a phone once per group.
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("group_name", sa.String(100), nullable=False, server_default=""),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False, server_default=""),
+    *(sa.Column(f"opt{n}", sa.String(255), nullable=False, server_default="") for n in range(1, 8)),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("account_id", "group_name", "phone"),
+    sa.Index(None, "account_id", "group_name", "id"),
+    sa.Index(None, "account_id", "phone"),
+)
+
+# Recipients who asked an account's devices for no more broadcasts.
+opt_outs = sa.Table(
+    "opt_outs",
+    metadata,
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("phone", sa.String(20), primary_key=True),
+    sa.Column("opted_out_at", sa.BigInteger, nullable=False),
+)
