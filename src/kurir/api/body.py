@@ -204,6 +204,21 @@ def _one_style(styles: dict[str, tuple[str, str]], name: str, style: str, key: s
         raise ValidationError(f"{name} is given both as {first_key} and as {key}; use one style")
 
 
+#: The longest Idempotency-Key, as the column that keeps it.
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``, trimmed; None when it has none."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise ValidationError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    return key
+
+
 def query_limit(request: Request, *, default: int = 50, maximum: int = 500) -> int:
     """The ``limit`` query parameter of a list, from 1 to ``maximum``."""
     limit = whole_number(request.query_params.get("limit", str(default)), maximum)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from kurir.api.body import query_cursor, query_limit, read_fields
+from kurir.api.body import idempotency_key, query_cursor, query_limit, read_fields
 from kurir.api.broadcast_build import BuildInput, Built, build_messages, invalid_response
 from kurir.api.broadcast_requests import BroadcastCreateRequest, convert_bulk
 from kurir.api.broadcast_types import (
@@ -56,7 +56,6 @@ from kurir.transports.registry import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
 _PUBLIC_ID = re.compile(r"[0-9a-f]{16}")
-_MAX_IDEMPOTENCY_KEY = 255
 #: Messages failed per transaction while a cancel runs to its end.
 _CANCEL_BATCH = 5000
 
@@ -85,7 +84,7 @@ class BroadcastRoutes:
     async def create(self, request: Request) -> Response:
         api, settings = self._api, self._settings
         account_id = await api.account_id(request)
-        key = _idempotency_key(request)
+        key = idempotency_key(request)
         fields = await read_fields(request, settings.max_broadcast_bytes)
         fingerprint = None
         if key is not None:
@@ -382,16 +381,6 @@ def _replayed(earlier: Broadcast, fingerprint: str) -> Response:
 
 def _seconds(ms: int) -> int | float:
     return ms // 1000 if ms % 1000 == 0 else ms / 1000
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > _MAX_IDEMPOTENCY_KEY:
-        raise ValidationError(f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters")
-    return key
 
 
 def _broadcast_id(request: Request) -> str:

@@ -15,7 +15,9 @@ import msgspec
 
 from kurir.api.errors import ErrorBody
 from kurir.api.openapi_webhooks import WEBHOOK_OPERATIONS
+from kurir.api.operation import BAD_LIMIT as _BAD_LIMIT
 from kurir.api.operation import BODY as _BODY
+from kurir.api.operation import LIMIT as _LIMIT
 from kurir.api.operation import UNAUTHORIZED as _UNAUTHORIZED
 from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
 from kurir.api.operation import Operation, Parameter, Problem
@@ -67,13 +69,6 @@ _MESSAGE_ID_PATH = Parameter(
     example=MESSAGE_ID,
     required=True,
 )
-_LIMIT = Parameter(
-    name="limit",
-    location="query",
-    description="How many to list.",
-    schema={"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-    example=20,
-)
 _IDEMPOTENCY_KEY = Parameter(
     name="Idempotency-Key",
     location="header",
@@ -86,7 +81,6 @@ _IDEMPOTENCY_KEY = Parameter(
 
 _DEVICE_NOT_FOUND = Problem(404, "device 'dev-other' not found")
 _NOT_SANDBOX = Problem(409, "device dev-main uses the whatsapp transport, not sandbox")
-_BAD_LIMIT = Problem(422, "limit must be a whole number from 1 to 500")
 _CLOUD_DEVICE_PATH = Parameter(
     name="device",
     location="path",

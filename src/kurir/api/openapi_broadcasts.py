@@ -16,25 +16,19 @@ from kurir.api.broadcast_types import (
     MessageListResponse,
 )
 from kurir.api.openapi import MESSAGE_ID
-from kurir.api.operation import Operation, Parameter, Problem
+from kurir.api.operation import BAD_LIMIT as _BAD_LIMIT
+from kurir.api.operation import BODY, Operation, Parameter, Problem
+from kurir.api.operation import LIMIT as _LIMIT
+from kurir.api.operation import UNAUTHORIZED as _UNAUTHORIZED
+from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
 
 BROADCAST_ID = "9f2c4e1a7b3d5c60"
 DEVICE = "dev-main"
 
-_UNAUTHORIZED = Problem(401, "Unauthorized")
-_UNAVAILABLE = Problem(503, "The database is unavailable; retry shortly")
 _NOT_FOUND = Problem(404, f"broadcast '{BROADCAST_ID}' not found")
-_BAD_LIMIT = Problem(422, "limit must be a whole number from 1 to 500")
 _BAD_CURSOR = Problem(422, "before must be a cursor from a previous answer")
-_BODY = (
-    Problem(400, "Request body is not valid JSON: Input data was truncated"),
-    Problem(400, "Request body must be a JSON object"),
-    Problem(
-        415,
-        "Content-Type must be application/json, application/x-www-form-urlencoded "
-        "or multipart/form-data",
-    ),
-)
+# A broadcast's body has its own size limit (KURIR_MAX_BROADCAST_BYTES).
+_BODY = tuple(problem for problem in BODY if problem.status != 413)
 _ID_PATH = Parameter(
     name="broadcast_id",
     location="path",
@@ -42,13 +36,6 @@ _ID_PATH = Parameter(
     schema={"type": "string", "pattern": "^[0-9a-f]{16}$"},
     example=BROADCAST_ID,
     required=True,
-)
-_LIMIT = Parameter(
-    name="limit",
-    location="query",
-    description="How many to list.",
-    schema={"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-    example=20,
 )
 _BEFORE = Parameter(
     name="before",

@@ -60,3 +60,12 @@ BODY = (
         "or multipart/form-data",
     ),
 )
+#: The ``limit`` of a list, and its refusal.
+LIMIT = Parameter(
+    name="limit",
+    location="query",
+    description="How many to list.",
+    schema={"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+    example=20,
+)
+BAD_LIMIT = Problem(422, "limit must be a whole number from 1 to 500")

@@ -14,6 +14,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kurir.api import body
 from kurir.api.auth import device_not_found
 from kurir.api.body import query_limit, whole_number
 from kurir.api.context import ApiContext, ok
@@ -62,7 +63,6 @@ from kurir.store.records import Accepted, DeviceRemoved, NewMessage
 from kurir.transports.registry import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
-_MAX_IDEMPOTENCY_KEY = 255
 #: The largest inbound cursor; ids are row numbers, far below it.
 _MAX_CURSOR = 2**62
 
@@ -136,7 +136,7 @@ class Routes:
         account_id = await api.account_id(request)
         if not self._limiter.allow(account_id):
             raise ApiError(429, "Rate limit exceeded; slow down", {"Retry-After": "1"})
-        idempotency_key = _idempotency_key(request)
+        idempotency_key = body.idempotency_key(request)
         send: Any = convert_fields(await api.fields(request), endpoint.request_type)
         schedule_raw: str | None = send.schedule
 
@@ -287,16 +287,6 @@ class Routes:
 
 def _profile(stored: str | None) -> DeviceProfileData | None:
     return None if stored is None else msgspec.json.decode(stored, type=DeviceProfileData)
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > _MAX_IDEMPOTENCY_KEY:
-        raise ValidationError(f"Idempotency-Key must be 1 to {_MAX_IDEMPOTENCY_KEY} characters")
-    return key
 
 
 def _message_id(request: Request) -> str:
