@@ -116,7 +116,14 @@ class Rate:
     #: CPU seconds of the processes involved, named.
     cpu: str
     note: str = ""
+    #: CPU seconds of the process measured (client, worker or server): on a
+    #: loaded machine, what it could do per core matters beside what it did.
+    measured_cpu: float = 0.0
 
     @property
     def per_s(self) -> float:
         return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.count / self.measured_cpu if self.measured_cpu > 0 else 0.0
