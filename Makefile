@@ -53,7 +53,7 @@ bench-backlog: $(STAMP)
 	$(BIN)/python benchmarks/bench_backlog.py --sizes 0,1000000,10000000
 
 # The Cloud API transport against the Graph stand-in: dispatch over 20 devices and
-# Meta's status webhooks, 20,000 of each, with a baseline each; about a minute.
+# Meta's status webhooks, 20,000 of each, with a baseline each; a few minutes.
 bench-cloud: $(STAMP)
 	$(BIN)/python benchmarks/bench_cloud.py
 
