@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-backlog clean
+.PHONY: run test lint typecheck pytest bench bench-backlog bench-cloud clean
 
 $(BIN)/python:
 	@echo '==> creating the virtual environment in $(VENV)'
@@ -51,6 +51,11 @@ bench: $(STAMP)
 # Fills databases with up to 10 million scheduled messages: about 20 minutes.
 bench-backlog: $(STAMP)
 	$(BIN)/python benchmarks/bench_backlog.py --sizes 0,1000000,10000000
+
+# The Cloud API transport against the Graph stand-in: dispatch over 20 devices and
+# Meta's status webhooks, 20,000 of each, with a baseline each; a few minutes.
+bench-cloud: $(STAMP)
+	$(BIN)/python benchmarks/bench_cloud.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
