@@ -81,13 +81,14 @@ def add_broadcast_commands(
     sub.add_argument("--idempotency-key", help="a retry with the same key creates nothing twice")
     sub = action(broadcasts, "list", _list, "list the account's broadcasts, newest first")
     _page_flags(sub)
-    for name, verb, help in (
-        ("show", "get_broadcast", "show a broadcast and its totals by status"),
-        ("pause", "pause_broadcast", "stop sending; resume carries on"),
-        ("resume", "resume_broadcast", "send again, planned afresh from now"),
-        ("cancel", "cancel_broadcast", "fail every message not yet being sent"),
-    ):
-        sub = action(broadcasts, name, _by_id(verb), help)
+    by_id: list[tuple[str, Action, str]] = [
+        ("show", lambda c, args: c.get_broadcast(args.id), "show a broadcast and its totals"),
+        ("pause", lambda c, args: c.pause_broadcast(args.id), "stop sending; resume carries on"),
+        ("resume", lambda c, args: c.resume_broadcast(args.id), "send again, planned from now"),
+        ("cancel", lambda c, args: c.cancel_broadcast(args.id), "stop for good: the rest fails"),
+    ]
+    for name, act, help in by_id:
+        sub = action(broadcasts, name, act, help)
         sub.add_argument("id", help="the broadcast's id")
     sub = action(broadcasts, "messages", _messages, "a broadcast's messages, newest first")
     sub.add_argument("id", help="the broadcast's id")
@@ -151,10 +152,6 @@ def _create(client: Client, args: argparse.Namespace) -> Answer:
 
 def _list(client: Client, args: argparse.Namespace) -> Answer:
     return client.list_broadcasts(limit=args.limit, before=args.before)
-
-
-def _by_id(method: str) -> Action:
-    return lambda client, args: cast(Answer, getattr(client, method)(args.id))
 
 
 def _messages(client: Client, args: argparse.Namespace) -> Answer:
