@@ -1,7 +1,7 @@
 """The kurir command: run the gateway, administer accounts, keys and devices, send.
 
 Administration works on the database directly (it is the operator's tool);
-send and webhooks go through the HTTP API like any client.
+send, broadcasts, contacts and webhooks go through the HTTP API like any client.
 """
 
 import argparse
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kurir.api.types import SendResponse
+from kurir.cli_broadcasts import add_broadcast_commands
 from kurir.cli_webhooks import add_webhook_commands
 from kurir.client import Client, KurirError
 from kurir.clock import now_ms, to_datetime
@@ -226,7 +227,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--components", type=_json_array, help="its parameters, as Meta takes them (JSON)"
     )
-    add_webhook_commands(commands, server_flags, _webhooks)
+    add_broadcast_commands(commands, server_flags, _through_api)
+    add_webhook_commands(commands, server_flags, _through_api)
     return parser
 
 
@@ -527,10 +529,10 @@ def _send(args: argparse.Namespace, settings: Settings) -> None:
     print(json.dumps(msgspec.to_builtins(sent), ensure_ascii=False))
 
 
-def _webhooks(args: argparse.Namespace, settings: Settings) -> None:
-    """A ``kurir webhooks`` action (see cli_webhooks.py), its answer printed as JSON."""
+def _through_api(args: argparse.Namespace, settings: Settings) -> None:
+    """An action of the API's (cli_broadcasts.py, cli_webhooks.py), its answer printed as JSON."""
     with _client(args, settings) as client:
-        answer = args.webhook(client, args)
+        answer = args.action(client, args)
     print(json.dumps(msgspec.to_builtins(answer), ensure_ascii=False))
 
 

@@ -1,7 +1,7 @@
 """``kurir webhooks …``: an account's webhook endpoints, through the HTTP API as ``send`` is.
 
 Each action is a function of a `Client` and the parsed arguments returning
-the API's answer, which the command prints as JSON (see ``cli._webhooks``).
+the API's answer, which the command prints as JSON (see ``cli._through_api``).
 """
 
 import argparse
@@ -31,7 +31,7 @@ def add_webhook_commands(
 
     def action(name: str, act: Action, help: str) -> argparse.ArgumentParser:
         sub = actions.add_parser(name, parents=[server], help=help, description=help)
-        sub.set_defaults(run=run, webhook=act)
+        sub.set_defaults(run=run, action=act)
         return sub
 
     sub = action("add", _add, "register an endpoint; its signing secret is shown this once")

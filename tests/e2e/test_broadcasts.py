@@ -163,6 +163,12 @@ def test_pause_resume_and_cancel_mid_way(database_url: str, tmp_path: Path) -> N
         assert len(deliveries(http, server.device_id)) <= at_pause + 1
         data = get(http, broadcast_id)
         assert (data["state"], data["next_send_at"]) == ("paused", None)
+        # Each message names its broadcast; a held one has no due time to show.
+        waiting = [m for m in messages_of(http, broadcast_id) if m["status"] == "scheduled"]
+        assert waiting
+        assert {(m["broadcast"], m["scheduled_for"]) for m in waiting} == {(broadcast_id, None)}
+        held = http.get(f"/message/{waiting[0]['message_id']}").json()["data"]
+        assert (held["broadcast"], held["scheduled_for"]) == (broadcast_id, None)
 
         assert http.post(f"/broadcast/{broadcast_id}/resume").json()["state"] == "running"
         delivered(http, server.device_id, at_pause + 3, timeout=10)

@@ -36,6 +36,7 @@ MESSAGE_FIELDS = [
     "last_error",
     "reply",
     "timestamps",
+    "broadcast",
 ]
 
 
@@ -73,6 +74,7 @@ def test_a_message_is_followed_from_acceptance_to_delivery(
         "last_error": None,
         "reply": None,
         "timestamps": data["timestamps"],
+        "broadcast": None,
     }
     # Each step of its life, in order, in Jakarta time.
     steps = ["created", "sending", "sent", "delivered"]

@@ -253,6 +253,7 @@ OPERATIONS: tuple[Operation, ...] = (
                     "delivered": "2026-05-04T09:30:00.215+07:00",
                     "read": "2026-05-04T09:31:12.345+07:00",
                 },
+                "broadcast": None,
             },
         },
         parameters=(_MESSAGE_ID_PATH,),

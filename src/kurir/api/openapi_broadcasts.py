@@ -239,6 +239,7 @@ BROADCAST_OPERATIONS = (
                     "last_error": None,
                     "reply": None,
                     "timestamps": {"created": "2026-05-04T08:55:00.000+07:00"},
+                    "broadcast": BROADCAST_ID,
                 }
             ],
             "next_cursor": None,

@@ -51,12 +51,16 @@ class MessageData(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     status: str
     content: MessageContent
-    scheduled_for: str
+    #: When it is due; null for a broadcast's message not planned yet (its turn has not
+    #: come, or the broadcast is paused).
+    scheduled_for: str | None
     attempts: int
     last_error: str | None
     reply: ButtonReply | None
     #: When the message reached each status it has been through.
     timestamps: dict[str, str]
+    #: The id of the broadcast it belongs to; null for a message sent on its own.
+    broadcast: str | None = None
 
 
 class MessageResponse(msgspec.Struct, kw_only=True):

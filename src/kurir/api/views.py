@@ -6,6 +6,7 @@ import msgspec
 
 from kurir.api.types import ButtonReply, MessageContent, MessageData
 from kurir.clock import to_datetime
+from kurir.domain.broadcast import HELD_DUE_AT
 from kurir.domain.buttons import ButtonMessage
 from kurir.domain.content import (
     Content,
@@ -86,9 +87,11 @@ def message_data(view: MessageView, zone: tzinfo) -> MessageData:
         type=kind_of(content),
         status=view.status,
         content=content_data(content, transport_limits(view.device_transport)),
-        scheduled_for=iso_time(view.due_at, zone),
+        # A held message's due time is a placeholder past every real time, not a plan.
+        scheduled_for=iso_time(view.due_at, zone) if view.due_at < HELD_DUE_AT else None,
         attempts=view.attempts,
         last_error=view.last_error,
         reply=reply,
         timestamps={name: iso_time(at, zone) for name, at in reached.items() if at is not None},
+        broadcast=view.broadcast,
     )

@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 from kurir.store.records import (
     MessageView,
 )
-from kurir.store.tables import devices, messages
+from kurir.store.tables import broadcasts, devices, messages
 
 _VIEW_COLUMNS = (
     messages.c.message_id,
@@ -30,6 +30,11 @@ _VIEW_COLUMNS = (
     messages.c.read_at,
     messages.c.failed_at,
     messages.c.cancelled_at,
+    broadcasts.c.public_id.label("broadcast"),
+)
+#: A message with its device, and its broadcast if it has one.
+_WITH_DEVICE = messages.join(devices, devices.c.id == messages.c.device_id).outerjoin(
+    broadcasts, broadcasts.c.id == messages.c.broadcast_id
 )
 
 
@@ -39,7 +44,7 @@ def get_message(
     """The message, if it exists and (when ``account_id`` is given) that account owns it."""
     query = (
         sa.select(*_VIEW_COLUMNS)
-        .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
+        .select_from(_WITH_DEVICE)
         .where(messages.c.message_id == message_id)
     )
     if account_id is not None:
@@ -80,7 +85,7 @@ def list_messages(
     """
     query = (
         sa.select(messages.c.id.label("cursor"), *_VIEW_COLUMNS)
-        .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
+        .select_from(_WITH_DEVICE)
         .where(messages.c.account_id == account_id)
         .order_by(messages.c.id.desc())
         .limit(limit)

@@ -94,6 +94,8 @@ class MessageView(msgspec.Struct, frozen=True):
     read_at: int | None
     failed_at: int | None
     cancelled_at: int | None
+    #: The public id of the broadcast it belongs to, if any.
+    broadcast: str | None
 
 
 class WorkerProcess(msgspec.Struct, frozen=True):
