@@ -17,6 +17,7 @@ import msgspec
 
 from kurir.api.types import (
     CancelResponse,
+    CheckNumbersResponse,
     DeviceData,
     DeviceListResponse,
     InboundListResponse,
@@ -216,6 +217,12 @@ def _pairing(method: str, action: str, device: str, **body: str) -> _Request[Pai
     return _Request(method, path, PairingResponse, options)
 
 
+def _check_numbers(device: str, phones: Sequence[str | int]) -> _Request[CheckNumbersResponse]:
+    # Waits for WhatsApp's answer through the worker (up to 20 s).
+    body = {"device": device, "phones": list(phones)}
+    return _Request("POST", "/check-numbers", CheckNumbersResponse, {"json": body, "timeout": 30.0})
+
+
 def _decode(response: httpx.Response, answer: type[Answer]) -> Answer:
     """The answer as ``answer``, or the refusal as a KurirError."""
     if response.is_success:
@@ -349,6 +356,10 @@ class Client:
         """Log a WhatsApp Web device out and forget its session."""
         return self._call(_pairing("POST", "disconnect", device))
 
+    def check_numbers(self, device: str, phones: Sequence[str | int]) -> CheckNumbersResponse:
+        """Which of ``phones`` are on WhatsApp, asked through a connected WhatsApp Web device."""
+        return self._call(_check_numbers(device, phones))
+
 
 class AsyncClient:
     """The same API for asyncio: ``async with AsyncClient(url, key) as kurir: ...``."""
@@ -436,3 +447,25 @@ class AsyncClient:
         self, webhook_id: str, *, delivery: str | None = None, since: str | int | None = None
     ) -> RedeliveredData:
         return (await self._call(_redeliver(webhook_id, delivery, since))).data
+
+    async def start_pairing(self, device: str) -> PairingResponse:
+        """Start linking a WhatsApp Web device by QR code; the answer has the first code."""
+        return await self._call(_pairing("POST", "scan", device))
+
+    async def pairing(self, device: str) -> PairingResponse:
+        """A WhatsApp Web device's pairing as it is now: state, QR code, pairing code."""
+        return await self._call(_pairing("GET", "scan", device))
+
+    async def pair_by_code(self, device: str, phone: str | None = None) -> PairingResponse:
+        """Link by an 8-character code typed on the phone (``phone``: by default the device's)."""
+        return await self._call(
+            _pairing("POST", "pair-code", device, **({"phone": phone} if phone else {}))
+        )
+
+    async def disconnect_device(self, device: str) -> PairingResponse:
+        """Log a WhatsApp Web device out and forget its session."""
+        return await self._call(_pairing("POST", "disconnect", device))
+
+    async def check_numbers(self, device: str, phones: Sequence[str | int]) -> CheckNumbersResponse:
+        """Which of ``phones`` are on WhatsApp, asked through a connected WhatsApp Web device."""
+        return await self._call(_check_numbers(device, phones))
