@@ -65,6 +65,8 @@ class DeviceSession:
         self._pair_seq = 0
         self._ended_by_itself = False
         self._task: asyncio.Task[None] | None = None
+        #: Set (and replaced) each time a session ends against the device's will.
+        self._failed = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"whatsapp-web-{self.device.public_id}")
@@ -92,9 +94,18 @@ class DeviceSession:
             ).startswith(DeviceState.ERROR)
             if not waiting or self.keys.jid is None:
                 raise TransientSendError(f"device {self.device.public_id} is {self.state}")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CONNECT_WAIT_S):
-                    await self.connected.wait()
+            # Until it connects, or the session starting now fails too.
+            waits = {
+                asyncio.create_task(self.connected.wait()),
+                asyncio.create_task(self._failed.wait()),
+            }
+            try:
+                await asyncio.wait(
+                    waits, timeout=CONNECT_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for task in waits:
+                    task.cancel()
         process = self.process
         if process is None or not self.connected.is_set():
             raise TransientSendError(
@@ -136,6 +147,8 @@ class DeviceSession:
             if self._ended_by_itself:
                 failures = 0
                 continue
+            self._failed.set()
+            self._failed = asyncio.Event()
             failures = 0 if time.monotonic() - started > STABLE_AFTER_S else failures + 1
             delay = min(MAX_BACKOFF_S, 0.5 * 2 ** (failures - 1))
             log.warning(
