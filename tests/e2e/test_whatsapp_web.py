@@ -125,10 +125,45 @@ def test_pair_by_qr_send_receive_and_survive_a_killed_session(
         assert created.status_code == 200, created.text
         receiver.secret = created.json()["data"]["secret"]
         wait_for(lambda: device_state(client, "wa-e2e") == "unpaired", what="the worker")
-        unpaired = client.post("/check-numbers", json={"device": "wa-e2e", "phones": [RECIPIENT]})
-        assert unpaired.status_code == 409
-        assert unpaired.json()["message"] == (
-            "device wa-e2e is unpaired: numbers can be checked only while it is connected"
+        for body, status, message in (
+            (
+                {"device": "wa-e2e", "phones": [RECIPIENT]},
+                409,
+                "device wa-e2e is unpaired: numbers can be checked only while it is connected",
+            ),
+            (
+                {"device": tenant.device_id, "phones": [RECIPIENT]},
+                409,
+                f"device {tenant.device_id} uses the sandbox transport, not whatsapp-web",
+            ),
+            ({"device": "wa-nope", "phones": [RECIPIENT]}, 404, "device 'wa-nope' not found"),
+            ({"phones": [RECIPIENT]}, 422, "device is required"),
+            ({"device": "wa-e2e", "phones": []}, 422, "phones must hold at least one phone number"),
+            ({"device": "wa-e2e", "phones": "x"}, 422, "phones must be an array of phone numbers"),
+            ({"device": "wa-e2e", "phones": [True]}, 422, "phones[0] must be a phone number"),
+            (
+                {"device": "wa-e2e", "phones": [RECIPIENT, "0811"]},
+                422,
+                "phones[1] is not a valid phone number: '0811'",
+            ),
+            (
+                {"device": "wa-e2e", "phones": [RECIPIENT] * 51},
+                422,
+                "phones holds 51 numbers; at most 50 at a time",
+            ),
+        ):
+            refused = client.post("/check-numbers", json=body)
+            assert (refused.status_code, refused.json()) == (
+                status,
+                {"status": "error", "message": message},
+            ), body
+        assert (
+            client.post(
+                "/check-numbers",
+                json={"device": "wa-e2e", "phones": [RECIPIENT]},
+                headers={"Authorization": "wrong"},
+            ).status_code
+            == 401
         )
         started = client.post("/device/scan/wa-e2e").json()
         assert started["state"] == "pairing"

@@ -122,6 +122,7 @@ def whatsapp_web_routes(api: ApiContext, transport: str) -> list[BaseRoute]:
         return answer(device, await wait_for(device, _disconnected, DISCONNECT_WAIT_S))
 
     async def check_numbers(request: Request) -> Response:
+        account_id = await api.account_id(request)
         asked = convert_fields(await api.fields(request), CheckNumbersRequest)
         if len(asked.phones) > MAX_CHECK_PHONES:
             raise ValidationError(
@@ -134,7 +135,6 @@ def whatsapp_web_routes(api: ApiContext, transport: str) -> list[BaseRoute]:
             normalise_phone(str(raw), region, field=f"phones[{index}]")
             for index, raw in enumerate(asked.phones)
         ]
-        account_id = await api.account_id(request)
         device = await web_device(account_id, asked.device)
         seen = await view(device)
         if not _held(seen):
