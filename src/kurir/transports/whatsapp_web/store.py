@@ -313,7 +313,7 @@ def latest_checks_asked(connection: Connection, device_ids: Sequence[int]) -> di
         .where(_N.device_id.in_(list(device_ids)), _N.checked_at < 0)
         .group_by(_N.device_id)
     )
-    return {device_id: -lowest for device_id, lowest in rows.tuples()}
+    return {row[0]: -row[1] for row in rows}
 
 
 def remember_numbers(
