@@ -27,6 +27,7 @@ from kurir.api.broadcast_types import (
 )
 from kurir.api.types import (
     CancelResponse,
+    CheckNumbersResponse,
     DeviceData,
     InboundListResponse,
     MessageData,
@@ -270,6 +271,10 @@ class Client:
         """Forget the number, in every group or in ``group``."""
         return self._call(calls.delete_contact(phone, group))
 
+    def check_numbers(self, device: str, phones: Sequence[str | int]) -> CheckNumbersResponse:
+        """Which of ``phones`` are on WhatsApp, asked through a connected WhatsApp Web device."""
+        return self._call(calls.check_numbers(device, phones))
+
 
 class AsyncClient:
     """The same API for asyncio: ``async with AsyncClient(url, key) as kurir: ...``."""
@@ -391,3 +396,25 @@ class AsyncClient:
         self, phone: str, *, group: str | None = None
     ) -> CustomerDeletedResponse:
         return await self._call(calls.delete_contact(phone, group))
+
+    async def start_pairing(self, device: str) -> PairingResponse:
+        """Start linking a WhatsApp Web device by QR code; the answer has the first code."""
+        return await self._call(calls.pairing("POST", "scan", device))
+
+    async def pairing(self, device: str) -> PairingResponse:
+        """A WhatsApp Web device's pairing as it is now: state, QR code, pairing code."""
+        return await self._call(calls.pairing("GET", "scan", device))
+
+    async def pair_by_code(self, device: str, phone: str | None = None) -> PairingResponse:
+        """Link by an 8-character code typed on the phone (``phone``: by default the device's)."""
+        return await self._call(
+            calls.pairing("POST", "pair-code", device, **({"phone": phone} if phone else {}))
+        )
+
+    async def disconnect_device(self, device: str) -> PairingResponse:
+        """Log a WhatsApp Web device out and forget its session."""
+        return await self._call(calls.pairing("POST", "disconnect", device))
+
+    async def check_numbers(self, device: str, phones: Sequence[str | int]) -> CheckNumbersResponse:
+        """Which of ``phones`` are on WhatsApp, asked through a connected WhatsApp Web device."""
+        return await self._call(calls.check_numbers(device, phones))

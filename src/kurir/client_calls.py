@@ -23,6 +23,7 @@ from kurir.api.broadcast_types import (
     MessageListResponse,
 )
 from kurir.api.types import (
+    CheckNumbersResponse,
     DeviceListResponse,
     InboundListResponse,
     PairingResponse,
@@ -160,6 +161,12 @@ def pairing(method: str, action: str, device: str, **body: str) -> Call[PairingR
         options["json"] = body
     path = f"/device/{action}/{segment(device)}"
     return Call(method, path, PairingResponse, options)
+
+
+def check_numbers(device: str, phones: Sequence[str | int]) -> Call[CheckNumbersResponse]:
+    # Waits for WhatsApp's answer through the worker (up to 20 s).
+    body = {"device": device, "phones": list(phones)}
+    return Call("POST", "/check-numbers", CheckNumbersResponse, {"json": body, "timeout": 30.0})
 
 
 # -- webhooks ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,16 +23,20 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     Message,
 )
 
+from kurir.client import AsyncClient, Client
 from kurir.clock import now_ms
 from kurir.store import Store, accounts
 from kurir.transports.whatsapp_web import store as db
 from tests.e2e.kurir_cli import kurir_env, run_kurir, succeeded
 from tests.support.databases import sqlite_url
 from tests.support.provision import Tenant, provision_tenant
+from tests.support.receiver import Receiver
 from tests.support.server import KurirProcess
 from tests.support.whatsapp_world import FakeWhatsApp, wait_for
 
 RECIPIENT = "628111111111"
+#: What a WhatsApp Web device may report, by the issue's list; banned and error carry details.
+STATES = {"unpaired", "pairing", "connected", "disconnected", "logged_out"}
 
 
 def add_web_devices(url: str, account_id: int, names: list[str], *, paired: bool) -> None:
@@ -70,7 +75,12 @@ def setup(tmp_path: Path) -> Iterator[tuple[KurirProcess, Tenant, FakeWhatsApp]]
         url,
         tmp_path,
         api_key=tenant.api_key,
-        env={**world.env(), "KURIR_RETRY_BASE_SECONDS": "0.2"},
+        env={
+            **world.env(),
+            "KURIR_RETRY_BASE_SECONDS": "0.2",
+            # The test's webhook receiver listens on loopback.
+            "KURIR_ALLOW_PRIVATE_URLS": "true",
+        },
     )
     yield server, tenant, world
     server.stop()
@@ -89,6 +99,14 @@ def delivered(client: httpx.Client, message_id: str) -> bool:
     return message_status(client, message_id) == "delivered"
 
 
+def events_of(receiver: Receiver, event: str) -> list[dict[str, Any]]:
+    return [item.body for item in receiver.snapshot() if item.event == event]
+
+
+def states_seen(receiver: Receiver) -> list[str]:
+    return [str(body["data"]["state"]) for body in events_of(receiver, "device.state")]
+
+
 def test_pair_by_qr_send_receive_and_survive_a_killed_session(
     setup: tuple[KurirProcess, Tenant, FakeWhatsApp],
 ) -> None:
@@ -96,8 +114,57 @@ def test_pair_by_qr_send_receive_and_survive_a_killed_session(
     add_web_devices(server.database_url, tenant.account_id, ["wa-e2e"], paired=False)
     phone = world.phone("wa-e2e")
     server.start()
-    with server.client(tenant.api_key) as client:
+    with server.client(tenant.api_key) as client, Receiver() as receiver:
+        created = client.post(
+            "/webhooks",
+            json={
+                "url": receiver.url,
+                "events": ["message.reply", "message.received", "device.state"],
+            },
+        )
+        assert created.status_code == 200, created.text
+        receiver.secret = created.json()["data"]["secret"]
         wait_for(lambda: device_state(client, "wa-e2e") == "unpaired", what="the worker")
+        for body, status, message in (
+            (
+                {"device": "wa-e2e", "phones": [RECIPIENT]},
+                409,
+                "device wa-e2e is unpaired: numbers can be checked only while it is connected",
+            ),
+            (
+                {"device": tenant.device_id, "phones": [RECIPIENT]},
+                409,
+                f"device {tenant.device_id} uses the sandbox transport, not whatsapp-web",
+            ),
+            ({"device": "wa-nope", "phones": [RECIPIENT]}, 404, "device 'wa-nope' not found"),
+            ({"phones": [RECIPIENT]}, 422, "device is required"),
+            ({"device": "wa-e2e", "phones": []}, 422, "phones must hold at least one phone number"),
+            ({"device": "wa-e2e", "phones": "x"}, 422, "phones must be an array of phone numbers"),
+            ({"device": "wa-e2e", "phones": [True]}, 422, "phones[0] must be a phone number"),
+            (
+                {"device": "wa-e2e", "phones": [RECIPIENT, "0811"]},
+                422,
+                "phones[1] is not a valid phone number: '0811'",
+            ),
+            (
+                {"device": "wa-e2e", "phones": [RECIPIENT] * 51},
+                422,
+                "phones holds 51 numbers; at most 50 at a time",
+            ),
+        ):
+            refused = client.post("/check-numbers", json=body)
+            assert (refused.status_code, refused.json()) == (
+                status,
+                {"status": "error", "message": message},
+            ), body
+        assert (
+            client.post(
+                "/check-numbers",
+                json={"device": "wa-e2e", "phones": [RECIPIENT]},
+                headers={"Authorization": "wrong"},
+            ).status_code
+            == 401
+        )
         started = client.post("/device/scan/wa-e2e").json()
         assert started["state"] == "pairing"
         assert started["qr"] == phone.qr()
@@ -114,26 +181,38 @@ def test_pair_by_qr_send_receive_and_survive_a_killed_session(
         assert again.status_code == 409
         assert "paired already" in again.json()["message"]
 
+        # Which numbers are on WhatsApp, asked through the device's session.
+        phone.not_on_whatsapp("628111111112")
+        with Client(server.base_url, tenant.api_key) as kurir:
+            checked = kurir.check_numbers("wa-e2e", ["08111111111", "+62 811-1111-112"])
+        assert [(c.phone, c.on_whatsapp) for c in checked.data] == [
+            (RECIPIENT, True),
+            ("628111111112", False),
+        ]
+
         sent = client.post(
             "/send/text", json={"device": "wa-e2e", "phone": RECIPIENT, "message": "Halo"}
         ).json()
         wait_for(lambda: message_status(client, sent["message_id"]) == "delivered", what="delivery")
-        button = client.post(
-            "/send/button",
-            json={
-                "device": "wa-e2e",
-                "phone": RECIPIENT,
-                "message_header": "Header",
-                "message": "Pilih salah satu:",
-                "message_footer": "Footer",
-                "buttons": ["Opsi 1", "Opsi 2"],
-            },
-        ).json()
-        wait_for(lambda: len(phone.sent()) == 2, what="the button message")
+        native, numbered = (
+            client.post(
+                "/send/button",
+                json={
+                    "device": "wa-e2e",
+                    "phone": RECIPIENT,
+                    "message_header": "Header",
+                    "message": "Pilih salah satu:",
+                    "message_footer": "Footer",
+                    "buttons": ["Opsi 1", "Opsi 2"],
+                },
+            ).json()["message_id"]
+            for _ in range(2)
+        )
+        wait_for(lambda: len(phone.sent()) == 3, what="the button messages")
         provider_id, _, out = phone.sent()[1]
         assert out.conversation.endswith("1. Opsi 1\n2. Opsi 2\n\n_Footer_")
 
-        # A native-flow reply quoting the message becomes its button reply.
+        # A native-flow reply quoting the first message becomes its button reply.
         phone.send_inbound(
             RECIPIENT,
             Message(
@@ -147,11 +226,24 @@ def test_pair_by_qr_send_receive_and_survive_a_killed_session(
             ),
         )
         reply = wait_for(
-            lambda: client.get(f"/message/{button['message_id']}").json()["data"]["reply"],
+            lambda: client.get(f"/message/{native}").json()["data"]["reply"],
             what="the button reply",
         )
         assert reply["button"] == "Opsi 2"
-        assert message_status(client, button["message_id"]) == "read"
+        assert message_status(client, native) == "read"
+        # The second went out as numbered text: "2" typed back is its reply, at the webhook.
+        phone.send_inbound(RECIPIENT, Message(conversation="2"), name="Budi")
+        replied = wait_for(
+            lambda: [
+                body["data"]
+                for body in events_of(receiver, "message.reply")
+                if body["data"]["message_id"] == numbered
+            ],
+            what="message.reply of the numbered reply",
+        )
+        assert replied[0]["button_index"] == 2
+        assert replied[0]["button_label"] == "Opsi 2"
+        assert replied[0]["sender"] == RECIPIENT
         phone.send_inbound(
             RECIPIENT,
             Message(
@@ -161,11 +253,13 @@ def test_pair_by_qr_send_receive_and_survive_a_killed_session(
             ),
             name="Budi",
         )
-        inbound = wait_for(
-            lambda: client.get("/messages/inbound?device=wa-e2e").json()["data"],
-            what="the inbound message",
+        received = wait_for(
+            lambda: events_of(receiver, "message.received"), what="message.received"
         )
-        assert inbound[0]["text"] == "Terima kasih"
+        assert received[0]["data"]["message"] == "Terima kasih"
+        assert received[0]["data"]["related_message_id"] == native
+        inbound = client.get("/messages/inbound?device=wa-e2e").json()["data"]
+        assert [item["text"] for item in inbound] == ["Terima kasih"]
         assert inbound[0]["from"] == RECIPIENT
 
         # kill -9 of the session: the worker starts another; messages go on, none lost.
@@ -184,10 +278,24 @@ def test_pair_by_qr_send_receive_and_survive_a_killed_session(
             )
         assert len(phone.pids()) >= 2
 
-        # The phone removes the link.
+        # The phone removes the link: the application hears of it.
         phone.log_out()
-        wait_for(lambda: device_state(client, "wa-e2e") == "logged_out", what="the logout")
+        wait_for(lambda: "logged_out" in states_seen(receiver), what="device.state logged_out")
+        assert device_state(client, "wa-e2e") == "logged_out"
         assert not phone.paired()
+
+        async def unlink() -> tuple[str, str | None, str]:
+            async with AsyncClient(server.base_url, tenant.api_key) as kurir:
+                seen = await kurir.pairing("wa-e2e")
+                gone = await kurir.disconnect_device("wa-e2e")
+                return seen.state, seen.last_result, gone.state
+
+        assert asyncio.run(unlink()) == ("logged_out", "logged out: LOGGED_OUT", "unpaired")
+        wait_for(lambda: states_seen(receiver)[-1] == "unpaired", what="device.state unpaired")
+        seen = states_seen(receiver)
+        assert set(seen) <= STATES, seen
+        for state in ("pairing", "connected", "disconnected", "logged_out", "unpaired"):
+            assert state in seen, seen
 
 
 def test_ten_devices_in_one_worker_one_crashing_again_and_again(
@@ -258,10 +366,12 @@ def test_the_cli_adds_a_paced_device_and_pairs_it_by_code(
         database_url=server.database_url,
     )
     assert "wa-cli (whatsapp-web, 628122222222)" in succeeded(added)
-    listed = succeeded(run_kurir("devices", "list", database_url=server.database_url))
-    assert "wa-cli\t628122222222\twhatsapp-web\t3000-8000ms" in listed
     server.start()
     with server.client(tenant.api_key) as client:
+        listed = next(
+            d for d in client.get("/device/list").json()["data"] if d["device"] == "wa-cli"
+        )
+        assert (listed["min_interval_ms"], listed["max_interval_ms"]) == (3000, 8000)
         wait_for(lambda: device_state(client, "wa-cli") == "unpaired", what="the worker")
     pairing = subprocess.Popen(
         [

@@ -209,7 +209,11 @@ async def test_errors_of_whatsapp_are_transient_or_permanent(
     transport, device, phone = paired
     phone.fail_sends("info query timed out")
     phone.fail_sends("server returned error 405")
-    await asyncio.sleep(0.2)  # the fake reads its inbox every 20 ms
+
+    async def heard() -> bool:
+        return phone.heard()
+
+    await eventually(heard, what="the fake to take the failures")
     with pytest.raises(TransientSendError, match="info query timed out"):
         await transport.send(text("3EB0000000000000001A", device, "a"))
     with pytest.raises(PermanentSendError, match="405"):

@@ -276,8 +276,10 @@ class FakeClient:
         inbox = self.dir / "inbox"
         for path in sorted(inbox.glob("*.json")):
             command = json.loads(path.read_text())
-            path.unlink()
+            path.unlink()  # first: a crash or a hang it orders must not be obeyed again
             self._obey(command)
+            (self.dir / "done").mkdir(exist_ok=True)
+            (self.dir / "done" / path.name).touch()
 
     def _obey(self, command: dict[str, Any]) -> None:
         op = command["op"]

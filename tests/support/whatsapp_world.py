@@ -39,18 +39,24 @@ class FakePhone:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         (directory / "inbox").mkdir(parents=True, exist_ok=True)
+        self._given: list[str] = []
 
     def _command(self, **command: Any) -> None:
         name = f"{time.time_ns()}-{secrets.token_hex(3)}"
         staged = self.dir / f".{name}.tmp"
         staged.write_text(json.dumps(command))
         staged.rename(self.dir / "inbox" / f"{name}.json")
+        self._given.append(f"{name}.json")
 
     def _read(self, name: str) -> str | None:
         try:
             return (self.dir / name).read_text()
         except FileNotFoundError:
             return None
+
+    def heard(self) -> bool:
+        """Whether the fake has carried out every command given so far (it reads every 20 ms)."""
+        return all((self.dir / "done" / name).exists() for name in self._given)
 
     def qr(self) -> str | None:
         return self._read("qr.txt")

@@ -23,6 +23,7 @@ from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
 from kurir.api.operation import Operation, Parameter, Problem
 from kurir.api.requests import (
     REQUEST_TYPES,
+    CheckNumbersRequest,
     SandboxReplyRequest,
     SendButtonRequest,
     SendMediaRequest,
@@ -31,6 +32,7 @@ from kurir.api.requests import (
 )
 from kurir.api.types import (
     CancelResponse,
+    CheckNumbersResponse,
     DeviceListResponse,
     HealthResponse,
     InboundListResponse,
@@ -508,6 +510,46 @@ OPERATIONS: tuple[Operation, ...] = (
                 (),
             ),
         )
+    ),
+    Operation(
+        method="POST",
+        path="/check-numbers",
+        operation_id="checkNumbers",
+        tag="Pairing",
+        summary="Which numbers are on WhatsApp",
+        description="Asks WhatsApp, through a connected `whatsapp-web` device, whether each "
+        'number has a WhatsApp account (Alat WA\'s "Filter WhatsApp Number"). The worker '
+        "that holds the device asks and answers within seconds; the answers are also what "
+        'a device with `{"check_numbers": true}` goes by before its first message to a '
+        "number.",
+        request=CheckNumbersRequest,
+        request_example={"device": DEVICE, "phones": ["08111111111", "+62 811-1111-112"]},
+        response=CheckNumbersResponse,
+        response_example={
+            "status": "ok",
+            "device": DEVICE,
+            "data": [
+                {"phone": "628111111111", "on_whatsapp": True},
+                {"phone": "628111111112", "on_whatsapp": False},
+            ],
+        },
+        errors=(
+            _UNAUTHORIZED,
+            *_BODY,
+            Problem(422, "device is required"),
+            Problem(422, "phones must be an array of phone numbers"),
+            Problem(422, "phones must hold at least one phone number"),
+            Problem(422, "phones holds 51 numbers; at most 50 at a time"),
+            Problem(422, "phones[1] is not a valid phone number: '0811'"),
+            _DEVICE_NOT_FOUND,
+            Problem(409, "device dev-main uses the sandbox transport, not whatsapp-web"),
+            Problem(
+                409,
+                "device dev-main is logged_out: numbers can be checked only while it is connected",
+            ),
+            Problem(504, "device dev-main did not answer within 20 s; try again"),
+            _UNAVAILABLE,
+        ),
     ),
     Operation(
         method="GET",

@@ -227,12 +227,33 @@ class SandboxReplyRequest(msgspec.Struct, frozen=True, kw_only=True):
     ] = None
 
 
+#: How many numbers one POST /check-numbers may ask about.
+MAX_CHECK_PHONES = 50
+
+
+class CheckNumbersRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Which numbers are on WhatsApp, asked through a connected WhatsApp Web device."""
+
+    device: Device
+    phones: Annotated[
+        list[str | int],
+        msgspec.Meta(
+            description=f"1 to {MAX_CHECK_PHONES} phone numbers, each in any usual notation "
+            "(as `phone` of a send). A form may send `phones[]=A&phones[]=B` or the array "
+            "JSON-encoded.",
+            examples=[["08111111111", "+62 811-1111-112"]],
+            extra_json_schema={"minItems": 1, "maxItems": MAX_CHECK_PHONES},
+        ),
+    ]
+
+
 REQUEST_TYPES = (
     SendTextRequest,
     SendMediaRequest,
     SendButtonRequest,
     SendTemplateRequest,
     SandboxReplyRequest,
+    CheckNumbersRequest,
 )
 #: Any request struct (these, and the webhooks' in webhook_types.py).
 RequestBody = TypeVar("RequestBody", bound=msgspec.Struct)
@@ -291,9 +312,10 @@ _WRONG_TYPE = {
     "enabled": "enabled must be true or false",
     "since": "since must be Unix seconds or an ISO 8601 time",
     "components": "components must be an array of objects",
+    "phones": "phones must be an array of phone numbers",
 }
 #: What the items of an array field must be, where they are not texts.
-_ITEM = {"components": "an object"}
+_ITEM = {"components": "an object", "phones": "a phone number"}
 #: How a form writes true and false.
 _FORM_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 _MISSING = re.compile(r"Object missing required field `(?P<field>\w+)`")

@@ -150,6 +150,20 @@ class PairingResponse(msgspec.Struct, kw_only=True):
     message: str | None = None
 
 
+class NumberCheck(msgspec.Struct, frozen=True, kw_only=True):
+    #: Country code and number, digits only.
+    phone: str
+    on_whatsapp: bool
+
+
+class CheckNumbersResponse(msgspec.Struct, kw_only=True):
+    """What WhatsApp said of each number asked about, in the order asked."""
+
+    status: str = "ok"
+    device: str
+    data: list[NumberCheck]
+
+
 class ReceivedResponse(msgspec.Struct, kw_only=True):
     status: str = "ok"
     message: str = "Message received"

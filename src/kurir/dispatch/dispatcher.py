@@ -437,9 +437,11 @@ class Dispatcher:
             await self.store.write(lifecycle.release_claims, worker=self.worker_id, pks=unsent)
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.send_timeout_s)
-        for work in self._devices.values():
-            with contextlib.suppress(Exception):  # one transport failing to close stops no other
-                await work.transport.close()
+        # All at once: a WhatsApp Web device's close waits for its session process to end.
+        # return_exceptions: one transport failing to close stops no other.
+        await asyncio.gather(
+            *(work.transport.close() for work in self._devices.values()), return_exceptions=True
+        )
         await self._egress.aclose()
         with contextlib.suppress(Exception):  # if this fails, the leases run out instead
             await self.store.write(leases.retire_worker, worker=self.worker_id)

@@ -111,7 +111,9 @@ def record_inbound(
 
 
 #: The latest button message a device sent a recipient since a time, read from
-#: the head of its range in the index of sent button messages.
+#: the head of its range in the index of sent button messages. Of two sent in
+#: the same second (a receipt's time, in WhatsApp's whole seconds, can become
+#: ``sent_at``) the one accepted later is the latest.
 _LATEST_BUTTON_MESSAGE = (
     sa.select(messages.c.message_id, messages.c.content)
     .where(
@@ -121,7 +123,7 @@ _LATEST_BUTTON_MESSAGE = (
         IS_BUTTON_MESSAGE,
         messages.c.sent_at >= sa.bindparam("since", type_=sa.BigInteger),
     )
-    .order_by(messages.c.sent_at.desc())
+    .order_by(messages.c.sent_at.desc(), messages.c.id.desc())
     .limit(1)
 )
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 
+from kurir.clock import now_ms
 from kurir.domain.buttons import ButtonMessage, find_button
 from kurir.domain.content import decode_content
 from kurir.domain.errors import ValidationError
@@ -100,9 +101,12 @@ class FrameHandler:
         for deadline, receipt in waiting:
             found = {pid: self._recent[pid] for pid in receipt.provider_ids if pid in self._recent}
             status = MessageStatus(receipt.status)
+            # It came before its send's answer, and WhatsApp's times are whole seconds:
+            # as sent_at it could put the message before one sent just ahead of it.
+            at = max(receipt.at, now_ms())
             for message_id in found.values():
                 with contextlib.suppress(Exception):  # a lost receipt costs a status, not a message
-                    await self._context.events.receipt(message_id, status, receipt.at)
+                    await self._context.events.receipt(message_id, status, at)
             rest = tuple(pid for pid in receipt.provider_ids if pid not in found)
             if rest:
                 self._unmatched.append(

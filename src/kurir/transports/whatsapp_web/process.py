@@ -39,6 +39,22 @@ PING_TIMEOUT_S = 10.0
 STOP_GRACE_S = 3.0
 
 
+#: A session runs ``python -c _BOOT FD``: the session module, imported without the
+#: ``__init__`` of ``kurir`` and its subpackages, which import all of Kurir (its
+#: store, SQLAlchemy, every transport): seconds of CPU per (re)start and tens of
+#: megabytes per device, for nothing a session uses.
+_BOOT = """\
+import importlib.util, os, sys, types
+root = importlib.util.find_spec("kurir").submodule_search_locations[0]
+for name in ("kurir", "kurir.transports", "kurir.transports.whatsapp_web"):
+    package = types.ModuleType(name)
+    package.__path__ = [os.path.join(root, *name.split(".")[1:])]
+    sys.modules[name] = package
+from kurir.transports.whatsapp_web.session import main
+main(sys.argv[1:])
+"""
+
+
 class SessionGone(Exception):
     """The session process ended (or never answered); the message says how."""
 
@@ -79,8 +95,8 @@ class SessionProcess:
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "kurir.transports.whatsapp_web.session",
+                "-c",
+                _BOOT,
                 str(theirs.fileno()),
                 pass_fds=(theirs.fileno(),),
                 stdin=asyncio.subprocess.DEVNULL,

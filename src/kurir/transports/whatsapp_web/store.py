@@ -57,6 +57,8 @@ whatsapp_web_numbers = sa.Table(
     sa.Column("device_id", sa.Integer, sa.ForeignKey("devices.id"), primary_key=True),
     sa.Column("phone", sa.String(20), primary_key=True),
     sa.Column("on_whatsapp", sa.Boolean, nullable=False),
+    # When WhatsApp answered; below zero, a check asked for at -checked_at and not
+    # answered yet (POST /check-numbers asks the worker that holds the device).
     sa.Column("checked_at", sa.BigInteger, nullable=False),
 )
 
@@ -113,6 +115,13 @@ def session_rows(connection: Connection, device_ids: Sequence[int]) -> list[Sess
         sa.select(*whatsapp_web_sessions.c).where(_S.device_id.in_(list(device_ids)))
     )
     return [SessionRow(**row._asdict()) for row in rows]
+
+
+def requests_of(
+    connection: Connection, device_ids: Sequence[int]
+) -> tuple[list[SessionRow], dict[int, int]]:
+    """What a worker watches: its devices' pairing rows, and their latest unanswered checks."""
+    return session_rows(connection, device_ids), latest_checks_asked(connection, device_ids)
 
 
 def request_pairing(connection: Connection, *, device_id: int, phone: str | None, now: int) -> int:
@@ -256,16 +265,55 @@ def sent_content(
     return (row[0], row[1]) if row is not None else None
 
 
+_N = whatsapp_web_numbers.c
+
+
 def known_numbers(
     connection: Connection, *, device_id: int, phones: Sequence[str]
 ) -> dict[str, bool]:
+    """What WhatsApp answered about ``phones``, for those it has answered about."""
     rows = connection.execute(
-        sa.select(whatsapp_web_numbers.c.phone, whatsapp_web_numbers.c.on_whatsapp).where(
-            whatsapp_web_numbers.c.device_id == device_id,
-            whatsapp_web_numbers.c.phone.in_(list(phones)),
+        sa.select(_N.phone, _N.on_whatsapp).where(
+            _N.device_id == device_id, _N.phone.in_(list(phones)), _N.checked_at > 0
         )
     )
     return {row.phone: row.on_whatsapp for row in rows}
+
+
+def request_check(
+    connection: Connection, *, device_id: int, phones: Sequence[str], now: int
+) -> None:
+    """Ask the worker holding the device to check ``phones`` afresh; earlier answers are void."""
+    insert = dialect_insert(connection, whatsapp_web_numbers)
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[_N.device_id, _N.phone], set_={"checked_at": -now}
+        ),
+        [
+            {"device_id": device_id, "phone": phone, "on_whatsapp": False, "checked_at": -now}
+            for phone in phones
+        ],
+    )
+
+
+def checks_asked(connection: Connection, *, device_id: int) -> list[str]:
+    """The numbers a check was asked for and not answered yet."""
+    rows = connection.execute(
+        sa.select(_N.phone).where(_N.device_id == device_id, _N.checked_at < 0).order_by(_N.phone)
+    )
+    return [row.phone for row in rows]
+
+
+def latest_checks_asked(connection: Connection, device_ids: Sequence[int]) -> dict[int, int]:
+    """When each device's latest unanswered check was asked, for devices that have one."""
+    if not device_ids:
+        return {}
+    rows = connection.execute(
+        sa.select(_N.device_id, sa.func.min(_N.checked_at))
+        .where(_N.device_id.in_(list(device_ids)), _N.checked_at < 0)
+        .group_by(_N.device_id)
+    )
+    return {row[0]: -row[1] for row in rows}
 
 
 def remember_numbers(

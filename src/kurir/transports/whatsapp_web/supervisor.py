@@ -11,12 +11,14 @@ of a worker's devices at once.
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
 
 from kurir.clock import now_ms, to_datetime
 from kurir.transports.base import TransientSendError, TransportContext
+from kurir.transports.whatsapp_web import store as db
 from kurir.transports.whatsapp_web.events import FrameHandler
 from kurir.transports.whatsapp_web.keystore import KeyStore
 from kurir.transports.whatsapp_web.layout import DeviceState, banned, error
@@ -24,6 +26,7 @@ from kurir.transports.whatsapp_web.process import SessionGone, SessionProcess, w
 from kurir.transports.whatsapp_web.protocol import (
     VERSION,
     Answer,
+    CheckNumbers,
     Hello,
     LogOut,
     PairCode,
@@ -42,6 +45,8 @@ STABLE_AFTER_S = 60.0
 #: How long a send waits for a paired device's session to (re)connect.
 CONNECT_WAIT_S = 15.0
 LOGOUT_WAIT_S = 15.0
+#: How many numbers one question to WhatsApp carries.
+CHECK_BATCH = 50
 
 
 class DeviceSession:
@@ -60,6 +65,8 @@ class DeviceSession:
         self._pair_seq = 0
         self._ended_by_itself = False
         self._task: asyncio.Task[None] | None = None
+        #: Set (and replaced) each time a session ends against the device's will.
+        self._failed = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"whatsapp-web-{self.device.public_id}")
@@ -87,9 +94,18 @@ class DeviceSession:
             ).startswith(DeviceState.ERROR)
             if not waiting or self.keys.jid is None:
                 raise TransientSendError(f"device {self.device.public_id} is {self.state}")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(CONNECT_WAIT_S):
-                    await self.connected.wait()
+            # Until it connects, or the session starting now fails too.
+            waits = {
+                asyncio.create_task(self.connected.wait()),
+                asyncio.create_task(self._failed.wait()),
+            }
+            try:
+                await asyncio.wait(
+                    waits, timeout=CONNECT_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for task in waits:
+                    task.cancel()
         process = self.process
         if process is None or not self.connected.is_set():
             raise TransientSendError(
@@ -131,6 +147,8 @@ class DeviceSession:
             if self._ended_by_itself:
                 failures = 0
                 continue
+            self._failed.set()
+            self._failed = asyncio.Event()
             failures = 0 if time.monotonic() - started > STABLE_AFTER_S else failures + 1
             delay = min(MAX_BACKOFF_S, 0.5 * 2 ** (failures - 1))
             log.warning(
@@ -178,7 +196,7 @@ class DeviceSession:
             await process.kill()
 
     async def _serve_requests(self, process: SessionProcess) -> None:
-        """A request arrived while the session runs: a disconnect, or a pairing code."""
+        """A request arrived while the session runs: a disconnect, a pairing code, checks."""
         if self._closing:
             await process.stop()
             return
@@ -203,6 +221,25 @@ class DeviceSession:
                     )
                     if answer.error is not None:
                         await self._report(error(f"no pairing code: {answer.error}"))
+        if self.connected.is_set():
+            with contextlib.suppress(SessionGone):
+                await self._serve_checks(process)
+
+    async def _serve_checks(self, process: SessionProcess) -> None:
+        """Ask WhatsApp about the numbers POST /check-numbers asked for, and write its answers."""
+        store, device_id = self.context.store, self.device.id
+        asked = await store.read(db.checks_asked, device_id=device_id)
+        for start in range(0, len(asked), CHECK_BATCH):
+            batch = tuple(asked[start : start + CHECK_BATCH])
+            answer = await process.request(functools.partial(_check, phones=batch))
+            if answer.error is not None:
+                # Left asked for: the next wake (a new request, a reconnect) tries again.
+                log.warning(
+                    "device %s: checking numbers failed: %s", self.device.public_id, answer.error
+                )
+                return
+            found = {phone: phone in answer.values for phone in batch}
+            await store.write(db.remember_numbers, device_id=device_id, found=found, now=now_ms())
 
     async def _disconnect(self, seq: int) -> None:
         """Log out where the session runs, and forget its keys in any case."""
@@ -234,6 +271,7 @@ class DeviceSession:
                     await self.keys.paired(change.jid)
                 self.connected.set()
                 await self._report(DeviceState.CONNECTED)
+                self._wake.set()  # checks asked for while it was down are served now
             case "disconnected":
                 self.connected.clear()
                 await self._report(DeviceState.DISCONNECTED)
@@ -258,3 +296,7 @@ class DeviceSession:
             self.state = state
             with contextlib.suppress(Exception):  # a state is news, not worth stopping for
                 await self.context.events.device_state(state[:200])
+
+
+def _check(number: int, *, phones: tuple[str, ...]) -> CheckNumbers:
+    return CheckNumbers(request=number, phones=phones)

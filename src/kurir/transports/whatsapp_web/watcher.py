@@ -1,9 +1,10 @@
-"""Pairing and disconnect requests reach the worker through the database; this notices them.
+"""Pairing, disconnect and number-check requests reach the worker through the database.
 
 One task per worker process reads the request counters of all its open
-WhatsApp Web devices in one query, twice a second, and wakes the device
-whose counters moved, so an API process anywhere in a cluster can start a
-pairing without knowing which worker holds the device.
+WhatsApp Web devices, and when their latest number checks were asked for,
+twice a second, and wakes the device whose requests moved, so an API process
+anywhere in a cluster can start a pairing without knowing which worker holds
+the device.
 """
 
 import asyncio
@@ -30,7 +31,7 @@ class RequestWatcher:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._wakers: dict[int, Callable[[], None]] = {}
-        self._seen: dict[int, tuple[int, int]] = {}
+        self._seen: dict[int, tuple[int, int, int | None]] = {}
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -52,17 +53,20 @@ class RequestWatcher:
     async def _run(self) -> None:
         while self._wakers:
             try:
-                rows = await self._store.read(db.session_rows, list(self._wakers))
+                rows, checks = await self._store.read(db.requests_of, list(self._wakers))
             except Exception:  # a database hiccup: the next round tries again
                 log.exception("reading WhatsApp Web requests failed")
-                rows = []
+                rows, checks = [], {}
             for row in rows:
-                counters = (row.pair_seq, row.disconnect_seq)
+                seen = (row.pair_seq, row.disconnect_seq, checks.get(row.device_id))
                 before = self._seen.get(row.device_id)
-                self._seen[row.device_id] = counters
-                pending = row.pairing_requested or row.disconnect_requested
-                if (before is None and pending) or (before is not None and before != counters):
-                    wake = self._wakers.get(row.device_id)
-                    if wake is not None:
-                        wake()
+                self._seen[row.device_id] = seen
+                if before is None:
+                    news = row.pairing_requested or row.disconnect_requested or seen[2] is not None
+                else:
+                    # A check answered (its time gone back to None) is no news.
+                    news = seen[:2] != before[:2] or seen[2] not in (None, before[2])
+                wake = self._wakers.get(row.device_id)
+                if news and wake is not None:
+                    wake()
             await asyncio.sleep(POLL_EVERY_S)
