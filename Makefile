@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-backlog clean
+.PHONY: run test lint typecheck pytest bench bench-backlog bench-webhooks clean
 
 $(BIN)/python:
 	@echo '==> creating the virtual environment in $(VENV)'
@@ -51,6 +51,10 @@ bench: $(STAMP)
 # Fills databases with up to 10 million scheduled messages: about 20 minutes.
 bench-backlog: $(STAMP)
 	$(BIN)/python benchmarks/bench_backlog.py --sizes 0,1000000,10000000
+
+# Webhook deliveries/s, event-to-delivery latency, and dispatch with webhooks: a few minutes.
+bench-webhooks: $(STAMP)
+	$(BIN)/python benchmarks/bench_webhooks.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
