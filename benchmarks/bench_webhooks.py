@@ -28,15 +28,12 @@ a process of its own that answers 200, verifies nothing and keeps each
 import argparse
 import asyncio
 import functools
-import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpcore
 import httpx
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -46,7 +43,6 @@ from harness import (
     API_KEY,
     DEVICE_ID,
     DEVICE_PHONE,
-    HERE,
     PYTHON,
     HttpServer,
     code_version,
@@ -63,13 +59,21 @@ from harness import (
     verdict,
 )
 from kurir.clock import now_ms
-from kurir.domain.events import MessageStatusEvent, payload
-from kurir.domain.status import MessageStatus
+from kurir.domain.events import payload
 from kurir.store import Store, accounts
 from kurir.store.events import NewEvent, record_events
 from kurir.store.migrate import upgrade_to_head
 from kurir.store.tables import events, webhook_deliveries
 from kurir.store.webhook_endpoints import create_endpoint
+from webhook_load import (
+    paced,
+    plain_latency,
+    plain_posts,
+    receiver_stats,
+    reset_receiver,
+    start_receiver,
+    status_event,
+)
 
 #: The issue's goals.
 THROUGHPUT_GOAL = 3000.0
@@ -113,34 +117,7 @@ class Report:
     skipped: str | None = None
 
 
-# -- the receiver --------------------------------------------------------------
-
-
-def start_receiver(log_dir: Path) -> HttpServer:
-    return start_server(
-        "receiver",
-        lambda port: [PYTHON, str(HERE / "webhook_receiver.py"), "--port", str(port)],
-        log_dir,
-        lambda _port: dict(os.environ),
-    )
-
-
-def receiver_stats(receiver: HttpServer) -> tuple[int, dict[str, int]]:
-    answer = httpx.get(f"http://127.0.0.1:{receiver.port}/stats", timeout=30).json()
-    return int(answer["requests"]), {str(k): int(v) for k, v in answer["arrivals"].items()}
-
-
-def reset_receiver(receiver: HttpServer) -> None:
-    httpx.post(f"http://127.0.0.1:{receiver.port}/reset", timeout=10).raise_for_status()
-
-
 # -- throughput ----------------------------------------------------------------
-
-
-def _status_event(n: int, at: int) -> MessageStatusEvent:
-    return MessageStatusEvent(
-        device=DEVICE_ID, message_id=f"M{n:019d}", status=MessageStatus.SENT, at=at + n
-    )
 
 
 async def _prefill(url: str, hook: str, endpoint_count: int, event_count: int) -> None:
@@ -172,7 +149,7 @@ async def _prefill(url: str, hook: str, endpoint_count: int, event_count: int) -
         account_id, device_id = await store.database.write(setup)
         for start in range(0, event_count, 1000):
             batch = [
-                NewEvent(account_id, device_id, _status_event(n, now))
+                NewEvent(account_id, device_id, status_event(n, now))
                 for n in range(start, min(event_count, start + 1000))
             ]
             await store.database.write(functools.partial(_record, batch=batch))
@@ -215,28 +192,6 @@ async def _watch(url: str, result: Throughput, deadline: float) -> None:
         await store.close()
 
 
-async def _plain_posts(hook: str, bodies: list[bytes], in_flight: int) -> float:
-    """Post every body with ``in_flight`` requests at once; requests/s."""
-    queue = iter(bodies)
-    async with httpcore.AsyncConnectionPool(max_connections=in_flight) as pool:
-
-        async def post_all() -> None:
-            for body in queue:
-                headers: dict[str | bytes, str | bytes] = {
-                    "content-type": "application/json",
-                    "webhook-id": f"msg_{uuid.uuid4().hex}",
-                    "webhook-timestamp": str(int(time.time())),
-                    "webhook-signature": "v1,baseline",
-                }
-                response = await pool.request("POST", hook, headers=headers, content=body)
-                if response.status != 200:
-                    raise RuntimeError(f"the receiver answered {response.status}")
-
-        started = time.perf_counter()
-        await asyncio.gather(*(post_all() for _ in range(in_flight)))
-        return len(bodies) / (time.perf_counter() - started)
-
-
 def run_throughput(
     url: str, database: str, receiver: HttpServer, args: argparse.Namespace, log_dir: Path
 ) -> Throughput:
@@ -258,9 +213,9 @@ def run_throughput(
         result.worker_cpu_s = worker.cpu_seconds()
     finally:
         worker.stop()
-    bodies = [payload(_status_event(n, now_ms())) for n in range(result.deliveries)]
+    bodies = [payload(status_event(n, now_ms())) for n in range(result.deliveries)]
     in_flight = min(MAX_IN_FLIGHT, args.endpoints * args.concurrency)
-    result.baseline_per_s = asyncio.run(_plain_posts(hook, bodies, in_flight))
+    result.baseline_per_s = asyncio.run(plain_posts(hook, bodies, in_flight))
     return result
 
 
@@ -272,16 +227,6 @@ def _event_times(connection: Connection) -> dict[str, int]:
         events, events.c.id == webhook_deliveries.c.event_id
     )
     return {str(pid): int(at) for pid, at in connection.execute(query)}
-
-
-def _paced(rate: float, duration: float, send: Callable[[int], None]) -> None:
-    """``send(n)`` ``rate`` times a second on a fixed schedule for ``duration`` seconds."""
-    started = time.perf_counter()
-    for n in range(int(rate * duration)):
-        delay = started + n / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        send(n)
 
 
 def run_latency(receiver: HttpServer, args: argparse.Namespace, log_dir: Path) -> Latency:
@@ -309,7 +254,7 @@ def run_latency(receiver: HttpServer, args: argparse.Namespace, log_dir: Path) -
                 body = {"device": DEVICE_ID, "phone": "628111111111", "message": f"latency {n}"}
                 http.post("/send/text", json=body).raise_for_status()
 
-            _paced(args.rate, args.duration, send)
+            paced(args.rate, args.duration, send)
             deadline = time.monotonic() + args.timeout
             while http.get(f"/webhooks/{webhook}").json()["data"]["pending_deliveries"]:
                 if time.monotonic() > deadline:
@@ -326,7 +271,7 @@ def run_latency(receiver: HttpServer, args: argparse.Namespace, log_dir: Path) -
     result.p50_ms = percentile(waits, 0.50)
     result.p99_ms = percentile(waits, 0.99)
     result.max_ms = waits[-1] if waits else 0.0
-    result.baseline_p50_ms, result.baseline_p99_ms = _plain_latency(receiver, args, len(waits))
+    result.baseline_p50_ms, result.baseline_p99_ms = plain_latency(receiver, args, len(waits))
     return result
 
 
@@ -337,28 +282,6 @@ async def _read_then_close(
         return await store.read(work)
     finally:
         await store.close()
-
-
-def _plain_latency(
-    receiver: HttpServer, args: argparse.Namespace, count: int
-) -> tuple[float, float]:
-    """A plain client posting ``count`` bodies at the same rate: before-post to arrival, ms."""
-    reset_receiver(receiver)
-    hook = f"http://127.0.0.1:{receiver.port}/hook"
-    sent_at: dict[str, int] = {}
-    body = payload(_status_event(0, now_ms()))
-    rate = max(1.0, count / args.duration)
-    with httpx.Client() as http:
-
-        def post(_n: int) -> None:
-            webhook_id = f"msg_{uuid.uuid4().hex}"
-            sent_at[webhook_id] = time.time_ns() // 1_000_000
-            http.post(hook, content=body, headers={"webhook-id": webhook_id})
-
-        _paced(rate, count / rate, post)
-    _, arrivals = receiver_stats(receiver)
-    waits = sorted(arrivals[wid] - at for wid, at in sent_at.items() if wid in arrivals)
-    return percentile(waits, 0.50), percentile(waits, 0.99)
 
 
 # -- dispatch with and without an endpoint ----------------------------------------
