@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-backlog bench-cloud clean
+.PHONY: run test lint typecheck pytest bench bench-backlog bench-cloud bench-webhooks clean
 
 $(BIN)/python:
 	@echo '==> creating the virtual environment in $(VENV)'
@@ -56,6 +56,10 @@ bench-backlog: $(STAMP)
 # Meta's status webhooks, 20,000 of each, with a baseline each; a few minutes.
 bench-cloud: $(STAMP)
 	$(BIN)/python benchmarks/bench_cloud.py
+
+# Webhook deliveries/s, event-to-delivery latency, and dispatch with webhooks: a few minutes.
+bench-webhooks: $(STAMP)
+	$(BIN)/python benchmarks/bench_webhooks.py
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache

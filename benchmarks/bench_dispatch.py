@@ -13,6 +13,11 @@ for the database alone, the same number of single-row UPDATEs is then run in
 transactions of ``--devices`` rows each, which is the size of the group
 commits the dispatcher makes when every device has one send in flight.
 
+With ``webhook_url`` (`run_dispatch`), the account also has one webhook
+endpoint there subscribed to every event, and the workers deliver each
+message's status events while they send: ``benchmarks/bench_webhooks.py``
+sets the two figures side by side.
+
 Run alone (``python benchmarks/bench_dispatch.py``) or as part of
 ``benchmarks/bench_accept.py``.
 """
@@ -45,12 +50,14 @@ from harness import (
 from kurir.clock import now_ms
 from kurir.domain.buttons import build_button_message
 from kurir.domain.content import WHATSAPP_LIMITS, build_text_message, encode_content
+from kurir.domain.events import EVENTS
 from kurir.domain.ids import new_message_id
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accepting, accounts
 from kurir.store.migrate import upgrade_to_head
 from kurir.store.records import NewMessage
 from kurir.store.tables import devices, messages
+from kurir.store.webhook_endpoints import create_endpoint
 from kurir.transports.sandbox.store import sandbox_deliveries
 
 _DONE = [MessageStatus.SENT.value, MessageStatus.DELIVERED.value, MessageStatus.READ.value]
@@ -113,7 +120,9 @@ def text_content() -> str:
     )
 
 
-async def _prefill(url: str, device_count: int, message_count: int) -> None:
+async def _prefill(
+    url: str, device_count: int, message_count: int, webhook_url: str | None
+) -> None:
     store = Store(url, pool_size=2)
     try:
         now = now_ms()
@@ -131,6 +140,15 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
                 )
                 for n in range(device_count)
             ]
+            if webhook_url is not None:
+                create_endpoint(
+                    connection,
+                    account_id=account.id,
+                    url=webhook_url,
+                    events=EVENTS,
+                    devices=None,
+                    now=now,
+                )
             return account.id, [device.id for device in added]
 
         account_id, device_ids = await store.database.write(add_devices)
@@ -155,9 +173,12 @@ async def _prefill(url: str, device_count: int, message_count: int) -> None:
         await store.close()
 
 
-def prefill(url: str, device_count: int, message_count: int) -> None:
+def prefill(
+    url: str, device_count: int, message_count: int, webhook_url: str | None = None
+) -> None:
+    """Devices and due messages; with ``webhook_url``, an endpoint hearing of every event."""
     upgrade_to_head(url)
-    asyncio.run(_prefill(url, device_count, message_count))
+    asyncio.run(_prefill(url, device_count, message_count, webhook_url))
 
 
 # -- watching the workers ------------------------------------------------------
@@ -267,13 +288,21 @@ def run_dispatch(
     timeout: float,
     log_dir: Path,
     floor: bool = True,
+    webhook_url: str | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> DispatchResult:
-    """Fill ``url``, start ``workers`` workers on it, and time them until all is sent."""
-    prefill(url, device_count, message_count)
+    """Fill ``url``, start ``workers`` workers on it, and time them until all is sent.
+
+    ``webhook_url``: see `prefill`; ``worker_env``: more ``KURIR_*`` settings
+    of the workers (a receiver on loopback needs ``KURIR_ALLOW_PRIVATE_URLS``).
+    """
+    prefill(url, device_count, message_count, webhook_url)
     result = DispatchResult(database, workers, message_count, device_count)
     started = time.perf_counter()
     processes = [
-        start_kurir_worker(url, log_dir, f"worker-{database.lower()}-{workers}-{n}")
+        start_kurir_worker(
+            url, log_dir, f"worker-{database.lower()}-{workers}-{n}", **(worker_env or {})
+        )
         for n in range(workers)
     ]
     machine_before = machine_busy_seconds()

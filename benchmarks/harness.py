@@ -260,8 +260,11 @@ def start_kurir_serve(database_url: str, log_dir: Path, name: str) -> HttpServer
     )
 
 
-def start_kurir_worker(database_url: str, log_dir: Path, name: str) -> Process:
-    return Process(name, [PYTHON, "-m", "kurir", "worker"], log_dir, kurir_env(database_url))
+def start_kurir_worker(database_url: str, log_dir: Path, name: str, **extra: str) -> Process:
+    """``kurir worker``, with ``extra`` ``KURIR_*`` settings."""
+    return Process(
+        name, [PYTHON, "-m", "kurir", "worker"], log_dir, kurir_env(database_url, **extra)
+    )
 
 
 def start_bare(log_dir: Path, loop: str) -> HttpServer:

@@ -60,6 +60,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: How long after its event a webhook delivery is retried; an endpoint that
     #: fails every delivery for this long is disabled.
     webhook_deadline_seconds: float = 24 * 3600.0
+    #: The first pause after a failed webhook attempt, and the longest; pauses
+    #: double in between (with jitter). A receiver that comes back gets its
+    #: backlog within the longest pause.
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 3600.0
     #: Webhook deliveries in flight at once to one endpoint, per worker.
     webhook_concurrency: int = 4
     #: A webhook attempt without a complete answer in this time has failed (the
@@ -110,6 +115,8 @@ UPPER_BOUNDS: dict[str, int] = {
     # A month of retries; past it an event is of no use to anyone.
     "webhook_deadline_seconds": 30 * 86_400,
     "webhook_concurrency": 1000,
+    "webhook_retry_base_seconds": 86_400,
+    "webhook_retry_max_seconds": 86_400,
     # The upper end of what Standard Webhooks advises receivers to answer within, ten times.
     "webhook_timeout_seconds": 300,
     # Beyond these a limit no longer protects anything.
@@ -183,6 +190,9 @@ def _check(settings: Settings) -> None:
         "webhook_deadline_seconds": settings.webhook_deadline_seconds,
         "webhook_concurrency": settings.webhook_concurrency,
         "webhook_timeout_seconds": settings.webhook_timeout_seconds,
+        # Zero would retry a failing receiver at once, over and over.
+        "webhook_retry_base_seconds": settings.webhook_retry_base_seconds,
+        "webhook_retry_max_seconds": settings.webhook_retry_max_seconds,
     }
     # A negative retry delay would retry at once, every time.
     not_negative = {

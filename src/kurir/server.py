@@ -60,7 +60,11 @@ def delivery_settings(settings: Settings, *, max_idle_s: float | None = None) ->
     delivery = DeliverySettings(
         per_endpoint=settings.webhook_concurrency,
         total_timeout_s=settings.webhook_timeout_seconds,
-        retry=DeliveryRetryPolicy(deadline=settings.webhook_deadline_seconds),
+        retry=DeliveryRetryPolicy(
+            base_delay=settings.webhook_retry_base_seconds,
+            max_delay=settings.webhook_retry_max_seconds,
+            deadline=settings.webhook_deadline_seconds,
+        ),
         allow_private_urls=settings.allow_private_urls,
     )
     if max_idle_s is not None:

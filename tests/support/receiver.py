@@ -3,11 +3,12 @@
 Every request is checked with the ``standardwebhooks`` package (the reference
 library a customer would use) against the endpoint's secret; what passes is
 kept in arrival order, what fails is counted and refused with 401. The test
-can make it answer otherwise (``answer_with``), take it off the network and
-bring it back on the same port (``down``/``up``), as a real receiver's
-outage looks to Kurir: connections refused.
+can make it answer otherwise (``answer_with``) or late (``answer_delay``),
+take it off the network and bring it back on the same port (``down``/``up``),
+as a real receiver's outage looks to Kurir: connections refused.
 """
 
+import asyncio
 import json
 import socket
 import threading
@@ -48,6 +49,9 @@ class Receiver:
     refused: int = 0
     #: Answers other than 200: a function of the request's body, or None for 200.
     answer_with: Callable[[dict[str, Any]], Response | None] | None = None
+    #: Seconds between keeping a delivery and answering it: a worker killed in
+    #: that time has delivered without knowing it, and must send it again.
+    answer_delay: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _port: int = 0
     _server: uvicorn.Server | None = None
@@ -111,6 +115,8 @@ class Receiver:
         request = Request(scope, receive)
         raw = await request.body()
         response = self._handle(raw, dict(request.headers))
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         await response(scope, receive, send)
 
     def _handle(self, raw: bytes, headers: dict[str, str]) -> Response:

@@ -26,6 +26,7 @@ def test_defaults_without_any_variable() -> None:
     assert settings.webhook_deadline_seconds == 24 * 3600
     assert settings.webhook_concurrency == 4
     assert settings.webhook_timeout_seconds == 30
+    assert (settings.webhook_retry_base_seconds, settings.webhook_retry_max_seconds) == (5, 3600)
 
 
 def test_reads_kurir_variables_and_converts_them() -> None:
@@ -102,6 +103,8 @@ def test_overrides_win_and_none_means_not_given() -> None:
         ("KURIR_WEBHOOK_DEADLINE_SECONDS", "0", "must be greater than 0"),
         ("KURIR_WEBHOOK_CONCURRENCY", "0", "must be greater than 0"),
         ("KURIR_WEBHOOK_TIMEOUT_SECONDS", "nan", "must be a number"),
+        ("KURIR_WEBHOOK_RETRY_BASE_SECONDS", "0", "must be greater than 0"),
+        ("KURIR_WEBHOOK_RETRY_MAX_SECONDS", "inf", "must be a number"),
         (
             "KURIR_BOOTSTRAP_DEVICE_ID",
             "s/x",

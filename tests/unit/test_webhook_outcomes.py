@@ -71,10 +71,13 @@ def test_the_settings_reach_the_deliverer() -> None:
                 "KURIR_WEBHOOK_DEADLINE_SECONDS": "600",
                 "KURIR_WEBHOOK_CONCURRENCY": "9",
                 "KURIR_WEBHOOK_TIMEOUT_SECONDS": "6",
+                "KURIR_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+                "KURIR_WEBHOOK_RETRY_MAX_SECONDS": "1",
             }
         )
     )
     assert (settings.per_endpoint, settings.retry.deadline) == (9, 600)
+    assert (settings.retry.base_delay, settings.retry.max_delay) == (0.2, 1)
     assert (settings.total_timeout_s, settings.connect_timeout_s) == (6, 2)
     # A lease outlasts an attempt: it never runs out under a live worker.
     assert settings.lease_ms == 36_000
