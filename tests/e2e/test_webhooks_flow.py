@@ -27,7 +27,7 @@ from tests.support.gateway import running, send, settled, wait_for
 from tests.support.receiver import Receiver
 
 RECIPIENT = "628111111111"  # whom `tests.support.gateway.send` sends to
-STATUSES = ("Sending", "Delivered", "Read")
+STATUSES = ("Sending", "Sent", "Delivered", "Read")
 
 
 @pytest.fixture(params=DATABASE_KINDS)
@@ -70,8 +70,8 @@ def test_statuses_replies_and_received_messages_reach_a_verifying_receiver(
         )
         assert reply({"text": "Jam berapa?"})["status"] == "ok"
 
-        # The sandbox's receipt comes before the worker records the send, and
-        # the store makes that one change: sending, then delivered (no "Sent").
+        # The sandbox's receipt comes before the worker records the send; the
+        # receiver still hears of each step: sending, sent, delivered, read.
         expected = status_kinds([message_id], STATUSES)
         expected[("message.reply", message_id, "Tidak")] = 1
         expected[("message.reply", message_id, "Ya")] = 1
@@ -101,6 +101,7 @@ def test_statuses_replies_and_received_messages_reach_a_verifying_receiver(
     ] * len(STATUSES)
     assert [(d["message_id"], d["status"], d["status_code"]) for d in statuses] == [
         (message_id, "Sending", 1),
+        (message_id, "Sent", 2),
         (message_id, "Delivered", 3),
         (message_id, "Read", 4),
     ]

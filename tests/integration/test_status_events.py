@@ -105,7 +105,7 @@ async def test_a_message_s_life_is_told_event_by_event(store: Store) -> None:
     ]
 
 
-async def test_a_receipt_before_the_send_record_is_one_change_at_the_record(
+async def test_a_receipt_before_the_send_record_tells_of_sent_then_delivered(
     store: Store,
 ) -> None:
     account, (device,) = await add_account(store)
@@ -119,8 +119,10 @@ async def test_a_receipt_before_the_send_record_is_one_change_at_the_record(
     assert await written_events(store, start) == []
     await record(store, outcome(claimed, S.SENT, T0 + 2 * SECOND))
 
+    # Sent (by the receipt's time, which proves it), then delivered: in order.
     assert statuses(await written_events(store, start)) == [
-        (claimed.message_id, "Delivered", CREATED + 2)
+        (claimed.message_id, "Sent", CREATED + 1),
+        (claimed.message_id, "Delivered", CREATED + 1),
     ]
     (row,) = await message_rows(store)
     assert (row.status, row.sent_at, row.delivered_at) == (S.DELIVERED, T0 + SECOND, T0 + SECOND)

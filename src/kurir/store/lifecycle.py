@@ -395,7 +395,15 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         elif status == MessageStatus.QUEUED:
             values["due"] = outcome.due_at
         writes[outcome.status].append(values)
-        changes.append((pk, account_id, status, outcome.at))
+        if status in (MessageStatus.DELIVERED, MessageStatus.READ):
+            # Receipts came before this record (a fast provider): the message went
+            # through each of these, and a receiver is told of each, in order.
+            changes.append((pk, account_id, MessageStatus.SENT, values["at"]))
+            changes.append((pk, account_id, MessageStatus.DELIVERED, delivered_at or outcome.at))
+            if status == MessageStatus.READ:
+                changes.append((pk, account_id, MessageStatus.READ, read_at or outcome.at))
+        else:
+            changes.append((pk, account_id, status, outcome.at))
     for outcome_status, rows in writes.items():
         if rows:
             connection.execute(_OUTCOME_UPDATES[outcome_status], rows)
