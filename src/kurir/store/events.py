@@ -83,6 +83,7 @@ def record_events(
                 "type": new.event.event,
                 "body": payload(new.event).decode(),
                 "created_at": new.event.at,
+                "message_id": getattr(new.event, "message_id", None),
             }
             for new, _ in wanted
         ],

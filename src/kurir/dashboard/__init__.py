@@ -1,0 +1,66 @@
+"""The dashboard: server-rendered pages for people, at ``/`` of the API's server.
+
+Each page is a plain user of the API (called in process, see `inprocess`)
+or of the store's own read functions; it holds no rules of its own.
+"""
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from kurir.api.context import ApiContext
+from kurir.dashboard import devices, keys, messages, sandbox, send, signin, webhooks
+from kurir.dashboard.core import Dashboard, Forbidden, SignedIn
+from kurir.dashboard.inprocess import InProcessApi
+
+Page = Callable[[Dashboard, SignedIn], Awaitable[Response]]
+
+
+def dashboard_routes(api: ApiContext, app: Callable[[], ASGIApp]) -> list[BaseRoute]:
+    """The pages, bound to one API process; ``app`` is the API they call."""
+    dash = Dashboard(api, InProcessApi(app))
+
+    def guarded(page: Page) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            who = await dash.signed_in(request)
+            if who is None:
+                return RedirectResponse("/", status_code=303)
+            try:
+                return await page(dash, who)
+            except Forbidden:
+                return dash.html(
+                    "refused.html",
+                    403,
+                    reason="The form was sent without its security token; "
+                    "reload the page and try again.",
+                )
+
+        return endpoint
+
+    async def home(request: Request) -> Response:
+        return await signin.home(dash, request)
+
+    async def sign_in(request: Request) -> Response:
+        return await signin.sign_in(dash, request)
+
+    pages: list[tuple[str, str, Page]] = [
+        ("/dashboard/signout", "POST", signin.sign_out),
+        *devices.PAGES,
+        *messages.PAGES,
+        *send.PAGES,
+        *sandbox.PAGES,
+        *webhooks.PAGES,
+        *keys.PAGES,
+    ]
+    static = Path(__file__).parent / "static"
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/dashboard/signin", sign_in, methods=["POST"]),
+        *(Route(path, guarded(page), methods=[method]) for path, method, page in pages),
+        Mount("/dashboard/static", StaticFiles(directory=static), name="dashboard-static"),
+    ]
