@@ -142,7 +142,8 @@ def test_a_button_message_from_the_send_form_answered_on_the_sandbox_phone(
     # No key in the browser: only the session cookie, HttpOnly and SameSite=Strict.
     cookies = context.cookies()
     assert [c["name"] for c in cookies] == ["kurir_session"]
-    assert cookies[0]["httpOnly"] and cookies[0]["sameSite"] == "Strict"
+    assert cookies[0]["httpOnly"]
+    assert cookies[0]["sameSite"] == "Strict"
     assert site.tenant.api_key not in cookies[0]["value"]
 
     page.select_option("select[name=transport]", "sandbox")
@@ -294,7 +295,11 @@ def test_a_form_without_its_csrf_token_is_refused(site: Site, context: BrowserCo
     page = context.new_page()
     sign_in(page, site, site.tenant.api_key)
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
-    form = {"transport": "sandbox", "phone": "628155555555", "device": "sbx-forged"}
+    form: dict[str, str | float | bool] = {
+        "transport": "sandbox",
+        "phone": "628155555555",
+        "device": "sbx-forged",
+    }
     for token in (None, "not-the-token"):
         fields = form if token is None else {**form, "csrf": token}
         answer = page.request.post(site.url("/dashboard/devices"), form=fields, max_redirects=0)
