@@ -19,6 +19,14 @@ from kurir.dashboard.core import Dashboard, Forbidden, SignedIn
 from kurir.dashboard.inprocess import InProcessApi
 
 Page = Callable[[Dashboard, SignedIn], Awaitable[Response]]
+#: Where the pages are (beside ``/``, the sign-in page), and their assets.
+PREFIX = "/dashboard"
+ASSETS_PATH = PREFIX + "/static"
+
+
+def is_page(path: str) -> bool:
+    """Whether a route's path is the dashboard's, not the API's."""
+    return path == "/" or path.startswith(PREFIX + "/")
 
 
 def dashboard_routes(api: ApiContext, app: Callable[[], ASGIApp]) -> list[BaseRoute]:
@@ -62,5 +70,5 @@ def dashboard_routes(api: ApiContext, app: Callable[[], ASGIApp]) -> list[BaseRo
         Route("/", home, methods=["GET"]),
         Route("/dashboard/signin", sign_in, methods=["POST"]),
         *(Route(path, guarded(page), methods=[method]) for path, method, page in pages),
-        Mount("/dashboard/static", StaticFiles(directory=static), name="dashboard-static"),
+        Mount(ASSETS_PATH, StaticFiles(directory=static)),
     ]
