@@ -160,6 +160,7 @@ def test_a_button_message_from_the_send_form_answered_on_the_sandbox_phone(
     secret = page.locator("#new-secret").inner_text().strip()
     assert secret.startswith("whsec_")
     site.receiver.secret = secret
+    shoot(page, "webhooks")
 
     page.goto(site.url("/dashboard/send?device=sbx-ui"))
     page.check("input[name=kind][value=button]")
