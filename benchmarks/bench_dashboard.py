@@ -231,6 +231,8 @@ def measure(database: str, url: str, directory: Path, count: int, requests: int)
         }
         found = []
         for name, path in pages.items():
+            shown = client.get(path).text.count('href="/dashboard/messages/3EB0')
+            assert shown > 0, f"{name}: no messages shown"
             spent = timed(client, [path] * requests)
             found.append(
                 [database, name, f"{percentile(spent, 0.5):.1f}", f"{percentile(spent, 0.99):.1f}"]
