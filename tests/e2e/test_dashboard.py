@@ -308,6 +308,18 @@ def test_a_form_without_its_csrf_token_is_refused(site: Site, context: BrowserCo
         assert "security token" in answer.text()
     page.goto(site.url("/dashboard/devices"))
     expect(page.locator("main")).not_to_contain_text("sbx-forged")
+    # Nor is the sign-in form taken without the token of its own cookie.
+    with httpx.Client(base_url=site.server.base_url, timeout=10) as http:
+        answer_in = http.post("/dashboard/signin", data={"key": site.tenant.api_key})
+        assert answer_in.status_code == 403
+        assert "kurir_session" not in answer_in.cookies
+    # A form larger than the API takes is refused before it is read.
+    huge = page.request.post(
+        site.url("/dashboard/devices"),
+        form={**form, "csrf": csrf or "", "phone": "6" * 100_000},
+        max_redirects=0,
+    )
+    assert huge.status == 413
     # With its token the same form is taken.
     answer = page.request.post(
         site.url("/dashboard/devices"), form={**form, "csrf": csrf or ""}, max_redirects=0

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from kurir.api.context import ApiContext
 from kurir.dashboard import devices, keys, messages, sandbox, send, signin, webhooks
-from kurir.dashboard.core import Dashboard, Forbidden, SignedIn
+from kurir.dashboard.core import Dashboard, Refused, SignedIn
 from kurir.dashboard.inprocess import InProcessApi
 
 Page = Callable[[Dashboard, SignedIn], Awaitable[Response]]
@@ -40,13 +40,8 @@ def dashboard_routes(api: ApiContext, app: Callable[[], ASGIApp]) -> list[BaseRo
                 return RedirectResponse("/", status_code=303)
             try:
                 return await page(dash, who)
-            except Forbidden:
-                return dash.html(
-                    "refused.html",
-                    403,
-                    reason="The form was sent without its security token; "
-                    "reload the page and try again.",
-                )
+            except Refused as refused:
+                return dash.html("refused.html", refused.status, reason=refused.reason)
 
         return endpoint
 
@@ -54,7 +49,10 @@ def dashboard_routes(api: ApiContext, app: Callable[[], ASGIApp]) -> list[BaseRo
         return await signin.home(dash, request)
 
     async def sign_in(request: Request) -> Response:
-        return await signin.sign_in(dash, request)
+        try:
+            return await signin.sign_in(dash, request)
+        except Refused as refused:
+            return dash.html("refused.html", refused.status, reason=refused.reason)
 
     pages: list[tuple[str, str, Page]] = [
         ("/dashboard/signout", "POST", signin.sign_out),

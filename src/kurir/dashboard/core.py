@@ -11,9 +11,10 @@ import hmac
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -40,8 +41,31 @@ SECURITY_HEADERS = {
 }
 
 
-class Forbidden(Exception):
-    """A form without its session's CSRF token; answered 403, nothing done."""
+class Refused(Exception):
+    """A form refused before anything is read from it: a 403 or 413 page, nothing done."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+FORBIDDEN = Refused(
+    403, "The form was sent without its security token; reload the page and try again."
+)
+
+
+async def read_form(request: Request, limit: int) -> FormData:
+    """A posted form (the pages' are URL-encoded), read up to ``limit`` bytes as the API's are."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Refused(413, f"The form is larger than {limit} bytes.")
+    fields: list[tuple[str, str | UploadFile]] = list(
+        parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    )
+    return FormData(fields)
 
 
 class SignedIn:
@@ -80,12 +104,12 @@ class Dashboard:
 
     async def form(self, who: SignedIn) -> FormData:
         """The posted form, once its CSRF token is the session's."""
-        form = await who.request.form()
+        form = await read_form(who.request, self.api.settings.max_body_bytes)
         sent = form.get("csrf")
         if not isinstance(sent, str) or not hmac.compare_digest(
             sent.encode(), who.session.csrf_token.encode()
         ):
-            raise Forbidden
+            raise FORBIDDEN
         return form
 
     async def call(self, who: SignedIn, method: str, path: str, **kwargs: Any) -> ApiAnswer:

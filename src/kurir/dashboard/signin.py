@@ -11,12 +11,14 @@ from starlette.responses import RedirectResponse, Response
 
 from kurir.clock import now_ms
 from kurir.dashboard.core import (
+    FORBIDDEN,
     SESSION_COOKIE,
     SESSION_LIFETIME_MS,
     SIGNIN_COOKIE,
     Dashboard,
     SignedIn,
     new_token,
+    read_form,
     set_cookie,
 )
 from kurir.domain.keys import hash_api_key, parse_authorization
@@ -34,16 +36,12 @@ async def home(dash: Dashboard, request: Request) -> Response:
 
 
 async def sign_in(dash: Dashboard, request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request, dash.api.settings.max_body_bytes)
     sent, expected = form.get("csrf"), request.cookies.get(SIGNIN_COOKIE)
     if not (
         isinstance(sent, str) and expected and hmac.compare_digest(sent.encode(), expected.encode())
     ):
-        return dash.html(
-            "refused.html",
-            403,
-            reason="The sign-in form was sent without its security token; reload and try again.",
-        )
+        raise FORBIDDEN
     raw = form.get("key")
     key = parse_authorization(raw) if isinstance(raw, str) else None
     token = new_token()
