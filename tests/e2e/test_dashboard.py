@@ -260,6 +260,34 @@ def test_pairing_a_whatsapp_web_device_by_qr_code(site: Site, context: BrowserCo
     expect(page.locator("#pair-done")).to_be_visible()
     expect(page.locator("#pair-state")).to_have_text("connected")
 
+    # By pairing code: the page shows the code to type on the phone.
+    page.goto(site.url("/dashboard/devices"))
+    page.fill("#add-device input[name=phone]", "628122222223")
+    page.select_option("select[name=transport]", "whatsapp-web")
+    page.fill("#add-device input[name=device]", "wa-code")
+    page.click("#add-device button")
+    by_code = page.locator("[data-device=wa-code]")
+    other_phone = site.world.phone("wa-code")
+
+    def code_unpaired() -> bool:
+        page.reload()
+        return "unpaired" in by_code.inner_text()
+
+    wait_for(code_unpaired, within=30, what="a worker to take the second device")
+    by_code.locator("button:has-text('Pair by code')").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/devices/wa-code/pair$"))
+    shown = page.locator("#pair-code")
+    expect(shown).to_have_text(re.compile(r"\S+"))
+    typed = shown.inner_text().strip()
+    assert typed == other_phone.pair_code()
+    other_phone.scan(typed, phone="628122222223")
+    expect(page.locator("#pair-done")).to_be_visible()
+
+    # Disconnecting unlinks the first.
+    page.goto(site.url("/dashboard/devices"))
+    card.locator("button:has-text('Disconnect')").click()
+    expect(page.locator(".notice")).to_contain_text("device wa-ui unlinked")
+
 
 def test_a_second_account_sees_none_of_the_first(site: Site, browser: Browser) -> None:
     first = browser.new_context()
