@@ -317,6 +317,15 @@ def test_a_second_account_sees_none_of_the_first(site: Site, browser: Browser) -
     expect(page.locator(".notice.error")).to_contain_text("not found")
     page.goto(site.url(f"/dashboard/messages?device={site.tenant.device_id}"))
     expect(page.locator(".notice.error")).to_contain_text("not found")
+    # Filters are checked as the API checks them, and named when wrong.
+    for query, complaint in [
+        ("status=lost", "status must be one of"),
+        ("kind=sticker", "kind must be one of"),
+        ("from=yesterday", "from must be a date and time"),
+        ("before=x", "before must be a cursor"),
+    ]:
+        page.goto(site.url(f"/dashboard/messages?{query}"))
+        expect(page.locator(".notice.error")).to_contain_text(complaint)
     second.close()
 
 

@@ -24,6 +24,7 @@ SANDBOX = "sandbox"
 #: How far back a chat reads: a sandbox is for trying flows, not for archives.
 _RECENT = 200
 _SENT = ("sent", "delivered", "read")
+_MAX_DIGITS = 9
 
 
 async def phone_page(dash: Dashboard, who: SignedIn) -> Response:
@@ -80,7 +81,9 @@ async def reply(dash: Dashboard, who: SignedIn) -> Response:
     body: dict[str, Any] = {"phone": phone}
     if form.get("button"):
         button = str(form.get("button"))
-        body["button"] = int(button) if button.isascii() and button.isdigit() else button
+        # A position as the number it is; anything longer is a label for the API to refuse.
+        position = button.isascii() and button.isdigit() and len(button) <= _MAX_DIGITS
+        body["button"] = int(button) if position else button
     else:
         body["text"] = str(form.get("text", ""))
     answer = await dash.call(who, "POST", f"/sandbox/{device}/reply", body=body)
