@@ -26,7 +26,7 @@ from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
 from kurir.domain.devices import DeviceProfile, check_device_id
 from kurir.domain.errors import ValidationError
-from kurir.domain.keys import new_api_key
+from kurir.domain.keys import MAX_KEY_LABEL, new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.sealing import secret_box
 from kurir.store import DATABASE_ERRORS, Store, accounts, reading
@@ -41,10 +41,6 @@ from kurir.transports import (
     transport_names,
 )
 from kurir.transports.registry import transport_class
-
-#: The width of the column it lands in (tables.py): checked here, because
-#: SQLite would store a longer value silently and PostgreSQL would fail loudly.
-_MAX_LABEL = 100
 
 #: What opening a database that cannot be used raises (asyncpg: OSError when nobody answers).
 _OPEN_ERRORS: tuple[type[Exception], ...] = (*DATABASE_ERRORS, OSError)
@@ -378,8 +374,8 @@ async def _accounts_list(store: Store, _args: argparse.Namespace) -> None:
 
 async def _keys_create(store: Store, args: argparse.Namespace) -> None:
     account = await _account(store, args.account)
-    if len(args.label) > _MAX_LABEL:
-        raise CommandError(f"a key label is at most {_MAX_LABEL} characters")
+    if len(args.label) > MAX_KEY_LABEL:
+        raise CommandError(f"a key label is at most {MAX_KEY_LABEL} characters")
     key = new_api_key()
     created = await store.write(
         accounts.create_api_key,

@@ -18,6 +18,7 @@ from kurir.api.errors import EXCEPTION_HANDLERS, error_response_for, internal_er
 from kurir.api.routes import Routes, SendKind, send_kinds
 from kurir.api.webhooks import WebhookRoutes
 from kurir.config import Settings
+from kurir.dashboard import dashboard_routes
 from kurir.store import Store
 from kurir.transports import all_transports
 
@@ -32,6 +33,8 @@ def create_app(
     routes = Routes(api)
     webhooks = WebhookRoutes(api)
     sends = {path: _bound(routes.send, endpoint) for path, endpoint in send_kinds(settings).items()}
+    # The dashboard calls this same application in process, once it is built.
+    built: list[ASGIApp] = []
 
     @contextlib.asynccontextmanager
     async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -75,6 +78,8 @@ def create_app(
             *ContactRoutes(api).routes(),
             Route("/healthz", routes.health, methods=["GET"]),
             *documentation_routes(),
+            # The dashboard, at / (its pages under /dashboard).
+            *dashboard_routes(api, lambda: built[0]),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[Middleware(InternalErrors)],
@@ -82,7 +87,8 @@ def create_app(
     )
     # "/send/button/" is a typo to report, not a 307 a POST client may not follow.
     app.router.redirect_slashes = False
-    return SendFastPath(app, sends)
+    built.append(SendFastPath(app, sends))
+    return built[0]
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -4,6 +4,8 @@ import hashlib
 import hmac
 import secrets
 
+from kurir.domain.errors import ValidationError
+
 KEY_PREFIX = "kr_"
 
 
@@ -39,3 +41,16 @@ def parse_authorization(header: str | None) -> str | None:
     if value[:7].lower() == "bearer ":
         value = value[7:].strip()
     return value or None
+
+
+#: The width of a label's column: checked before storing, because SQLite
+#: would store a longer value silently and PostgreSQL would fail loudly.
+MAX_KEY_LABEL = 100
+
+
+def check_key_label(label: str) -> str:
+    """``label`` trimmed, or ValidationError if it is longer than its column."""
+    label = label.strip()
+    if len(label) > MAX_KEY_LABEL:
+        raise ValidationError(f"a key label is at most {MAX_KEY_LABEL} characters")
+    return label

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from kurir.domain.events import DeliveryStatus
 from kurir.store.deliveries import endpoint_id_of
-from kurir.store.tables import events, webhook_attempts, webhook_deliveries
+from kurir.store.tables import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 from kurir.store.webhook_records import AttemptView, DeliveryView
 
 #: The largest part of a log cursor; times and row ids are far below it.
@@ -106,6 +106,28 @@ def get_delivery(
     if row is None:
         return None
     return _delivery(row, _attempts(connection, [row.id]).get(row.id, ()))
+
+
+def deliveries_of_message(
+    connection: Connection, message_id: str, *, account_id: int
+) -> list[tuple[str, DeliveryView]]:
+    """The deliveries of the events about the account's message, oldest first, by endpoint.
+
+    Each is ``(endpoint's public id, delivery)``; events name their message
+    (an indexed column), so this reads no other message's events.
+    """
+    rows = connection.execute(
+        sa.select(webhook_endpoints.c.public_id.label("endpoint"), *_DELIVERY_COLUMNS)
+        .select_from(
+            _WITH_EVENT.join(
+                webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id
+            )
+        )
+        .where(events.c.message_id == message_id, events.c.account_id == account_id)
+        .order_by(webhook_deliveries.c.event_at, webhook_deliveries.c.id)
+    ).all()
+    attempts = _attempts(connection, [row.id for row in rows])
+    return [(row.endpoint, _delivery(row, attempts.get(row.id, ()))) for row in rows]
 
 
 def _attempts(

@@ -16,7 +16,16 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from kurir.domain.events import DeliveryStatus, WebhookEvent, new_delivery_id, new_event_id, payload
+from kurir.domain.events import (
+    DeliveryStatus,
+    MessageReceivedEvent,
+    MessageReplyEvent,
+    MessageStatusEvent,
+    WebhookEvent,
+    new_delivery_id,
+    new_event_id,
+    payload,
+)
 from kurir.store.deliveries import announce_due_deliveries, deadline_ms_of
 from kurir.store.tables import events, webhook_deliveries, webhook_endpoints
 
@@ -83,6 +92,7 @@ def record_events(
                 "type": new.event.event,
                 "body": payload(new.event).decode(),
                 "created_at": new.event.at,
+                "message_id": _message_of(new.event),
             }
             for new, _ in wanted
         ],
@@ -107,6 +117,15 @@ def record_events(
     # Wake-ups: callers are every kind of write, and none need know.
     announce_due_deliveries(connection)
     return len(rows)
+
+
+def _message_of(event: WebhookEvent) -> str | None:
+    """Kurir's message the event is about, for that message's page (see tables.events)."""
+    if isinstance(event, MessageStatusEvent | MessageReplyEvent):
+        return event.message_id
+    if isinstance(event, MessageReceivedEvent):
+        return event.related_message_id  # the one it quotes; its own id is the provider's
+    return None
 
 
 def _subscribers(connection: Connection, account_ids: set[int]) -> list[_Subscriber]:

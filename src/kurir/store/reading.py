@@ -10,7 +10,7 @@ from kurir.store.records import (
 )
 from kurir.store.tables import broadcasts, devices, messages
 
-_VIEW_COLUMNS = (
+VIEW_COLUMNS = (
     messages.c.message_id,
     devices.c.public_id.label("device"),
     devices.c.phone.label("device_phone"),
@@ -43,7 +43,7 @@ def get_message(
 ) -> MessageView | None:
     """The message, if it exists and (when ``account_id`` is given) that account owns it."""
     query = (
-        sa.select(*_VIEW_COLUMNS)
+        sa.select(*VIEW_COLUMNS)
         .select_from(_WITH_DEVICE)
         .where(messages.c.message_id == message_id)
     )
@@ -84,7 +84,7 @@ def list_messages(
     (other rows in it, a concurrent insert's, are passed over).
     """
     query = (
-        sa.select(messages.c.id.label("cursor"), *_VIEW_COLUMNS)
+        sa.select(messages.c.id.label("cursor"), *VIEW_COLUMNS)
         .select_from(_WITH_DEVICE)
         .where(messages.c.account_id == account_id)
         .order_by(messages.c.id.desc())

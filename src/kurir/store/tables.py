@@ -96,10 +96,16 @@ messages = sa.Table(
     sa.Column("failed_at", sa.BigInteger, nullable=True),
     sa.Column("cancelled_at", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("account_id", "idempotency_key"),
+    # The dashboard's and GET /messages' lists, newest first: an account's
+    # messages, a device's, and an account's to one recipient. Each costs the
+    # accept path an index entry; without them a filtered page of a large
+    # table reads every row.
+    sa.Index(None, "account_id", "id"),
+    sa.Index(None, "device_id", "id"),
+    sa.Index(None, "account_id", "recipient", "id"),
     # The queue: per status, each device's messages in claim order. A claim
     # reads a device's due ones from the head of its range, however many wait
-    # behind. Every index here but the next is paid for on the accept path, so
-    # there is no other.
+    # behind.
     sa.Index(None, "status", "device_id", "due_at", "id"),
     # A provider's status report names the message by the provider's id. A
     # message has none until it is sent, and the index holds only those that
@@ -211,6 +217,15 @@ events = sa.Table(
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # The message the event is about, if any: a message's page lists the
+    # deliveries it caused. Partial, so events of no message cost nothing.
+    sa.Column("message_id", sa.Text, nullable=True),
+    sa.Index(
+        None,
+        "message_id",
+        sqlite_where=sa.text("message_id IS NOT NULL"),
+        postgresql_where=sa.text("message_id IS NOT NULL"),
+    ),
 )
 
 # The outbox: one row per (event, endpoint), written in the transaction that
@@ -356,4 +371,21 @@ opt_outs = sa.Table(
     sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), primary_key=True),
     sa.Column("phone", sa.String(20), primary_key=True),
     sa.Column("opted_out_at", sa.BigInteger, nullable=False),
+)
+
+
+# -- dashboard -------------------------------------------------------------------
+
+# A signed-in browser: the cookie holds a token, this row its hash. The session
+# lives only while the key it was opened with does (revoking it ends them).
+dashboard_sessions = sa.Table(
+    "dashboard_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("api_key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
 )
