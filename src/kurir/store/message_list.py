@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.domain.content import MessageKind
-from kurir.store.reading import VIEW_COLUMNS
+from kurir.store.reading import VIEW_COLUMNS, VIEW_FROM
 from kurir.store.records import MessageView
-from kurir.store.tables import devices, messages
+from kurir.store.tables import messages
 
 
 class MessageFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,7 +40,7 @@ def filtered_messages(
     """The page: ``(cursor, message)`` pairs; the last cursor is ``before`` of the next."""
     query = (
         sa.select(messages.c.id.label("cursor"), *VIEW_COLUMNS)
-        .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
+        .select_from(VIEW_FROM)
         .where(messages.c.account_id == account_id)
         .order_by(messages.c.id.desc())
         .limit(limit)

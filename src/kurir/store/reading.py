@@ -33,7 +33,8 @@ VIEW_COLUMNS = (
     broadcasts.c.public_id.label("broadcast"),
 )
 #: A message with its device, and its broadcast if it has one.
-_WITH_DEVICE = messages.join(devices, devices.c.id == messages.c.device_id).outerjoin(
+#: What VIEW_COLUMNS are read from.
+VIEW_FROM = messages.join(devices, devices.c.id == messages.c.device_id).outerjoin(
     broadcasts, broadcasts.c.id == messages.c.broadcast_id
 )
 
@@ -43,9 +44,7 @@ def get_message(
 ) -> MessageView | None:
     """The message, if it exists and (when ``account_id`` is given) that account owns it."""
     query = (
-        sa.select(*VIEW_COLUMNS)
-        .select_from(_WITH_DEVICE)
-        .where(messages.c.message_id == message_id)
+        sa.select(*VIEW_COLUMNS).select_from(VIEW_FROM).where(messages.c.message_id == message_id)
     )
     if account_id is not None:
         query = query.where(messages.c.account_id == account_id)
@@ -85,7 +84,7 @@ def list_messages(
     """
     query = (
         sa.select(messages.c.id.label("cursor"), *VIEW_COLUMNS)
-        .select_from(_WITH_DEVICE)
+        .select_from(VIEW_FROM)
         .where(messages.c.account_id == account_id)
         .order_by(messages.c.id.desc())
         .limit(limit)
