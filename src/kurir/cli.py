@@ -286,11 +286,9 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    import logging
+    from kurir.logs import configure_logging
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(level=settings.log_level, json=settings.log_format == "json")
 
 
 AdminCommand = Callable[[Store, argparse.Namespace], Awaitable[None]]

@@ -10,7 +10,7 @@ from kurir.store.records import (
 )
 from kurir.store.tables import devices, messages
 
-_VIEW_COLUMNS = (
+VIEW_COLUMNS = (
     messages.c.message_id,
     devices.c.public_id.label("device"),
     devices.c.phone.label("device_phone"),
@@ -38,7 +38,7 @@ def get_message(
 ) -> MessageView | None:
     """The message, if it exists and (when ``account_id`` is given) that account owns it."""
     query = (
-        sa.select(*_VIEW_COLUMNS)
+        sa.select(*VIEW_COLUMNS)
         .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
         .where(messages.c.message_id == message_id)
     )
@@ -61,40 +61,3 @@ def message_ids_by_provider_id(
         )
     )
     return {row.provider_message_id: row.message_id for row in rows}
-
-
-def list_messages(
-    connection: Connection,
-    *,
-    account_id: int,
-    limit: int,
-    before: int | None = None,
-    broadcast: tuple[int, int, int] | None = None,
-) -> list[tuple[int, MessageView]]:
-    """The account's messages (of one broadcast, if given), newest first, with their cursors.
-
-    ``before`` is the last page's cursor (the row id). ``broadcast`` is its
-    id and the row ids of its first and last message: its messages were
-    inserted together, so they are read from that range of the primary key
-    (other rows in it, a concurrent insert's, are passed over).
-    """
-    query = (
-        sa.select(messages.c.id.label("cursor"), *_VIEW_COLUMNS)
-        .select_from(messages.join(devices, devices.c.id == messages.c.device_id))
-        .where(messages.c.account_id == account_id)
-        .order_by(messages.c.id.desc())
-        .limit(limit)
-    )
-    if broadcast is not None:
-        broadcast_id, first, last = broadcast
-        query = query.where(
-            messages.c.id.between(first, last), messages.c.broadcast_id == broadcast_id
-        )
-    if before is not None:
-        query = query.where(messages.c.id < before)
-    found = []
-    for row in connection.execute(query):
-        values = row._asdict()
-        cursor = values.pop("cursor")
-        found.append((int(cursor), MessageView(**values)))
-    return found
