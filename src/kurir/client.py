@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from kurir.api.broadcast_types import MessageListResponse
 from kurir.api.types import (
     CancelResponse,
     DeviceData,
@@ -104,6 +105,25 @@ class InboundQuery(TypedDict, total=False):
     device: str | None
 
 
+class MessageQuery(TypedDict, total=False):
+    """The arguments of ``list_messages``: filters (each given must match) and paging."""
+
+    device: str | None
+    #: scheduled, queued, sending, sent, delivered, read, failed or cancelled.
+    status: str | None
+    #: A phone number, in any notation.
+    recipient: str | None
+    #: text, media, button or template.
+    kind: str | None
+    #: Accepted at or after, and before: Unix seconds or ISO 8601.
+    since: str | int | None
+    until: str | int | None
+    broadcast: str | None
+    limit: int | None
+    #: The previous page's ``next_cursor``.
+    before: str | None
+
+
 class WebhookChanges(TypedDict, total=False):
     """The arguments of ``update_webhook``: each one given is changed, the others are not."""
 
@@ -160,6 +180,11 @@ def _message(method: str, message_id: str, answer: type[Answer]) -> _Request[Ans
 def _inbound(query: InboundQuery) -> _Request[InboundListResponse]:
     params = {name: value for name, value in query.items() if value is not None}
     return _Request("GET", "/messages/inbound", InboundListResponse, {"params": params})
+
+
+def _messages(query: MessageQuery) -> _Request[MessageListResponse]:
+    params = {name: value for name, value in query.items() if value is not None}
+    return _Request("GET", "/messages", MessageListResponse, {"params": params})
 
 
 _DEVICES = _Request("GET", "/device/list", DeviceListResponse)
@@ -291,6 +316,10 @@ class Client:
         """What recipients sent the account's devices, newest first, a page at a time."""
         return self._call(_inbound(query))
 
+    def list_messages(self, **query: Unpack[MessageQuery]) -> MessageListResponse:
+        """The account's messages, newest first, a page at a time; keyword filters narrow it."""
+        return self._call(_messages(query))
+
     def create_webhook(
         self, url: str, events: Sequence[str], devices: Sequence[str] | None = None
     ) -> WebhookSecretData:
@@ -397,6 +426,9 @@ class AsyncClient:
 
     async def list_inbound(self, **query: Unpack[InboundQuery]) -> InboundListResponse:
         return await self._call(_inbound(query))
+
+    async def list_messages(self, **query: Unpack[MessageQuery]) -> MessageListResponse:
+        return await self._call(_messages(query))
 
     async def create_webhook(
         self, url: str, events: Sequence[str], devices: Sequence[str] | None = None
