@@ -75,7 +75,10 @@ class Receiver:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app, lifespan="off", log_level="warning", access_log=False)
+        # asgi3 named: uvicorn 0.54 takes a bound coroutine method for an ASGI2 app.
+        config = uvicorn.Config(
+            self._app, lifespan="off", log_level="warning", access_log=False, interface="asgi3"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True

@@ -28,9 +28,9 @@ def state_label(state: str | None, *, held: bool) -> str:
     """A device's state as a label: few values, and no error text (it may name anything)."""
     if not held:
         return "idle"
-    if not state:
-        return "unknown"
-    return state.split(":", 1)[0].strip().lower()[:32] or "unknown"
+    if not state:  # held, and nothing reported: as GET /device/list shows it
+        return "connected"
+    return state.split(":", 1)[0].strip().lower()[:32] or "connected"
 
 
 def read_gauges(connection: Connection, *, now: int, worker_lease_ms: int) -> Gauges:
