@@ -1,4 +1,4 @@
-"""``kurir doctor`` against a healthy installation and broken ones: what it finds, and its exit code."""
+"""``kurir doctor`` on a healthy installation and on broken ones: what it finds, its exit code."""
 
 from pathlib import Path
 
