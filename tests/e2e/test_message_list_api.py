@@ -49,7 +49,7 @@ def test_each_filter_narrows_the_list_newest_first(
     now = int(time.time())
     with shared_server.client(owner.api_key) as http:
 
-        def listed(**params: object) -> list[str]:
+        def listed(**params: str | int) -> list[str]:
             return ids(http.get("/messages", params=params))
 
         assert listed() == [scheduled, button, text]
@@ -85,7 +85,7 @@ def test_bad_filters_are_named_and_another_accounts_things_are_not_found(
     owner = tenant[0]
     with shared_server.client(owner.api_key) as http:
 
-        def refused(code: int, message: str, **params: object) -> None:
+        def refused(code: int, message: str, **params: str | int) -> None:
             assert_error(http.get("/messages", params=params), code, message)
 
         refused(
