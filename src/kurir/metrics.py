@@ -13,6 +13,7 @@ process shows the same queue.
 """
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from starlette.routing import Route
 from kurir.clock import now_ms
 from kurir.store import Store
 from kurir.store.gauges import WAITING, Gauges, read_gauges
+
+log = logging.getLogger("kurir.metrics")
 
 #: How long a scrape's database reads are reused by the next scrapes.
 GAUGE_TTL_S = 2.0
@@ -58,7 +61,7 @@ class Histograms:
         )
         self.send_latency = Histogram(
             "kurir_send_latency_seconds",
-            "How long one send attempt took, media fetch included, by its outcome",
+            "How long one send attempt took, media fetch included, by transport",
             ["transport"],
             buckets=_LATENCY_BUCKETS,
             registry=registry,
@@ -146,9 +149,13 @@ class Metrics:
         async with self._reading:  # one read for concurrent scrapes
             if time.monotonic() - self._read_at < GAUGE_TTL_S:
                 return
-            self._collector.gauges = await store.read(
-                read_gauges, now=now_ms(), worker_lease_ms=worker_lease_ms
-            )
+            try:
+                self._collector.gauges = await store.read(
+                    read_gauges, now=now_ms(), worker_lease_ms=worker_lease_ms
+                )
+            except Exception as error:  # the counters are still worth serving
+                log.warning("metrics: the gauges could not be read (%s)", type(error).__name__)
+                self._collector.gauges = None  # absent, rather than stale
             self._read_at = time.monotonic()
 
     def app(self, store: Store, *, worker_lease_ms: int) -> Starlette:
