@@ -208,7 +208,7 @@ class BroadcastRoutes:
             api.auth.forget_device(device.public_id)
             raise ApiError(404, f"device {device.public_id!r} not found")
         api.store.announce_new_messages({device.id})
-        METRICS.counts.accepted[kind] += len(built.messages)
+        METRICS.counts.accepted[str(kind)] += len(built.messages)
         return ok(_created(created))
 
     async def _build(self, given: BuildInput) -> Built:

@@ -186,8 +186,8 @@ class Routes:
                 "Idempotency-Key was already used for a different request "
                 f"(message {result.message_id})",
             )
-        if not result.replayed:
-            _ACCEPTED[endpoint.kind] += 1
+        if not result.replayed:  # by the kind's plain str: an enum member hashes in Python
+            _ACCEPTED[str(endpoint.kind)] += 1
         return ok(
             SendResponse(message_id=result.message_id, from_=device.phone, to=result.recipient)
         )
