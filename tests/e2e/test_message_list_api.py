@@ -110,6 +110,11 @@ def test_bad_filters_are_named_and_another_accounts_things_are_not_found(
             state="x",
         )
         refused(422, "limit must be a whole number from 1 to 500", limit=0)
+        assert_error(
+            http.get("/messages?status=sent&status=failed"),
+            422,
+            "status is given more than once",
+        )
         # The shared server's own account's device, and a broadcast of nobody's.
         refused(
             404, f"device '{shared_server.device_id}' not found", device=shared_server.device_id

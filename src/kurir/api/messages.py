@@ -55,6 +55,9 @@ class MessageListRoutes:
                 f"unknown query parameter {unknown[0][:40]!r}; the filters are "
                 + ", ".join(FILTERS)
             )
+        repeated = [name for name in FILTERS if len(params.getlist(name)) > 1]
+        if repeated:  # one value each: a list of several would be a silent guess
+            raise ValidationError(f"{repeated[0]} is given more than once")
         limit = query_limit(request)
         before = query_cursor(request)
         where = await self._filter(account_id, {k: v for k, v in params.items() if v})
