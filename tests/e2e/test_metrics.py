@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.contract import accepted_id, send, send_text, wait_for_status
 from tests.e2e.kurir_cli import jakarta_schedule, run_kurir, succeeded, wait_until
-from tests.support.databases import DATABASE_KINDS, database_of_kind
+from tests.support.databases import DATABASE_KINDS, database_of_kind, sqlite_url
 from tests.support.receiver import Receiver
 from tests.support.server import KurirProcess, free_port
 
@@ -121,3 +121,34 @@ def test_a_failed_attempt_is_counted_as_a_retry(server: KurirProcess) -> None:
     samples = scrape(server)
     assert value(samples, "kurir_sends_total", transport="sandbox", outcome="retry") == 1
     assert value(samples, "kurir_sends_total", transport="sandbox", outcome="sent") == 1
+
+
+def test_an_api_process_and_a_worker_each_serve_their_own(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    api = KurirProcess(
+        url, tmp_path, args=("--no-dispatch",), env={"KURIR_METRICS_PORT": str(free_port())}
+    ).start()
+    worker = KurirProcess(
+        url, tmp_path, command="worker", env={"KURIR_METRICS_PORT": str(free_port())}
+    )
+    try:
+        worker.start()
+        with api.client() as http:
+            message_id = accepted_id(send_text(http, api.device_id))
+            wait_for_status(http, message_id, "delivered")
+        wait_until(
+            lambda: (
+                value(scrape(worker), "kurir_sends_total", transport="sandbox", outcome="sent") == 1
+            ),
+            within=30,
+            what="the worker's send in its metrics",
+        )
+        at_api, at_worker = scrape(api), scrape(worker)
+        assert value(at_api, "kurir_messages_accepted_total", kind="text") == 1
+        assert value(at_api, "kurir_sends_total", transport="sandbox", outcome="sent") == 0
+        assert value(at_worker, "kurir_messages_accepted_total", kind="text") == 0
+        # The gauges read the shared database: both see the one worker.
+        assert value(at_api, "kurir_workers") == value(at_worker, "kurir_workers") == 1
+    finally:
+        worker.stop()
+        api.stop()
