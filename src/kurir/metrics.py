@@ -143,10 +143,9 @@ class Metrics:
         self.registry.register(self._collector)
         ProcessCollector(registry=self.registry)
         self._read_at = -GAUGE_TTL_S
-        self._reading = asyncio.Lock()
 
-    async def _refresh(self, store: Store, worker_lease_ms: int) -> None:
-        async with self._reading:  # one read for concurrent scrapes
+    async def _refresh(self, store: Store, worker_lease_ms: int, reading: asyncio.Lock) -> None:
+        async with reading:  # one read for concurrent scrapes
             if time.monotonic() - self._read_at < GAUGE_TTL_S:
                 return
             try:
@@ -160,9 +159,10 @@ class Metrics:
 
     def app(self, store: Store, *, worker_lease_ms: int) -> Starlette:
         """``GET /metrics`` in Prometheus's text format, alone on its own port."""
+        reading = asyncio.Lock()  # the app's own: a lock is bound to the loop that first uses it
 
         async def scrape(_request: Request) -> Response:
-            await self._refresh(store, worker_lease_ms)
+            await self._refresh(store, worker_lease_ms, reading)
             return Response(
                 generate_latest(self.registry),
                 media_type="text/plain; version=0.0.4; charset=utf-8",
