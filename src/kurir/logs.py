@@ -61,17 +61,20 @@ class JsonFormatter(logging.Formatter):
 
 
 class _TextSubjects(logging.Formatter):
-    """Plain lines, with what they are about appended as ``key=value``."""
+    """Plain lines, with what they are about appended as ``key=value`` unless they say it."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
+        said = record.getMessage()
         context = _context.get() or {}
         about = []
         for subject in SUBJECTS:
             value = getattr(record, subject, None)
             if value is None:
                 value = context.get(subject)
-            if value is not None:
+            # An id the message already holds is not repeated (a short value
+            # such as an account number may be in it by chance, so it is).
+            if value is not None and not (len(str(value)) >= 8 and str(value) in said):
                 about.append(f"{subject}={value}")
         if not about:
             return text
