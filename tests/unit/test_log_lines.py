@@ -52,8 +52,8 @@ def test_json_lines_carry_the_subjects_and_tracebacks_as_fields(
         "dev-1",
         7,
     )
-    assert first["level"] == "warning" and first["logger"] == "kurir.test"
-    assert inner["device"] == "dev-2" and inner["message_id"] == "3EB0AAAAAAAAAAAAAAAA"
+    assert (first["level"], first["logger"]) == ("warning", "kurir.test")
+    assert (inner["device"], inner["message_id"]) == ("dev-2", "3EB0AAAAAAAAAAAAAAAA")
     assert error["request_id"] == "abcdef0123456789"
     assert not {"message_id", "device", "account"} & set(nothing)
     assert "ValueError: boom" in failed["exception"]
