@@ -286,10 +286,13 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _worker(_args: argparse.Namespace, settings: Settings) -> None:
-    from kurir.server import work
+    from kurir.server import ListenError, work
 
     _configure_logging(settings)
-    run_event_loop(work(settings))
+    try:
+        run_event_loop(work(settings))
+    except ListenError as error:  # the metrics port
+        raise CommandError(str(error)) from None
 
 
 def _doctor(_args: argparse.Namespace, _settings: Settings) -> None:

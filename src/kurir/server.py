@@ -195,7 +195,11 @@ async def serving_metrics(
 async def serve(settings: Settings) -> None:
     """The API on ``host:port``; with ``settings.dispatch`` also the dispatcher."""
     sock = listen(settings.host, settings.port)
-    metrics_sock = listen_for_metrics(settings)
+    try:
+        metrics_sock = listen_for_metrics(settings)
+    except ListenError:
+        sock.close()
+        raise
     await upgrade_to_head_async(settings.database_url)
     store = open_store(settings)
     await bootstrap(store, settings, sys.stdout)

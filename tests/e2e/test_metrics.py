@@ -1,5 +1,6 @@
 """``/metrics`` of a real ``kurir serve``, on its own port, read with Prometheus's own parser."""
 
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -152,3 +153,21 @@ def test_an_api_process_and_a_worker_each_serve_their_own(tmp_path: Path) -> Non
     finally:
         worker.stop()
         api.stop()
+
+
+def test_a_taken_metrics_port_stops_the_start_with_its_reason(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("serve", "worker"):
+            result = run_kurir(
+                command,
+                database_url=sqlite_url(tmp_path),
+                env={"KURIR_METRICS_PORT": str(port), "KURIR_PORT": str(free_port())},
+            )
+            assert result.returncode == 2, result.stderr
+            assert f"kurir: cannot listen on 127.0.0.1:{port}: Address already in use" in (
+                result.stderr
+            )
+            assert "Traceback" not in result.stderr
