@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from kurir.api.types import SendResponse
 from kurir.cli_broadcasts import add_broadcast_commands
 from kurir.cli_webhooks import add_webhook_commands
-from kurir.client import Client, KurirError
+from kurir.client import Client, KurirError, MessageQuery
 from kurir.clock import now_ms, to_datetime
 from kurir.config import Settings, SettingsError, load_settings
 from kurir.domain.devices import DeviceProfile, check_device_id
@@ -62,6 +62,10 @@ class CommandError(Exception):
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.run is _doctor:  # it reports broken settings rather than stopping at them
+        from kurir.doctor import run_doctor
+
+        sys.exit(run_doctor(args.database_url))
     try:
         settings = load_settings(database_url=getattr(args, "database_url", None))
         args.run(args, settings)
@@ -101,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-dispatch", action="store_true", help="serve the API only")
     command("worker", _worker, "run the dispatcher alone")
     command("migrate", _migrate, "bring the database to the current schema")
+    command(
+        "doctor",
+        _doctor,
+        "check the settings, the database, the devices and the webhook endpoints; "
+        "say what to fix (exit code 1 when something needs fixing)",
+    )
 
     accounts_cmd = commands.add_parser("accounts", help="manage accounts").add_subparsers(
         required=True, metavar="ACTION"
@@ -180,6 +190,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = messages_cmd.add_parser("show", help="show a message and its life so far")
     sub.add_argument("message_id")
     sub.set_defaults(run=_admin(_messages_show))
+    sub = messages_cmd.add_parser(
+        "list",
+        parents=[server_flags],
+        help="list the account's messages, newest first, through the HTTP API",
+    )
+    for flag in ("device", "status", "recipient", "kind", "since", "until", "broadcast"):
+        sub.add_argument(f"--{flag}", help="only messages with this " + flag)
+    sub.add_argument("--limit", type=int, help="messages per page (1 to 500, 50 by default)")
+    sub.add_argument("--before", help="the next_cursor of the previous page")
+    sub.set_defaults(run=_messages_list)
 
     # The flags every kind shares. A send's flags are named (their dest) after the client
     # method's arguments they fill: _send passes them on by name.
@@ -264,10 +284,17 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def _worker(_args: argparse.Namespace, settings: Settings) -> None:
-    from kurir.server import work
+    from kurir.server import ListenError, work
 
     _configure_logging(settings)
-    run_event_loop(work(settings))
+    try:
+        run_event_loop(work(settings))
+    except ListenError as error:  # the metrics port
+        raise CommandError(str(error)) from None
+
+
+def _doctor(_args: argparse.Namespace, _settings: Settings) -> None:
+    """Run by `main` itself, before the settings are loaded (see kurir.doctor)."""
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
@@ -284,11 +311,9 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    import logging
+    from kurir.logs import configure_logging
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(level=settings.log_level, json=settings.log_format == "json")
 
 
 AdminCommand = Callable[[Store, argparse.Namespace], Awaitable[None]]
@@ -512,6 +537,13 @@ async def _messages_show(store: Store, args: argparse.Namespace) -> None:
         raise CommandError(f"no message {args.message_id}")
     shown = msgspec.to_builtins(message_data(view, load_settings().zone))
     print(json.dumps(shown, indent=2, ensure_ascii=False))
+
+
+def _messages_list(args: argparse.Namespace, settings: Settings) -> None:
+    query = {name: getattr(args, name) for name in MessageQuery.__annotations__}
+    with _client(args, settings) as client:
+        page = client.list_messages(**query)
+    print(json.dumps(msgspec.to_builtins(page), ensure_ascii=False))
 
 
 #: What a send's namespace holds besides the client method's arguments.

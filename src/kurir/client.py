@@ -254,7 +254,7 @@ class Client:
         return self._call(calls.broadcast_action(broadcast_id, "cancel"))
 
     def list_messages(self, **query: Unpack[MessageQuery]) -> MessageListResponse:
-        """The account's messages (or one broadcast's), newest first, a page at a time."""
+        """The account's messages, newest first, a page at a time; keyword filters narrow it."""
         return self._call(calls.messages(query))
 
     def create_contacts(

@@ -292,8 +292,18 @@ class Page(TypedDict, total=False):
 
 
 class MessageQuery(Page, total=False):
-    """The arguments of ``list_messages``."""
+    """The arguments of ``list_messages``: filters (each given must match) and paging."""
 
+    device: str | None
+    #: scheduled, queued, sending, sent, delivered, read, failed or cancelled.
+    status: str | None
+    #: A phone number, in any notation.
+    recipient: str | None
+    #: text, media, button or template.
+    kind: str | None
+    #: Accepted at or after, and before: Unix seconds or ISO 8601.
+    since: str | int | None
+    until: str | int | None
     #: Only this broadcast's messages.
     broadcast: str | None
 

@@ -80,6 +80,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     bootstrap_device_id: str = ""
     bootstrap_device_phone: str = "628122222222"
     log_level: str = "info"
+    #: ``text`` (lines for people) or ``json`` (one object a line, for collectors).
+    log_format: str = "text"
+    #: Where ``/metrics`` is served; 0 (the default) serves none. Never the API's
+    #: port: the metrics are for the operator's scraper, not the public.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     # -- broadcasts and contacts
     #: The body limit of POST /broadcast/create alone: it carries many receivers, or a file.
     max_broadcast_bytes: int = 20 * 1024 * 1024
@@ -100,6 +106,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 #: send was a 500; a lease in milliseconds past 2^63 overflows the database).
 UPPER_BOUNDS: dict[str, int] = {
     "port": 65535,
+    "metrics_port": 65535,
     "database_pool_size": 1000,
     "schedule_horizon_days": 3650,
     "max_body_bytes": 16 * 1024 * 1024,
@@ -217,6 +224,12 @@ def _check(settings: Settings) -> None:
     for name, value in not_negative.items():
         if value < 0:
             raise SettingsError(f"KURIR_{name.upper()}: must be 0 or more")
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"KURIR_LOG_FORMAT: must be text or json, got {settings.log_format!r}")
+    if settings.metrics_port < 0:
+        raise SettingsError("KURIR_METRICS_PORT: must be 0 (off) or a port")
+    if settings.metrics_port and settings.metrics_port == settings.port:
+        raise SettingsError("KURIR_METRICS_PORT: must not be the API's port (KURIR_PORT)")
     if settings.max_broadcast_bytes <= 0:
         raise SettingsError("KURIR_MAX_BROADCAST_BYTES: must be greater than 0")
     if not opt_out_words(settings.opt_out_words):

@@ -9,7 +9,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import tzinfo
 from typing import TextIO
 
@@ -28,6 +28,7 @@ from kurir.domain.keys import new_api_key
 from kurir.domain.phone import normalise_phone
 from kurir.domain.retry import DeliveryRetryPolicy, RetryPolicy
 from kurir.http_guard import guarded_protocol
+from kurir.metrics import METRICS
 from kurir.sealing import secret_box
 from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head_async
@@ -151,9 +152,58 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def listen_for_metrics(settings: Settings) -> socket.socket | None:
+    """The metrics port's socket, taken with the API's (before the database), if one is set."""
+    if not settings.metrics_port:
+        return None
+    return listen(settings.metrics_host, settings.metrics_port)
+
+
+class _MetricsServer(uvicorn.Server):
+    """A second server in the process: the main one (or the worker) handles the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def serving_metrics(
+    sock: socket.socket | None, store: Store, settings: Settings
+) -> AsyncIterator[None]:
+    """``GET /metrics`` on its own socket while the block runs (nothing without a socket)."""
+    if sock is None:
+        yield
+        return
+    app = METRICS.app(store, worker_lease_ms=int(settings.device_lease_seconds * 1000))
+    server = _MetricsServer(
+        uvicorn.Config(
+            app,
+            log_level=settings.log_level,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            log_config=None,
+        )
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="metrics")
+    log.info("metrics on http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def serve(settings: Settings) -> None:
     """The API on ``host:port``; with ``settings.dispatch`` also the dispatcher."""
     sock = listen(settings.host, settings.port)
+    try:
+        metrics_sock = listen_for_metrics(settings)
+    except ListenError:
+        sock.close()
+        raise
     await upgrade_to_head_async(settings.database_url)
     store = open_store(settings)
     await bootstrap(store, settings, sys.stdout)
@@ -164,12 +214,16 @@ async def serve(settings: Settings) -> None:
         store.start()
         if dispatcher is None:
             try:
-                yield
+                async with serving_metrics(metrics_sock, store, settings):
+                    yield
             finally:
                 await store.close()
             return
         store.on_accepted(dispatcher.notice_new_messages)
-        async with _dispatching(store, dispatcher, settings.zone, delivery_settings(settings)):
+        async with (
+            _dispatching(store, dispatcher, settings.zone, delivery_settings(settings)),
+            serving_metrics(metrics_sock, store, settings),
+        ):
             yield
 
     app = create_app(store, settings, running())
@@ -181,6 +235,8 @@ async def serve(settings: Settings) -> None:
         log_level=settings.log_level,
         access_log=False,
         lifespan="on",
+        # In JSON, uvicorn's lines go through the root logger's JSON handler too.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         # Head deadline, connection ceiling and head limits (see kurir.http_guard).
         http=guarded_protocol(settings),
         server_header=False,
@@ -213,6 +269,7 @@ def _settle_garbage_collector() -> None:
 
 async def work(settings: Settings) -> None:
     """The dispatcher and the webhook deliverer alone, until SIGINT or SIGTERM."""
+    metrics_sock = listen_for_metrics(settings)
     await upgrade_to_head_async(settings.database_url)
     store = open_store(settings)
     # On SQLite nothing tells a lone worker of new messages or deliveries
@@ -226,7 +283,10 @@ async def work(settings: Settings) -> None:
         loop.add_signal_handler(signum, stopped.set)
     store.start()
     _settle_garbage_collector()
-    async with _dispatching(store, dispatcher, settings.zone, deliveries):
+    async with (
+        _dispatching(store, dispatcher, settings.zone, deliveries),
+        serving_metrics(metrics_sock, store, settings),
+    ):
         await stopped.wait()
 
 

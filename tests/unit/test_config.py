@@ -27,6 +27,8 @@ def test_defaults_without_any_variable() -> None:
     assert settings.webhook_concurrency == 4
     assert settings.webhook_timeout_seconds == 30
     assert (settings.webhook_retry_base_seconds, settings.webhook_retry_max_seconds) == (5, 3600)
+    assert settings.metrics_port == 0  # no metrics unless asked for
+    assert settings.log_format == "text"
 
 
 def test_reads_kurir_variables_and_converts_them() -> None:
@@ -105,6 +107,9 @@ def test_overrides_win_and_none_means_not_given() -> None:
         ("KURIR_WEBHOOK_TIMEOUT_SECONDS", "nan", "must be a number"),
         ("KURIR_WEBHOOK_RETRY_BASE_SECONDS", "0", "must be greater than 0"),
         ("KURIR_WEBHOOK_RETRY_MAX_SECONDS", "inf", "must be a number"),
+        ("KURIR_LOG_FORMAT", "xml", "must be text or json, got 'xml'"),
+        ("KURIR_METRICS_PORT", "-1", "must be 0 (off) or a port"),
+        ("KURIR_METRICS_PORT", "8080", "must not be the API's port (KURIR_PORT)"),
         (
             "KURIR_BOOTSTRAP_DEVICE_ID",
             "s/x",

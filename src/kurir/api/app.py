@@ -15,10 +15,12 @@ from kurir.api.contacts import ContactRoutes
 from kurir.api.context import ApiContext
 from kurir.api.docs import documentation_routes
 from kurir.api.errors import EXCEPTION_HANDLERS, error_response_for, internal_error
+from kurir.api.messages import MessageListRoutes
 from kurir.api.routes import Routes, SendKind, send_kinds
 from kurir.api.webhooks import WebhookRoutes
 from kurir.config import Settings
 from kurir.dashboard import dashboard_routes
+from kurir.metrics import METRICS
 from kurir.store import Store
 from kurir.transports import all_transports
 
@@ -76,6 +78,7 @@ def create_app(
             # Broadcasts and contacts.
             *BroadcastRoutes(api).routes(),
             *ContactRoutes(api).routes(),
+            *MessageListRoutes(api).routes(),
             Route("/healthz", routes.health, methods=["GET"]),
             *documentation_routes(),
             # The dashboard, at / (its pages under /dashboard).
@@ -92,6 +95,7 @@ def create_app(
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+_COUNTS = METRICS.counts
 
 
 class InternalErrors:
@@ -156,6 +160,10 @@ class SendFastPath:
     def __init__(self, app: Starlette, sends: dict[str, Handler]) -> None:
         self._app = app
         self._sends = sends
+        # Counted by template, not path: a path holds ids, one series each.
+        self._templates: dict[object, str] = {
+            route.endpoint: route.path for route in app.routes if isinstance(route, Route)
+        }
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -165,11 +173,32 @@ class SendFastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self._sends.get(scope["path"]) if scope["type"] == "http" else None
         if handler is None or scope["method"] != "POST":
-            await self._app(scope, receive, send)
+            await self._counted(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
             response = await handler(request)
         except Exception as error:  # mapped exactly as Starlette's handlers map it
             response = await error_response_for(request, error)
+        _COUNTS.requests[scope["path"], response.status_code] += 1
         await response(scope, receive, send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette's answer, counted by the template of the route that gave it."""
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        status = 500  # what the client gets if nothing is sent
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, sending)
+        finally:
+            # The router put the matched route's endpoint in the scope.
+            route = self._templates.get(scope.get("endpoint"), "unmatched")
+            _COUNTS.requests[route, status] += 1

@@ -47,6 +47,7 @@ from kurir.domain.inline_media import decode_inline_media
 from kurir.domain.schedule import parse_schedule
 from kurir.domain.spintax import parse_template
 from kurir.domain.text import check_text
+from kurir.metrics import METRICS
 from kurir.store import accounts, planning
 from kurir.store import broadcasts as store_broadcasts
 from kurir.store import contacts as store_contacts
@@ -206,6 +207,7 @@ class BroadcastRoutes:
             api.auth.forget_device(device.public_id)
             raise ApiError(404, f"device {device.public_id!r} not found")
         api.store.announce_new_messages({device.id})
+        METRICS.counts.accepted[str(kind)] += len(built.messages)
         return ok(_created(created))
 
     async def _build(self, given: BuildInput) -> Built:

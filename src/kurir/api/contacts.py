@@ -1,4 +1,4 @@
-"""Contacts (Alat WA's customers) and the list of an account's messages.
+"""Contacts (Alat WA's customers).
 
 ``POST /customer/create`` checks every customer before storing any, and
 reports the faulty ones all at once, as a broadcast does its receivers.
@@ -16,23 +16,19 @@ from kurir.api.broadcast_types import (
     CustomerData,
     CustomerDeletedResponse,
     CustomerListResponse,
-    MessageListResponse,
 )
 from kurir.api.context import ApiContext, ok
 from kurir.api.errors import ApiError
-from kurir.api.views import message_data
 from kurir.clock import now_ms
 from kurir.domain.contacts import MAX_NAME, MAX_OPTION, contact_text, group_name, yes_no
 from kurir.domain.errors import ValidationError
 from kurir.domain.receivers import Invalid, read_phone
-from kurir.store import broadcasts as store_broadcasts
 from kurir.store import contacts as store_contacts
-from kurir.store import reading
 from kurir.store.broadcast_records import NewContact
 
 
 class ContactRoutes:
-    """The contact and message-list handlers of one API process."""
+    """The contact handlers of one API process."""
 
     def __init__(self, api: ApiContext) -> None:
         self._api = api
@@ -42,7 +38,6 @@ class ContactRoutes:
             Route("/customer/create", self.create, methods=["POST"]),
             Route("/customer/list", self.list, methods=["GET"]),
             Route("/customer/{phone}", self.delete, methods=["DELETE"]),
-            Route("/messages", self.messages, methods=["GET"]),
         ]
 
     async def create(self, request: Request) -> Response:
@@ -141,34 +136,3 @@ class ContactRoutes:
         if deleted == 0:
             raise ApiError(404, f"customer {phone} not found")
         return ok(CustomerDeletedResponse(phone=phone, deleted=deleted))
-
-    async def messages(self, request: Request) -> Response:
-        """The account's messages, newest first; ``?broadcast=`` for one broadcast's."""
-        api = self._api
-        account_id = await api.account_id(request)
-        limit = query_limit(request)
-        before = query_cursor(request)
-        broadcast = None
-        raw_broadcast = request.query_params.get("broadcast")
-        if raw_broadcast:
-            found = await api.store.read(
-                store_broadcasts.get_broadcast, raw_broadcast[:64], account_id=account_id
-            )
-            if found is None:
-                raise ApiError(404, f"broadcast {raw_broadcast[:40]!r} not found")
-            assert found.first_message_pk is not None  # set when it was stored
-            assert found.last_message_pk is not None
-            broadcast = (found.id, found.first_message_pk, found.last_message_pk)
-        page = await api.store.read(
-            reading.list_messages,
-            account_id=account_id,
-            limit=limit,
-            before=before,
-            broadcast=broadcast,
-        )
-        return ok(
-            MessageListResponse(
-                data=[message_data(view, api.zone) for _, view in page],
-                next_cursor=str(page[-1][0]) if len(page) == limit else None,
-            )
-        )

@@ -87,6 +87,7 @@ async def internal_error(request: Request, error: Exception) -> Response:
         request.method,
         request.url.path[:200],
         exc_info=error,
+        extra={"request_id": request_id},
     )
     return error_response(
         500, f"Internal error (request id {request_id})", {"X-Request-Id": request_id}

@@ -4,6 +4,8 @@
 not this one (this one needs its building blocks defined first).
 """
 
+from typing import Any
+
 from kurir.api.broadcast_requests import BroadcastCreateRequest, CustomerCreateRequest
 from kurir.api.broadcast_types import (
     BroadcastActionResponse,
@@ -21,6 +23,8 @@ from kurir.api.operation import BODY, Operation, Parameter, Problem
 from kurir.api.operation import LIMIT as _LIMIT
 from kurir.api.operation import UNAUTHORIZED as _UNAUTHORIZED
 from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
+from kurir.domain.content import MessageKind
+from kurir.domain.status import MessageStatus
 
 BROADCAST_ID = "9f2c4e1a7b3d5c60"
 DEVICE = "dev-main"
@@ -50,6 +54,35 @@ _GROUP = Parameter(
     description="Only this contact group's (empty: contacts in no group).",
     schema={"type": "string"},
     example="pelanggan-vip",
+)
+_TIME = {
+    "type": "string",
+    "description": "Unix seconds, or ISO 8601 (in the server's zone without an offset)",
+}
+#: The filters of `GET /messages`: name, description, schema, example.
+_MESSAGE_FILTERS: tuple[tuple[str, str, dict[str, Any], object], ...] = (
+    ("device", "Only this device's messages.", {"type": "string"}, DEVICE),
+    (
+        "status",
+        "Only messages in this status.",
+        {"type": "string", "enum": [status.value for status in MessageStatus]},
+        "failed",
+    ),
+    (
+        "recipient",
+        "Only messages to this number, in any notation.",
+        {"type": "string"},
+        "08111111111",
+    ),
+    (
+        "kind",
+        "Only messages of this kind.",
+        {"type": "string", "enum": [kind.value for kind in MessageKind]},
+        "button",
+    ),
+    ("since", "Only messages accepted at or after this time.", _TIME, "2026-05-04T09:00:00+07:00"),
+    ("until", "Only messages accepted before this time.", _TIME, "2026-05-05T09:00:00+07:00"),
+    ("broadcast", "Only this broadcast's messages.", {"type": "string"}, BROADCAST_ID),
 )
 _BROADCAST = {
     "broadcast_id": BROADCAST_ID,
@@ -220,7 +253,7 @@ BROADCAST_OPERATIONS = (
         operation_id="listMessages",
         tag="Messages",
         summary="Your messages, newest first",
-        description="`?broadcast=` for one broadcast's. Each is shown as "
+        description="Filters combine; each given must match. Each message is shown as "
         "`GET /message/{message_id}` shows it.",
         response=MessageListResponse,
         response_example={
@@ -245,17 +278,31 @@ BROADCAST_OPERATIONS = (
             "next_cursor": None,
         },
         parameters=(
-            Parameter(
-                name="broadcast",
-                location="query",
-                description="Only this broadcast's messages.",
-                schema={"type": "string"},
-                example=BROADCAST_ID,
+            *(
+                Parameter(
+                    name=name,
+                    location="query",
+                    description=description,
+                    schema=schema,
+                    example=example,
+                )
+                for name, description, schema, example in _MESSAGE_FILTERS
             ),
             _LIMIT,
             _BEFORE,
         ),
-        errors=(_UNAUTHORIZED, _NOT_FOUND, _BAD_LIMIT, _BAD_CURSOR, _UNAVAILABLE),
+        errors=(
+            _UNAUTHORIZED,
+            _NOT_FOUND,
+            _BAD_LIMIT,
+            _BAD_CURSOR,
+            Problem(
+                422,
+                "status must be one of scheduled, queued, sending, sent, delivered, read, "
+                "failed, cancelled, got 'gone'",
+            ),
+            _UNAVAILABLE,
+        ),
     ),
     Operation(
         method="POST",

@@ -58,11 +58,13 @@ from kurir.domain.phone import normalise_phone
 from kurir.domain.schedule import is_immediate, parse_schedule
 from kurir.domain.status import MessageStatus
 from kurir.egress import InvalidURL, check_url
+from kurir.metrics import METRICS
 from kurir.store import accounts, inbound, lifecycle, reading
 from kurir.store.records import Accepted, DeviceRemoved, NewMessage
 from kurir.transports.registry import transport_limits
 
 _ENCODER = msgspec.json.Encoder()
+_ACCEPTED = METRICS.counts.accepted
 #: The largest inbound cursor; ids are row numbers, far below it.
 _MAX_CURSOR = 2**62
 
@@ -184,6 +186,8 @@ class Routes:
                 "Idempotency-Key was already used for a different request "
                 f"(message {result.message_id})",
             )
+        if not result.replayed:  # by the kind's plain str: an enum member hashes in Python
+            _ACCEPTED[str(endpoint.kind)] += 1
         return ok(
             SendResponse(message_id=result.message_id, from_=device.phone, to=result.recipient)
         )

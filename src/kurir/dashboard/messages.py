@@ -1,7 +1,7 @@
 """Messages: the filtered list, newest first by cursor, and one message's page.
 
-The list is `filtered_messages` with the filters the API reads
-(`kurir.api.message_filters`); a message's page is ``GET /message/{id}``
+The list is `list_messages` with the filters the API reads
+(`kurir.api.messages.message_filter`); a message's page is ``GET /message/{id}``
 with the webhook deliveries its events caused; cancelling is
 ``DELETE /message/{id}``.
 """
@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from kurir.api.body import query_cursor
 from kurir.api.errors import ApiError
-from kurir.api.message_filters import FILTER_NAMES, message_filter
+from kurir.api.messages import FILTERS, message_filter
 from kurir.api.views import iso_time, message_data
 from kurir.dashboard.core import Dashboard, SignedIn
 from kurir.domain.content import MessageKind
@@ -21,7 +21,7 @@ from kurir.domain.errors import ValidationError
 from kurir.domain.status import MessageStatus
 from kurir.store import accounts
 from kurir.store.delivery_log import deliveries_of_message
-from kurir.store.message_list import filtered_messages
+from kurir.store.message_list import list_messages
 
 PAGE_SIZE = 50
 _TO_BUILTINS = msgspec.to_builtins
@@ -30,14 +30,16 @@ _TO_BUILTINS = msgspec.to_builtins
 async def list_page(dash: Dashboard, who: SignedIn) -> Response:
     query = who.request.query_params
     devices = await dash.api.store.read(accounts.list_devices, account_id=who.account_id)
-    values = {name: query.get(name, "") for name in FILTER_NAMES}
+    values = {name: query.get(name, "") for name in FILTERS}
     choices: dict[str, Any] = {
         "devices": [device.public_id for device in devices],
         "statuses": list(MessageStatus),
         "kinds": list(MessageKind),
     }
     try:
-        where = await message_filter(dash.api, who.account_id, query)
+        where = await message_filter(
+            dash.api, who.account_id, {k: v for k, v in query.items() if k in FILTERS and v}
+        )
         before = query_cursor(who.request)
     except (ValidationError, ApiError) as error:
         return dash.page(
@@ -51,7 +53,7 @@ async def list_page(dash: Dashboard, who: SignedIn) -> Response:
             **choices,
         )
     found = await dash.api.store.read(
-        filtered_messages, account_id=who.account_id, where=where, limit=PAGE_SIZE, before=before
+        list_messages, account_id=who.account_id, where=where, limit=PAGE_SIZE, before=before
     )
     rows = [_TO_BUILTINS(message_data(view, dash.api.zone)) for _, view in found]
     next_query = None

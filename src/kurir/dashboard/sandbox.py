@@ -17,7 +17,7 @@ from kurir.dashboard.core import Dashboard, SignedIn
 from kurir.domain.errors import ValidationError
 from kurir.domain.phone import normalise_phone
 from kurir.store.inbound import list_inbound
-from kurir.store.message_list import MessageFilter, filtered_messages
+from kurir.store.message_list import MessageFilter, list_messages
 from kurir.store.records import Device
 
 SANDBOX = "sandbox"
@@ -32,7 +32,7 @@ async def phone_page(dash: Dashboard, who: SignedIn) -> Response:
     if isinstance(device, Response):
         return device
     recent = await dash.api.store.read(
-        filtered_messages,
+        list_messages,
         account_id=who.account_id,
         where=MessageFilter(device_id=device.id),
         limit=_RECENT,

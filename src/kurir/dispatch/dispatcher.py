@@ -25,6 +25,7 @@ import os
 import random
 import secrets
 import socket
+import time
 
 import msgspec
 
@@ -40,6 +41,8 @@ from kurir.domain.content import MediaMessage, decode_content
 from kurir.domain.retry import RetryPolicy
 from kurir.domain.status import DEVICE_REMOVED, MessageStatus
 from kurir.egress import Egress
+from kurir.logs import log_context
+from kurir.metrics import METRICS
 from kurir.sealing import SecretBox
 from kurir.store import Store, leases, lifecycle
 from kurir.store.device_events import DeviceEvents
@@ -60,6 +63,14 @@ log = logging.getLogger("kurir.dispatch")
 _EARLY_RENEWAL_GAP_MS = 250
 # A media server that does not accept a connection in this time is not there.
 _MEDIA_CONNECT_TIMEOUT_S = 10.0
+_HISTOGRAMS = METRICS.histograms
+_COUNTS = METRICS.counts
+#: A send's outcome as the metrics name it: a queued outcome is a retry.
+_OUTCOMES: dict[str, str] = {
+    MessageStatus.SENT: "sent",
+    MessageStatus.QUEUED: "retry",
+    MessageStatus.FAILED: "failed",
+}
 
 
 class DispatchSettings(msgspec.Struct, frozen=True):
@@ -307,7 +318,12 @@ class Dispatcher:
                 delay_ms = work.next_send_at - now_ms()
                 if delay_ms > 0:
                     await asyncio.sleep(delay_ms / 1000)
-                await self._send_one(work, message)
+                with log_context(
+                    message_id=message.message_id,
+                    device=work.device.public_id,
+                    account=work.device.account_id,
+                ):
+                    await self._send_one(work, message)
             if work.removed:
                 await self._let_go_of_removed(work)
         finally:
@@ -317,6 +333,8 @@ class Dispatcher:
             self._passes.wake()  # the device is idle: claim for it again
 
     async def _send_one(self, work: _DeviceWork, message: ClaimedMessage) -> None:
+        started = time.monotonic()
+        _HISTOGRAMS.schedule_lateness.observe(max(0, now_ms() - message.due_at) / 1000)
         content = decode_content(message.content)
         timeout_s = self.settings.send_timeout_s
         deadline = asyncio.timeout(timeout_s)
@@ -361,6 +379,10 @@ class Dispatcher:
             outcome = self._outcome(
                 work, message, MessageStatus.SENT, provider_message_id=provider_id
             )
+        transport = work.device.transport
+        _HISTOGRAMS.send_latency.labels(transport).observe(time.monotonic() - started)
+        _COUNTS.sends[transport, _OUTCOMES[outcome.status]] += 1
+        _log_outcome(outcome)
         if work.paced:
             work.next_send_at = now_ms() + work.interval_ms()
             outcome = msgspec.structs.replace(outcome, next_send_at=work.next_send_at)
@@ -446,3 +468,13 @@ class Dispatcher:
         with contextlib.suppress(Exception):  # if this fails, the leases run out instead
             await self.store.write(leases.retire_worker, worker=self.worker_id)
         log.info("dispatcher %s stopped", self.worker_id)
+
+
+def _log_outcome(outcome: SendOutcome) -> None:
+    """A line per attempt (in the caller's log context: message, device, account)."""
+    if outcome.status == MessageStatus.SENT:
+        log.debug("sent")
+    elif outcome.status == MessageStatus.QUEUED:
+        log.info("send failed, to be retried: %s", outcome.error)
+    else:
+        log.warning("send failed: %s", outcome.error)

@@ -36,11 +36,14 @@ from kurir.dispatch.passes import PassLoop, sleep_seconds
 from kurir.domain.events import DeliveryStatus
 from kurir.domain.retry import DeliveryRetryPolicy
 from kurir.egress import Egress
+from kurir.logs import log_context
+from kurir.metrics import METRICS
 from kurir.store import Store, deliveries
 from kurir.store.records import ClaimedDelivery, DeliveryAttempt, RecordedAttempt
 from kurir.webhooks.attempt import AttemptOutcome, Verdict, attempt_delivery
 
 log = logging.getLogger("kurir.webhooks")
+_COUNTS = METRICS.counts
 
 # How much longer than an attempt's total timeout a lease lasts: time to record it.
 _LEASE_MARGIN_S = 30.0
@@ -150,6 +153,10 @@ class WebhookDeliverer:
         Its slot is free once the receiver has answered: recording takes no
         receiver's time, and the delivery stays under its lease until then.
         """
+        with log_context(webhook=delivery.endpoint, delivery=delivery.public_id):
+            await self._deliver_in_context(delivery)
+
+    async def _deliver_in_context(self, delivery: ClaimedDelivery) -> None:
         try:
             try:
                 outcome = await self._attempt(delivery)
@@ -178,6 +185,7 @@ class WebhookDeliverer:
                 type(error).__name__,
             )
         else:
+            _COUNTS.webhook_deliveries[_outcome_label(recorded)] += 1
             _log_recorded(delivery, outcome, recorded)
 
     async def _attempt(self, delivery: ClaimedDelivery) -> AttemptOutcome:
@@ -224,6 +232,13 @@ def _not_attempted(verdict: Verdict, error: str) -> AttemptOutcome:
         response="",
         error=error,
     )
+
+
+def _outcome_label(recorded: RecordedAttempt) -> str:
+    """The attempt's outcome as the metrics name it: delivered, retry, dead, lease_lost."""
+    if not recorded.held or recorded.status is None:
+        return "lease_lost"
+    return "retry" if recorded.status == DeliveryStatus.PENDING else str(recorded.status)
 
 
 def _log_recorded(

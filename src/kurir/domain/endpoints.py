@@ -88,7 +88,7 @@ def secret_hint(secret: str) -> str:
     return f"{prefix}_{key[:SECRET_HINT_CHARACTERS]}…"
 
 
-def parse_since(raw: str | int, *, timezone: tzinfo) -> int:
+def parse_since(raw: str | int, *, timezone: tzinfo, field: str = "since") -> int:
     """A time given as Unix seconds or ISO 8601, in ms; ISO without an offset is in ``timezone``.
 
     ``since`` of a redelivery: clients have either at hand, the event's
@@ -98,13 +98,13 @@ def parse_since(raw: str | int, *, timezone: tzinfo) -> int:
     if text.isascii() and text.isdigit():
         seconds = int(text) if len(text) <= len(str(_MAX_UNIX_SECONDS)) else None
         if seconds is None or seconds > _MAX_UNIX_SECONDS:
-            raise ValidationError("since is too far ahead: at most the year 9999")
+            raise ValidationError(f"{field} is too far ahead: at most the year 9999")
         return seconds * 1000
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValidationError(
-            "since must be Unix seconds or an ISO 8601 time (for example "
+            f"{field} must be Unix seconds or an ISO 8601 time (for example "
             f"2026-05-04T09:30:00+07:00), got {text[:40]!r}"
         ) from None
     if moment.tzinfo is None:

@@ -115,6 +115,7 @@ class Database:
                 max_overflow=0,
                 pool_pre_ping=True,
                 execution_options=options,
+                hide_parameters=True,  # see _sqlite_engine
             )
 
     def on_signal(self, signal: str, listener: Callable[[], None]) -> None:
@@ -263,6 +264,9 @@ def _sqlite_engine(
         max_overflow=0,
         connect_args={"check_same_thread": False},
         execution_options=options,
+        # A statement's error (logged with its traceback) names no values: they
+        # may be a webhook's secret or a device's sealed config.
+        hide_parameters=True,
     )
     _configure_sqlite(engine, begin=begin)
     return engine

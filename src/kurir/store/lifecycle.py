@@ -277,6 +277,7 @@ def claim_due_messages(
             recipient=row.recipient,
             content=row.content,
             attempts=row.attempts,
+            due_at=row.due_at,
         )
         for row in rows
     ]

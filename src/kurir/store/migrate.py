@@ -7,6 +7,7 @@ import msgspec
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -29,6 +30,11 @@ def _config(url: str) -> Config:
 def current_revision(connection: Connection) -> str | None:
     """The schema's revision, or None for a database without Kurir's schema."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(url: str) -> str | None:
+    """The revision this Kurir's migrations end at: what `upgrade_to_head` brings a schema to."""
+    return ScriptDirectory.from_config(_config(url)).get_current_head()
 
 
 def upgrade_to_head(url: str) -> Upgrade:

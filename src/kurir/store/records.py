@@ -118,6 +118,8 @@ class ClaimedMessage(msgspec.Struct, frozen=True):
     recipient: str
     content: str
     attempts: int
+    #: When it was due: how late it went out is measured from this.
+    due_at: int
 
 
 class SendOutcome(msgspec.Struct, frozen=True):

@@ -96,13 +96,6 @@ messages = sa.Table(
     sa.Column("failed_at", sa.BigInteger, nullable=True),
     sa.Column("cancelled_at", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("account_id", "idempotency_key"),
-    # The dashboard's and GET /messages' lists, newest first: an account's
-    # messages, a device's, and an account's to one recipient. Each costs the
-    # accept path an index entry; without them a filtered page of a large
-    # table reads every row.
-    sa.Index(None, "account_id", "id"),
-    sa.Index(None, "device_id", "id"),
-    sa.Index(None, "account_id", "recipient", "id"),
     # The queue: per status, each device's messages in claim order. A claim
     # reads a device's due ones from the head of its range, however many wait
     # behind.

@@ -1,8 +1,8 @@
-"""The dashboard: signed-in sessions, and the indexes its lists read.
+"""The dashboard: signed-in sessions, and events that name their message.
 
-Messages get indexes for listing an account's, a device's and a recipient's
-messages newest first; events name the message they are about, so a
-message's page finds the webhook deliveries it caused.
+Events name the message they are about, so a message's page finds the
+webhook deliveries it caused. Lists of messages add no index (see
+`kurir.store.message_list`).
 
 Revision ID: 0011
 Revises: 0010
@@ -40,11 +40,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_dashboard_sessions"),
         sa.UniqueConstraint("token_hash", name="uq_dashboard_sessions_token_hash"),
     )
-    op.create_index("ix_messages_account_id_id", "messages", ["account_id", "id"])
-    op.create_index("ix_messages_device_id_id", "messages", ["device_id", "id"])
-    op.create_index(
-        "ix_messages_account_id_recipient_id", "messages", ["account_id", "recipient", "id"]
-    )
     # Added without a foreign key or default: SQLite adds it in place.
     op.add_column("events", sa.Column("message_id", sa.Text, nullable=True))
     op.create_index(
@@ -60,7 +55,4 @@ def downgrade() -> None:
     op.drop_index("ix_events_message_id", "events")
     with op.batch_alter_table("events") as batch:
         batch.drop_column("message_id")
-    op.drop_index("ix_messages_account_id_recipient_id", "messages")
-    op.drop_index("ix_messages_device_id_id", "messages")
-    op.drop_index("ix_messages_account_id_id", "messages")
     op.drop_table("dashboard_sessions")
