@@ -321,7 +321,7 @@ def test_a_second_account_sees_none_of_the_first(site: Site, browser: Browser) -
     for query, complaint in [
         ("status=lost", "status must be one of"),
         ("kind=sticker", "kind must be one of"),
-        ("from=yesterday", "from must be a date and time"),
+        ("since=yesterday", "since must be Unix seconds or an ISO 8601 time"),
         ("before=x", "before must be a cursor"),
     ]:
         page.goto(site.url(f"/dashboard/messages?{query}"))

@@ -449,7 +449,7 @@ def test_an_unknown_device_is_404(
 @pytest.mark.parametrize(
     ("method", "path", "status", "message"),
     [
-        ("GET", "/", 404, "Not found"),
+        ("GET", "/nothing-here", 404, "Not found"),
         ("POST", "/send/location", 404, "Not found"),
         ("POST", "/send/button/extra", 404, "Not found"),
         ("POST", "/send/button/", 404, "Not found"),

@@ -20,8 +20,8 @@ from tests.support.gateway import running, send, settled, wait_for
 from tests.support.origin import Received, answer, never_answer, ok, redirect, served
 
 HUGE = 10 * 1024 * 1024
-#: A sandbox message's events: sending, then delivered (its receipt beats the send's record).
-EVENTS = 2
+#: A sandbox message's events: sending, sent, delivered.
+EVENTS = 3
 
 
 async def _gone(_request: Received, writer: Any) -> None:

@@ -200,7 +200,7 @@ async def test_the_plans_see_every_access(store: Store) -> None:
     assert access.startswith("scan: ")
 
 
-REPLY_INDEX = "ix_messages_device_id_recipient_sent_at"
+REPLY_INDEX = "ix_messages_device_id_recipient_sent_at_id"
 
 
 async def test_a_text_reply_reads_the_latest_sent_button_message_from_its_index(

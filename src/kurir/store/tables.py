@@ -126,6 +126,8 @@ sa.Index(
     messages.c.device_id,
     messages.c.recipient,
     messages.c.sent_at,
+    # Ties of sent_at are read latest first too, from the index alone.
+    messages.c.id,
     sqlite_where=sa.and_(messages.c.sent_at.is_not(None), IS_BUTTON_MESSAGE),
     postgresql_where=sa.and_(messages.c.sent_at.is_not(None), IS_BUTTON_MESSAGE),
 )

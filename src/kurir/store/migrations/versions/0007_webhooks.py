@@ -129,16 +129,16 @@ def upgrade() -> None:
     # A button message's stored content begins with its tag (see IS_BUTTON_MESSAGE).
     sent_buttons = sa.text("""sent_at IS NOT NULL AND content LIKE '{"type":"button",%'""")
     op.create_index(
-        "ix_messages_device_id_recipient_sent_at",
+        "ix_messages_device_id_recipient_sent_at_id",
         "messages",
-        ["device_id", "recipient", "sent_at"],
+        ["device_id", "recipient", "sent_at", "id"],
         sqlite_where=sent_buttons,
         postgresql_where=sent_buttons,
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_messages_device_id_recipient_sent_at", table_name="messages")
+    op.drop_index("ix_messages_device_id_recipient_sent_at_id", table_name="messages")
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("events")
