@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-backlog bench-cloud bench-webhooks clean
+.PHONY: run test lint typecheck pytest bench bench-backlog bench-broadcast bench-cloud bench-webhooks clean
 
 $(BIN)/python:
 	@echo '==> creating the virtual environment in $(VENV)'
@@ -55,6 +55,10 @@ bench-backlog: $(STAMP)
 
 # The Cloud API transport against the Graph stand-in: dispatch over 20 devices and
 # Meta's status webhooks, 20,000 of each, with a baseline each; a few minutes.
+# A 100,000-receiver broadcast: its creation, and reading it while it sends; a minute.
+bench-broadcast: $(STAMP)
+	$(BIN)/python benchmarks/bench_broadcast.py --receivers 100000
+
 bench-cloud: $(STAMP)
 	$(BIN)/python benchmarks/bench_cloud.py
 
