@@ -53,12 +53,12 @@ bench: $(STAMP)
 bench-backlog: $(STAMP)
 	$(BIN)/python benchmarks/bench_backlog.py --sizes 0,1000000,10000000
 
-# The Cloud API transport against the Graph stand-in: dispatch over 20 devices and
-# Meta's status webhooks, 20,000 of each, with a baseline each; a few minutes.
 # A 100,000-receiver broadcast: its creation, and reading it while it sends; a minute.
 bench-broadcast: $(STAMP)
 	$(BIN)/python benchmarks/bench_broadcast.py --receivers 100000
 
+# The Cloud API transport against the Graph stand-in: dispatch over 20 devices and
+# Meta's status webhooks, 20,000 of each, with a baseline each; a few minutes.
 bench-cloud: $(STAMP)
 	$(BIN)/python benchmarks/bench_cloud.py
 
