@@ -30,10 +30,7 @@ import resource
 import sqlite3
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +54,8 @@ from harness import (
     postgres_database,
     postgres_unavailable_reason,
     progress,
+    rss_megabytes,
+    sampling_rss,
     sqlite_url,
     start_server,
     table,
@@ -243,34 +242,7 @@ def prepare(url: str, database: str, directory: Path, size: int, devices: int) -
         result.database_mb = asyncio.run(_postgres_megabytes(url))
     return result
 
-
-# -- watching the server ---------------------------------------------------------
-
-
-def rss_megabytes(pid: int) -> float:
-    """A live process's resident memory (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-@contextmanager
-def sampling_rss(pid: int, into: list[float], every_s: float = 0.25) -> Iterator[None]:
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(every_s):
-            into.append(rss_megabytes(pid))
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        into.append(rss_megabytes(pid))
+    # -- watching the server ---------------------------------------------------------
 
 
 async def _wait_until_sent(url: str) -> None:
@@ -360,7 +332,7 @@ def measure(url: str, result: BacklogResult, args: argparse.Namespace, log_dir: 
         server_before = server.cpu_seconds()
         database_before = postgres_cpu_seconds() if result.database == "PostgreSQL" else 0.0
         wall_before = time.perf_counter()
-        with sampling_rss(server.pid, result.rss_mb):
+        with sampling_rss(server.pid, result.rss_mb, every_s=0.25):
             result.accepted = _probe(server, args, args.duration)
             wait_until_sent(url, args)
         wall = time.perf_counter() - wall_before

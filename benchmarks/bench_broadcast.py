@@ -18,12 +18,9 @@ the default size.
 """
 
 import argparse
-import contextlib
 import os
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +39,8 @@ from harness import (
     postgres_database,
     postgres_unavailable_reason,
     progress,
+    rss_megabytes,
+    sampling_rss,
     sqlite_url,
     start_server,
     table,
@@ -82,31 +81,6 @@ def body(receivers: int) -> bytes:
     )
 
 
-def rss_megabytes(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-@contextlib.contextmanager
-def sampling_rss(pid: int, into: list[float], every_s: float = 0.05) -> Iterator[None]:
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(every_s):
-            into.append(rss_megabytes(pid))
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        into.append(rss_megabytes(pid))
-
-
 def start_kurir(database_url: str, log_dir: Path, name: str) -> HttpServer:
     """``kurir serve`` with its dispatcher: the broadcast is sent while it is read."""
     return start_server(
@@ -128,7 +102,7 @@ def measure(database: str, url: str, args: argparse.Namespace, log_dir: Path) ->
         with httpx.Client(base_url=base, headers=headers, timeout=300) as http:
             result.rss_before_mb = rss_megabytes(server.pid)
             samples: list[float] = []
-            with sampling_rss(server.pid, samples):
+            with sampling_rss(server.pid, samples, every_s=0.05):
                 started = time.perf_counter()
                 response = http.post("/broadcast/create", content=payload)
                 result.create_s = time.perf_counter() - started

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -367,3 +368,30 @@ def progress(message: str) -> None:
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def rss_megabytes(pid: int) -> float:
+    """A live process's resident memory (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextlib.contextmanager
+def sampling_rss(pid: int, into: list[float], every_s: float) -> Iterator[None]:
+    """Append ``pid``'s resident memory to ``into`` every ``every_s`` while the block runs."""
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(every_s):
+            into.append(rss_megabytes(pid))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        into.append(rss_megabytes(pid))

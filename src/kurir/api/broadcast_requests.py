@@ -52,7 +52,20 @@ Option = Annotated[
 ]
 
 
-class BroadcastReceiver(msgspec.Struct, frozen=True, kw_only=True):
+class ContactFields(msgspec.Struct, frozen=True, kw_only=True):
+    """A contact's own fields, which fill a message's placeholders."""
+
+    name: Name = None
+    opt1: Option = None
+    opt2: Option = None
+    opt3: Option = None
+    opt4: Option = None
+    opt5: Option = None
+    opt6: Option = None
+    opt7: Option = None
+
+
+class BroadcastReceiver(ContactFields, frozen=True, kw_only=True):
     """One recipient, with their own message; the contact fields fill placeholders."""
 
     phone: Phone
@@ -64,14 +77,6 @@ class BroadcastReceiver(msgspec.Struct, frozen=True, kw_only=True):
             examples=["{Halo|Hai} {name}, pesanan Anda sudah dikirim."],
         ),
     ] = None
-    name: Name = None
-    opt1: Option = None
-    opt2: Option = None
-    opt3: Option = None
-    opt4: Option = None
-    opt5: Option = None
-    opt6: Option = None
-    opt7: Option = None
 
 
 class BroadcastCreateRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,16 +154,8 @@ class BroadcastCreateRequest(msgspec.Struct, frozen=True, kw_only=True):
     skip_invalid: YesNo = None
 
 
-class Customer(msgspec.Struct, frozen=True, kw_only=True):
+class Customer(ContactFields, frozen=True, kw_only=True):
     phone: Phone
-    name: Name = None
-    opt1: Option = None
-    opt2: Option = None
-    opt3: Option = None
-    opt4: Option = None
-    opt5: Option = None
-    opt6: Option = None
-    opt7: Option = None
 
 
 class CustomerCreateRequest(msgspec.Struct, frozen=True, kw_only=True):
