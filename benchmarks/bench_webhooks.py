@@ -10,9 +10,9 @@ a process of its own that answers 200, verifies nothing and keeps each
   (through ``kurir.store.events.record_events``, as Kurir writes them); then
   ``kurir worker`` is started with ``KURIR_WEBHOOK_CONCURRENCY=--concurrency``
   and timed until every delivery is recorded delivered. Baseline: the same
-  bodies posted to the same receiver by a plain client on httpcore (the HTTP
-  library Kurir's egress uses) with as many requests in flight as the worker
-  may have: what the receiver and HTTP alone do.
+  bodies posted to the same receiver by a plain client on Kurir's egress (its
+  HTTP code, without database or signing) with as many requests in flight as
+  the worker may have: what the receiver and HTTP alone do.
 * Latency: ``kurir serve`` with the sandbox, one endpoint for
   ``message.status``, ``--rate`` text messages/s posted for ``--duration``
   seconds; each delivery's arrival at the receiver minus its event's
