@@ -23,12 +23,14 @@ class RawServer:
         self.close_after = close_after
         self.connections = 0
         self.requests = 0
+        self.heads: list[bytes] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
                 length = 0
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -210,3 +212,25 @@ def test_on_uvloop_as_kurir_runs_it() -> None:
     answers, connections = uvloop.run(exchange_three_times())
     assert answers == [(200, b"answer %d" % n) for n in range(1, 4)]
     assert connections == 1
+
+
+async def test_a_callers_header_replaces_the_default_of_the_same_name(egress: Egress) -> None:
+    server = RawServer(lambda n: sized(b"ok"))
+    async with serving(server) as url:
+        await egress.post(
+            url + "?a=1",
+            body=b"{}",
+            headers={"user-agent": "Receiver-Test/1", "X-One": "1"},
+            keep_bytes=10,
+            connect_timeout=2,
+            total_timeout=5,
+        )
+    port = url.split(":")[2].split("/")[0]
+    assert server.heads == [
+        b"POST /hook?a=1 HTTP/1.1\r\n"
+        b"Host: 127.0.0.1:" + port.encode() + b"\r\n"
+        b"Accept-Encoding: identity\r\n"
+        b"user-agent: Receiver-Test/1\r\n"
+        b"X-One: 1\r\n"
+        b"Content-Length: 2\r\n\r\n"
+    ]

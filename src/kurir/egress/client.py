@@ -13,6 +13,7 @@ checked when it was made, so reusing it is safe however DNS answers later.
 import asyncio
 import base64
 import contextlib
+import functools
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -81,6 +82,8 @@ class Egress:
         max_connections: int = 100,
     ) -> None:
         self._allow_private = allow_private
+        # Webhooks go to few URLs, again and again: each is parsed once.
+        self._targets = functools.lru_cache(maxsize=1024)(self._target)
         self._pool = ConnectionPool(
             PinningOpener(
                 resolver=resolver,
@@ -122,7 +125,12 @@ class Egress:
         ``total_timeout`` bounds everything, redirects and body included.
         """
         first = parse_url(url, allow_private=self._allow_private)
-        target, label, redirects = first, redact(first), 0
+        target, redirects = first, 0
+
+        def label() -> str:
+            if target is first:
+                return redact(first)
+            return f"{redact(first)} redirected to {redact(target)}"
 
         def body_rule(status: int) -> BodyRule:
             if 200 <= status < 300:
@@ -132,7 +140,7 @@ class Egress:
         async with _total(label, total_timeout):
             while True:
                 answer = await self._exchange(
-                    "GET", target, label, body_rule, connect_timeout=connect_timeout
+                    "GET", _Target(target), label, body_rule, connect_timeout=connect_timeout
                 )
                 location = answer.header("location")
                 redirected = answer.status in _REDIRECT_STATUSES and location is not None
@@ -149,9 +157,8 @@ class Egress:
                         raise RedirectRefused(f"more than {MAX_REDIRECTS} redirects")
                     target = self._redirect(target, location)
                 except EgressError as error:
-                    raise type(error)(f"{label}: {error.message}") from error
+                    raise type(error)(f"{label()}: {error.message}") from error
                 redirects += 1
-                label = f"{redact(first)} redirected to {redact(target)}"
 
     async def post(
         self,
@@ -168,15 +175,14 @@ class Egress:
         Only the first ``keep_bytes`` of the answer's body are read; then the
         connection is closed, so a huge or endless answer costs nothing.
         """
-        target = parse_url(url, allow_private=self._allow_private)
-        label = redact(target)
+        target = self._targets(url)
         started = time.monotonic()
         keep = BodyRule(keep_bytes, over_limit_fails=False)
-        async with _total(label, total_timeout):
+        async with _total(target.label, total_timeout):
             answer = await self._exchange(
                 "POST",
                 target,
-                label,
+                target.label,
                 lambda _status: keep,
                 connect_timeout=connect_timeout,
                 body=body,
@@ -204,45 +210,59 @@ class Egress:
             raise RedirectRefused(f"redirect from https to http refused ({redact(target)})")
         return target
 
+    def _target(self, url: str) -> "_Target":
+        return _Target(parse_url(url, allow_private=self._allow_private))
+
     async def _exchange(
         self,
         method: str,
-        url: httpx.URL,
-        label: str,
+        target: "_Target",
+        label: Callable[[], str],
         body_rule: Callable[[int], BodyRule],
         *,
         connect_timeout: float,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Answer:
-        """One request and its answer, failures named by ``label``."""
-        request_headers = {
-            "Host": url.netloc.decode("ascii"),
-            "User-Agent": "Kurir",
-            # The byte limits count what arrives, and a compressed body would hide a bigger one.
-            "Accept-Encoding": "identity",
-            **_basic_auth(url),
-            **(headers or {}),
-        }
-        port = url.port or (443 if url.scheme == "https" else 80)
+        """One request and its answer, failures named by ``label()``."""
         try:
-            request = encode_request(
-                method, url.raw_path.decode("ascii"), list(request_headers.items()), body
-            )
+            request = encode_request(method, target.path, target.head, headers, body)
             return await self._pool.request(
-                (url.scheme, url.host, port), request, body_rule, connect_timeout=connect_timeout
+                target.origin, request, body_rule, connect_timeout=connect_timeout
             )
         except EgressError as error:
-            raise type(error)(f"{label}: {error.message}") from error
+            raise type(error)(f"{label()}: {error.message}") from error
+
+
+class _Target:
+    """A parsed URL with what every request to it carries, kept for the next request."""
+
+    __slots__ = ("head", "origin", "path", "url")
+
+    def __init__(self, url: httpx.URL) -> None:
+        self.url = url
+        self.origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        self.path = url.raw_path.decode("ascii")
+        self.head = [
+            ("Host", url.netloc.decode("ascii")),
+            ("User-Agent", "Kurir"),
+            # The byte limits count what arrives, and a compressed body would hide a bigger one.
+            ("Accept-Encoding", "identity"),
+            *_basic_auth(url).items(),
+        ]
+
+    def label(self) -> str:
+        """The URL as failures name it: without credentials or query."""
+        return redact(self.url)
 
 
 @contextlib.asynccontextmanager
-async def _total(label: str, seconds: float) -> AsyncIterator[None]:
+async def _total(label: Callable[[], str], seconds: float) -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(seconds):
             yield
     except TimeoutError as error:
-        raise EgressTimeout(f"{label}: no complete answer within {seconds:g} s") from error
+        raise EgressTimeout(f"{label()}: no complete answer within {seconds:g} s") from error
 
 
 def _headers(answer: Answer) -> dict[str, str]:

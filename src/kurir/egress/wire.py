@@ -16,7 +16,7 @@ compression (``Accept-Encoding: identity`` keeps byte limits honest).
 import asyncio
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import cast
 
 import httptools
@@ -309,17 +309,29 @@ class ConnectionPool:
 
 
 def encode_request(
-    method: str, target: str, headers: list[tuple[str, str]], body: bytes | None
+    method: str,
+    path: str,
+    head: list[tuple[str, str]],
+    headers: Mapping[str, str] | None,
+    body: bytes | None,
 ) -> bytes:
-    """A whole HTTP/1.1 request; a header that would break the framing is refused."""
-    lines = [f"{method} {target} HTTP/1.1"]
-    for name, value in headers:
-        if not name.isascii() or any(c in name for c in ":\r\n\0 \t") or not name:
+    """A whole HTTP/1.1 request: ``head``'s headers, then ``headers``, which are checked.
+
+    A header of ``headers`` replaces one of ``head`` of the same name; one
+    that would break the framing is refused.
+    """
+    headers = headers or {}
+    given = {name.lower() for name in headers}
+    lines = [f"{method} {path} HTTP/1.1"]
+    lines.extend(f"{name}: {value}" for name, value in head if name.lower() not in given)
+    for name, value in headers.items():
+        if not name or not name.isascii() or any(c in name for c in ":\r\n\0 \t"):
             raise PermanentEgressError(f"the request is not valid HTTP (header name {name!r})")
         if any(c in value for c in "\r\n\0"):
             raise PermanentEgressError(f"the request is not valid HTTP (the {name} header)")
         lines.append(f"{name}: {value}")
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
-    return head + body if body else head
+    lines.append("\r\n")
+    request = "\r\n".join(lines).encode("latin-1", errors="replace")
+    return request + body if body else request
