@@ -174,12 +174,34 @@ class Egress:
         Only the first ``keep_bytes`` of the answer's body are read; then the
         connection is closed, so a huge or endless answer costs nothing.
         """
+        return await self.request(
+            "POST",
+            url,
+            body=body,
+            headers=headers,
+            keep_bytes=keep_bytes,
+            connect_timeout=connect_timeout,
+            total_timeout=total_timeout,
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        keep_bytes: int,
+        connect_timeout: float,
+        total_timeout: float,
+    ) -> Posted:
+        """`post`'s rules for any method: an API's answer, error bodies included, is wanted."""
         target = self._targets(url)
         started = time.monotonic()
         keep = BodyRule(keep_bytes, over_limit_fails=False)
         async with _total(target.label, total_timeout):
             answer = await self._exchange(
-                "POST",
+                method,
                 target,
                 target.label,
                 lambda _status: keep,
