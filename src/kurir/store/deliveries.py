@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from kurir.domain.events import DeliveryStatus
 from kurir.domain.retry import DeliveryRetryPolicy
 from kurir.domain.webhook_outcomes import Verdict, after_attempt, disabled_reason
+from kurir.store.bulk import insert_rows
 from kurir.store.database import signal_after_commit
 from kurir.store.delivery_queue import NEXT_DUE, claim_statement
 from kurir.store.postgres import notify_due_deliveries
@@ -207,6 +208,16 @@ def take_back_claims(connection: Connection, *, workers: Collection[str], now: i
         announce_due_deliveries(connection)
 
 
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "endpoint_id",
+    "attempted_at",
+    "status_code",
+    "latency_ms",
+    "response",
+    "error",
+)
+
 # The delivery's state after an attempt; the WHERE is checked by `record_attempts`
 # beforehand, on rows it holds locked.
 _RECORD = (
@@ -292,18 +303,20 @@ def record_attempts(
             }
         )
     connection.execute(_RECORD, rows)
-    connection.execute(
-        sa.insert(webhook_attempts),
+    insert_rows(
+        connection,
+        webhook_attempts,
+        _ATTEMPT_COLUMNS,
         [
-            {
-                "delivery_id": attempt.delivery_pk,
-                "endpoint_id": delivery.endpoint_id,
-                "attempted_at": attempt.attempted_at,
-                "status_code": attempt.status_code,
-                "latency_ms": attempt.latency_ms,
-                "response": attempt.response,
-                "error": attempt.error,
-            }
+            (
+                attempt.delivery_pk,
+                delivery.endpoint_id,
+                attempt.attempted_at,
+                attempt.status_code,
+                attempt.latency_ms,
+                attempt.response,
+                attempt.error,
+            )
             for attempt, delivery, _ in recorded.values()
         ],
     )
