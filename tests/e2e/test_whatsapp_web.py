@@ -401,3 +401,23 @@ def test_the_cli_adds_a_paced_device_and_pairs_it_by_code(
     out, err = pairing.communicate(timeout=30)
     assert pairing.returncode == 0, err
     assert "wa-cli is paired and connected" in out
+
+    # Removed while its session runs: the session ends and its key file goes.
+    keys = list(
+        (Path(server.database_url.removeprefix("sqlite:///")).parent / "whatsapp-web").glob(
+            "device-*.db"
+        )
+    )
+    assert len(keys) == 1
+    removed = run_kurir(
+        "devices",
+        "remove",
+        "--account",
+        str(tenant.account_id),
+        "wa-cli",
+        database_url=server.database_url,
+    )
+    assert "device wa-cli removed" in succeeded(removed)
+    wait_for(lambda: not keys[0].exists(), what="the key file to be deleted")
+    wait_for(lambda: not _alive(world.phone("wa-cli").pids()[-1]), what="the session to end")
+    assert not keys[0].exists()  # not written again by a session still running

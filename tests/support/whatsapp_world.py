@@ -104,6 +104,10 @@ class FakePhone:
     def log_out(self) -> None:
         self._command(op="logout")
 
+    def drop_connection(self) -> None:
+        """The connection is lost and not regained (the session stays up, not connected)."""
+        self._command(op="drop")
+
     def ban(self, seconds: int) -> None:
         self._command(op="ban", seconds=seconds)
 
