@@ -19,6 +19,7 @@ import pytest
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContextInfo,
     ExtendedTextMessage,
+    ImageMessage,
     InteractiveResponseMessage,
     Message,
 )
@@ -336,6 +337,60 @@ def test_ten_devices_in_one_worker_one_crashing_again_and_again(
     # A worker that stops ends its sessions: none is left behind.
     server.stop()
     assert all(not _alive(pid) for name in names for pid in world.phone(name).pids())
+
+
+def test_an_inbound_picture_reaches_the_application_as_a_url_it_fetches_with_its_key(
+    setup: tuple[KurirProcess, Tenant, FakeWhatsApp],
+) -> None:
+    server, tenant, world = setup
+    other = provision_tenant(server.database_url)
+    add_web_devices(server.database_url, tenant.account_id, ["wa-in"], paired=True)
+    phone = world.phone("wa-in")
+    phone.dir.joinpath("keys.json").write_text('{"jid": "628122222222:7@s.whatsapp.net"}')
+    picture = bytes.fromhex("ffd8ffe0") + b"JFIF" * 100
+    server.start()
+    with server.client(tenant.api_key) as client, Receiver() as receiver:
+        created = client.post(
+            "/webhooks", json={"url": receiver.url, "events": ["message.received"]}
+        )
+        receiver.secret = created.json()["data"]["secret"]
+        wait_for(lambda: device_state(client, "wa-in") == "connected", what="the session")
+        phone.send_inbound(
+            RECIPIENT,
+            Message(
+                imageMessage=ImageMessage(
+                    caption="bukti transfer",
+                    fileSHA256=phone.host_file(picture),
+                    fileLength=len(picture),
+                    mimetype="image/jpeg",
+                )
+            ),
+            name="Budi",
+        )
+        (event,) = wait_for(lambda: events_of(receiver, "message.received"), what="the event")
+        data = event["data"]
+        assert (data["type"], data["message"]) == ("image", "bukti transfer")
+        assert data["media_url"] == f"/messages/inbound/{data['message_id']}/media"
+        (listed,) = client.get("/messages/inbound?device=wa-in").json()["data"]
+        assert listed["media_url"] == data["media_url"]
+
+        # The application resolves it against the address it calls Kurir at.
+        fetched = client.get(data["media_url"])
+        assert fetched.status_code == 200
+        assert fetched.content == picture
+        assert fetched.headers["content-type"] == "image/jpeg"
+        assert fetched.headers["content-disposition"] == "attachment"
+        assert fetched.headers["x-content-type-options"] == "nosniff"
+        assert client.get(data["media_url"], headers={"Authorization": "wrong"}).status_code == 401
+        missing = {
+            "status": "error",
+            "message": f"no file of an inbound message {data['message_id']!r}",
+        }
+        with server.client(other.api_key) as stranger:
+            refused = stranger.get(data["media_url"])
+        assert (refused.status_code, refused.json()) == (404, missing)
+        unknown = client.get("/messages/inbound/nonsense/media")
+        assert (unknown.status_code, unknown.json()["status"]) == (404, "error")
 
 
 def _alive(pid: int) -> bool:

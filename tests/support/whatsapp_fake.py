@@ -2,7 +2,7 @@
 
 A session process builds its client with the factory ``KURIR_WHATSAPP_WEB_CLIENT``
 names; tests name `new_client` here. The fake has the surface the session
-uses (``event``, ``connect``, ``send_message``, ``upload``, ``PairPhone``,
+uses (``event``, ``connect``, ``send_message``, ``upload``, ``download_any``, ``PairPhone``,
 ``logout``, ``is_on_whatsapp``, ``stop``) and behaves as neonize does: it
 generates message ids, raises neonize's own error types, hands QR codes to
 the QR callback as bytes, again and again until the phone scans one or they
@@ -41,7 +41,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 from neonize.client import ClientFactory
 from neonize.events import Event
-from neonize.exc import LogoutError, PairPhoneError, SendMessageError
+from neonize.exc import DownloadError, LogoutError, PairPhoneError, SendMessageError
 from neonize.proto.Neonize_pb2 import (
     JID,
     Connected,
@@ -63,6 +63,14 @@ WORLD_ENV = "KURIR_FAKE_WHATSAPP_DIR"
 QR_SECONDS_ENV = "KURIR_FAKE_WHATSAPP_QR_SECONDS"
 QR_COUNT_ENV = "KURIR_FAKE_WHATSAPP_QR_COUNT"
 FACTORY = "tests.support.whatsapp_fake:new_client"
+
+_DOWNLOADABLE = (
+    "imageMessage",
+    "videoMessage",
+    "audioMessage",
+    "documentMessage",
+    "stickerMessage",
+)
 
 # neonize's event codes (neonize.events.EVENT_TO_INT).
 _PAIR, _CONNECTED, _LOGGED_OUT, _BANNED, _DISCONNECTED, _MESSAGE, _RECEIPT = 2, 3, 6, 8, 12, 17, 18
@@ -208,6 +216,26 @@ class FakeClient:
             FileSHA256=digest,
             FileLength=len(data),
         )
+
+    def download_any(self, message: Any) -> bytes:
+        """A file the phone's world hosts, found by its SHA-256, as whatsmeow's DownloadAny.
+
+        Like whatsmeow, it looks for the file at the top of the message only.
+        A file hosted with ``hang`` never arrives (the call blocks for good).
+        """
+        for field in _DOWNLOADABLE:
+            if message.HasField(field):
+                digest: str = getattr(message, field).fileSHA256.hex()
+                break
+        else:
+            raise DownloadError("no downloadable media found in message")
+        hosted = self.dir / "media" / digest
+        if (self.dir / "media" / f"{digest}.hang").exists():
+            threading.Event().wait()
+        try:
+            return hosted.read_bytes()
+        except FileNotFoundError:
+            raise DownloadError("download failed with status code 404") from None
 
     def PairPhone(self, phone: str, show_push: bool, client_name: Any = None) -> str:
         if self.logged_in:

@@ -19,11 +19,15 @@ from neonize.proto.Neonize_pb2 import UploadResponse
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ButtonsResponseMessage,
     ContextInfo,
+    DocumentMessage,
     ExtendedTextMessage,
+    FutureProofMessage,
     ImageMessage,
     InteractiveResponseMessage,
     ListResponseMessage,
+    LocationMessage,
     Message,
+    StickerMessage,
     TemplateButtonReplyMessage,
 )
 
@@ -252,3 +256,46 @@ def test_a_postgres_url_becomes_a_lib_pq_dsn_that_prefers_tls() -> None:
     assert location == "postgres://kurir:s3cret@db.internal:5433/kurir?sslmode=prefer"
     kept, _ = key_location("postgresql://k@h/db?sslmode=require", 1)
     assert kept.endswith("?sslmode=require")
+
+
+def test_an_inbound_file_is_asked_for_out_of_its_wrappers() -> None:
+    heard = _Heard()
+    document = DocumentMessage(
+        fileName="invoice.pdf",
+        caption="tagihan",
+        mimetype="application/pdf",
+        fileLength=1234,
+        fileSHA256=b"s" * 32,
+        mediaKey=b"k" * 32,
+        directPath="/v/t62.7119-24/1",
+    )
+    wrapped = Message(
+        ephemeralMessage=FutureProofMessage(
+            message=Message(
+                documentWithCaptionMessage=FutureProofMessage(
+                    message=Message(documentMessage=document)
+                )
+            )
+        )
+    )
+    # Through neonize's own event decoding, as a session hears it.
+    event = heard.feed(message_event("628111111111", wrapped, message_id="3A03"), 17)
+    found = wire.download_of(event.Message)
+    assert found is not None
+    assert (found.kind, found.length, found.content_type, found.filename) == (
+        "document",
+        1234,
+        "application/pdf",
+        "invoice.pdf",
+    )
+    # What whatsmeow's DownloadAny is given: the part alone, at the top.
+    assert found.message == Message(documentMessage=document)
+    sticker = wire.download_of(Message(stickerMessage=StickerMessage(fileLength=9)))
+    assert sticker is not None
+    assert (sticker.kind, sticker.content_type, sticker.filename) == (
+        "sticker",
+        "application/octet-stream",
+        None,
+    )
+    assert wire.download_of(Message(conversation="Halo")) is None
+    assert wire.download_of(Message(locationMessage=LocationMessage())) is None
