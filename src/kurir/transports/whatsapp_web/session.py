@@ -28,10 +28,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, NoReturn
 
-import msgspec
 from neonize.events import (
     ClientOutdatedEv,
     ConnectedEv,
@@ -50,6 +48,7 @@ from neonize.exc import NeonizeError
 from neonize.proto.Neonize_pb2 import ConnectFailureReason, PairStatus, TemporaryBan
 
 from kurir.transports.whatsapp_web import wire
+from kurir.transports.whatsapp_web.downloads import InboundFiles
 from kurir.transports.whatsapp_web.protocol import (
     VERSION,
     Answer,
@@ -109,11 +108,9 @@ class Session:
         # neonize's calls block; two at once let a pairing code or a ping-free
         # logout through while a send waits on WhatsApp.
         self._calls = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kurir-call")
-        # Inbound files download beside the calls, two at a time: a download
-        # that never ends (Go cannot be interrupted) costs a thread, not the session.
-        self._downloads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kurir-download")
-        self._media_limits = hello.media_limits
-        self._download_timeout_s = hello.download_timeout_s
+        self._files = InboundFiles(
+            client, limits=hello.media_limits, timeout_s=hello.download_timeout_s, emit=emit
+        )
 
     def start(self) -> None:
         events = self.client.event
@@ -304,58 +301,10 @@ class Session:
         frame = wire.read_message(event, sender)
         if frame is None:
             return
-        download = wire.download_of(event.Message) if isinstance(frame, InboundSeen) else None
-        limit = self._media_limits.get(download.kind, 0) if download is not None else 0
-        if download is None or download.length > limit:
-            if download is not None:
-                log.warning(
-                    "message %s: its %s of %d bytes is over %d; reported without it",
-                    frame.provider_id,
-                    download.kind,
-                    download.length,
-                    limit,
-                )
+        if isinstance(frame, InboundSeen):
+            self._files.report(frame, event.Message)
+        else:
             self._emit(frame)
-            return
-        # Not on this thread: whatsmeow hands on its events one at a time.
-        threading.Thread(
-            target=self._emit_with_media, args=(frame, download, limit), daemon=True
-        ).start()
-
-    def _emit_with_media(self, frame: InboundSeen, download: wire.Download, limit: int) -> None:
-        """Report ``frame`` with its file, or without it if the download fails or overruns."""
-        data: bytes | None = None
-        try:
-            data = self._downloads.submit(self.client.download_any, download.message).result(
-                timeout=self._download_timeout_s
-            )
-        except FutureTimeout:
-            log.warning(
-                "message %s: its %s did not download within %gs; reported without it",
-                frame.provider_id,
-                download.kind,
-                self._download_timeout_s,
-            )
-        except Exception as error:  # neonize's DownloadError, or Go's text
-            log.warning(
-                "message %s: its %s could not be downloaded (%s); reported without it",
-                frame.provider_id,
-                download.kind,
-                error,
-            )
-        if data is not None and len(data) > limit:  # the sender declared less than it sent
-            log.warning(
-                "message %s: its %s is over %d bytes", frame.provider_id, download.kind, limit
-            )
-            data = None
-        if data is not None:
-            frame = msgspec.structs.replace(
-                frame,
-                media=bytes(data),
-                content_type=download.content_type,
-                filename=download.filename,
-            )
-        self._emit(frame)
 
     def _on_receipt(self, _client: Any, event: Any) -> None:
         frame = wire.read_receipt(event)
