@@ -258,9 +258,10 @@ class DeviceSession:
     async def _disconnect(self, seq: int) -> None:
         """Log out where the session runs, and forget its keys in any case."""
         await self.keys.forget()
-        await self.keys.finish_disconnect(seq)
         self.connected.clear()
+        # The state first: POST /device/disconnect answers with it once the request is done.
         await self._report(DeviceState.UNPAIRED)
+        await self.keys.finish_disconnect(seq)
 
     # -- what the session says ---------------------------------------------
 
