@@ -197,3 +197,31 @@ async def test_a_file_too_large_missing_or_slow_is_reported_without_it_and_block
         )
         is None
     )
+
+
+async def test_a_message_whose_file_is_still_coming_when_the_session_stops_is_not_lost(
+    store: Store, paired: tuple[WhatsAppWebTransport, DeviceInfo, FakePhone]
+) -> None:
+    transport, _device, phone = paired
+    slow = b"still coming" * 10
+    provider_id = phone.send_inbound(
+        SENDER,
+        Message(
+            documentMessage=DocumentMessage(
+                caption="kontrak",
+                fileSHA256=phone.host_file(slow, hang=True),
+                fileLength=len(slow),
+                mimetype="application/pdf",
+            )
+        ),
+    )
+
+    async def heard() -> bool:
+        return phone.heard()
+
+    await eventually(heard, what="the fake to hand on the message")
+    started = time.monotonic()
+    await transport.close()  # the worker lets go of the device: the session stops
+    assert time.monotonic() - started < TIMEOUT_S  # not waiting for the download
+    row = await received(store, provider_id)
+    assert (row.type, row.text, row.media_url) == ("document", "kontrak", None)

@@ -41,6 +41,10 @@ class InboundFiles:
         self._emit = emit
         # Two at a time: a download that never ends costs a thread, not the session.
         self._downloads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kurir-download")
+        #: Messages whose file is downloading, by provider id: each is reported
+        #: once, by its download's thread or by `flush`, whichever comes first.
+        self._pending: dict[str, InboundSeen] = {}
+        self._lock = threading.Lock()
 
     def report(self, frame: InboundSeen, message: Any) -> None:
         """Report ``frame``, of the neonize ``message``: at once, or once its file is in."""
@@ -50,17 +54,30 @@ class InboundFiles:
             return
         limit = self._limits.get(download.kind, 0)
         if download.length > limit:
-            self._without(frame, download, f"its {download.length} bytes are over {limit}")
+            _not_kept(frame, download, f"its {download.length} bytes are over {limit}")
+            self._emit(frame)
             return
+        with self._lock:
+            self._pending[frame.provider_id] = frame
         # Not on this thread: whatsmeow hands on its events one at a time.
         threading.Thread(target=self._with_file, args=(frame, download, limit), daemon=True).start()
 
+    def flush(self) -> None:
+        """Report the messages still downloading at once, without their files: the session ends."""
+        with self._lock:
+            waiting, self._pending = list(self._pending.values()), {}
+        for frame in waiting:
+            log.warning("message %s: the session ends before its file came", frame.provider_id)
+            self._emit(frame)
+
     def _with_file(self, frame: InboundSeen, download: wire.Download, limit: int) -> None:
+        # The time counts from the message's arrival: a download still queued
+        # behind two that hang is given up too, and never started.
+        future = self._downloads.submit(self._client.download_any, download.message)
         try:
-            data = self._downloads.submit(self._client.download_any, download.message).result(
-                timeout=self._timeout_s
-            )
+            data = future.result(timeout=self._timeout_s)
         except FutureTimeout:
+            future.cancel()
             self._without(frame, download, f"it did not download within {self._timeout_s:g}s")
             return
         except Exception as error:  # neonize's DownloadError, or Go's text
@@ -69,15 +86,26 @@ class InboundFiles:
         if len(data) > limit:  # the sender declared less than it sent
             self._without(frame, download, f"its {len(data)} bytes are over {limit}")
             return
-        self._emit(
-            msgspec.structs.replace(
-                frame,
-                media=bytes(data),
-                content_type=download.content_type,
-                filename=download.filename,
+        if self._taken(frame):
+            self._emit(
+                msgspec.structs.replace(
+                    frame,
+                    media=bytes(data),
+                    content_type=download.content_type,
+                    filename=download.filename,
+                )
             )
-        )
 
     def _without(self, frame: InboundSeen, download: wire.Download, why: str) -> None:
-        log.warning("message %s: %s, so its %s is not kept", frame.provider_id, why, download.kind)
-        self._emit(frame)
+        if self._taken(frame):
+            _not_kept(frame, download, why)
+            self._emit(frame)
+
+    def _taken(self, frame: InboundSeen) -> bool:
+        """Whether ``frame`` was still waiting for its file (and is no more), not flushed."""
+        with self._lock:
+            return self._pending.pop(frame.provider_id, None) is not None
+
+
+def _not_kept(frame: InboundSeen, download: wire.Download, why: str) -> None:
+    log.warning("message %s: %s, so its %s is not kept", frame.provider_id, why, download.kind)

@@ -131,6 +131,7 @@ class Session:
         threading.Thread(target=self._connect, name="kurir-connect", daemon=True).start()
 
     def stop(self) -> None:
+        self._files.flush()  # messages whose file is still coming are not lost with the session
         with contextlib.suppress(Exception):  # ending anyway: a failing stop changes nothing
             self.client.stop()
 
