@@ -24,7 +24,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     Message,
 )
 
-from kurir.client import AsyncClient, Client
+from kurir.client import AsyncClient, Client, KurirError
 from kurir.clock import now_ms
 from kurir.store import Store, accounts
 from kurir.transports.whatsapp_web import store as db
@@ -391,6 +391,27 @@ def test_an_inbound_picture_reaches_the_application_as_a_url_it_fetches_with_its
         assert (refused.status_code, refused.json()) == (404, missing)
         unknown = client.get("/messages/inbound/nonsense/media")
         assert (unknown.status_code, unknown.json()["status"]) == (404, "error")
+
+    # The same through both Python clients.
+    with Client(server.base_url, tenant.api_key) as kurir:
+        assert kurir.fetch_media(data["media_url"]) == picture
+        with pytest.raises(ValueError, match="not an inbound message's media_url"):
+            kurir.fetch_media("/device/list")
+
+    async def fetch() -> bytes:
+        async with AsyncClient(server.base_url, tenant.api_key) as kurir:
+            return await kurir.fetch_media(data["media_url"])
+
+    assert asyncio.run(fetch()) == picture
+    with (
+        Client(server.base_url, other.api_key) as stranger_client,
+        pytest.raises(KurirError) as refused_error,
+    ):
+        stranger_client.fetch_media(data["media_url"])
+    assert (refused_error.value.status_code, refused_error.value.message) == (
+        404,
+        missing["message"],
+    )
 
 
 def _alive(pid: int) -> bool:
