@@ -9,12 +9,15 @@ by whatsmeow itself through neonize's Go library.
 import ctypes
 import io
 import json
+import queue
 from pathlib import Path
 from typing import Any
 
+import pytest
 import segno
 from neonize.client import ClientFactory, NewClient
 from neonize.events import MessageEv, ReceiptEv
+from neonize.exc import DownloadError
 from neonize.proto.Neonize_pb2 import UploadResponse
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ButtonsResponseMessage,
@@ -33,6 +36,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
 
 from kurir.domain.buttons import ButtonMessage
 from kurir.transports.whatsapp_web import wire
+from kurir.transports.whatsapp_web.downloads import InboundFiles
 from kurir.transports.whatsapp_web.keystore import key_location
 from kurir.transports.whatsapp_web.layout import buttons_as_text
 from kurir.transports.whatsapp_web.protocol import ButtonSeen, InboundSeen, ReceiptSeen
@@ -299,3 +303,25 @@ def test_an_inbound_file_is_asked_for_out_of_its_wrappers() -> None:
     )
     assert wire.download_of(Message(conversation="Halo")) is None
     assert wire.download_of(Message(locationMessage=LocationMessage())) is None
+
+
+def test_neonizes_own_download_failing_leaves_the_message_without_its_file(
+    tmp_path: Path,
+) -> None:
+    """The real client, never connected: its Go side refuses with neonize's DownloadError."""
+    client = NewClient(str(tmp_path / "keys.db"), uuid="unit-download")
+    heard: queue.Queue[Any] = queue.Queue()
+    files = InboundFiles(client, limits={"image": 1000}, timeout_s=30, emit=heard.put)
+    frame = InboundSeen(provider_id="3A04", sender="628111111111", type="image", at=1)
+    picture = ImageMessage(
+        directPath="/v/t62.7118-24/1",
+        mediaKey=b"k" * 32,
+        fileSHA256=b"s" * 32,
+        fileEncSHA256=b"e" * 32,
+        fileLength=10,
+        mimetype="image/jpeg",
+    )
+    files.report(frame, Message(imageMessage=picture))
+    assert heard.get(timeout=30) == frame  # reported, with no file
+    with pytest.raises(DownloadError):
+        client.download_any(Message(imageMessage=picture))
