@@ -23,6 +23,7 @@ and is recorded at once, so a crash in between can send that one message
 twice (at-least-once).
 """
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -52,6 +53,8 @@ from kurir.transports.whatsapp_web.protocol import (
 )
 from kurir.transports.whatsapp_web.supervisor import DeviceSession
 from kurir.transports.whatsapp_web.watcher import RequestWatcher
+
+log = logging.getLogger("kurir.whatsapp_web")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -108,8 +111,11 @@ class WhatsAppWebTransport(Transport):
         await self.session.close()
         store, device_id = self.context.store, self.context.device.id
         # Removed: the keys go, now that its session has ended and writes them no more.
-        if await store.read(db.device_removed, device_id=device_id):
-            await self.forget_device(store, device_id)
+        try:
+            if await store.read(db.device_removed, device_id=device_id):
+                await self.forget_device(store, device_id)
+        except Exception:  # the worker lets go of the device all the same
+            log.exception("device %s: its keys could not be deleted", self.context.device.public_id)
 
     async def send(self, message: OutboundMessage) -> str:
         if self.config.check_numbers:
