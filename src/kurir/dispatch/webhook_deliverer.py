@@ -157,21 +157,41 @@ class WebhookDeliverer:
             await self._deliver_in_context(delivery)
 
     async def _deliver_in_context(self, delivery: ClaimedDelivery) -> None:
+        retry = True
         try:
             try:
                 outcome = await self._attempt(delivery)
             finally:
-                left = self._busy.pop(delivery.endpoint_id) - 1
-                if left:
-                    self._busy[delivery.endpoint_id] = left
-                self._attempting -= 1
-                self._passes.wake()
-            await self._record(delivery, outcome)
+                self._attempt_ended(delivery.endpoint_id)
+            retry = await self._record(delivery, outcome)
         finally:
             del self._tasks[delivery.id]
-            self._passes.wake()  # its next due time, if it is to be tried again
+            if retry:
+                self._passes.wake()  # its next due time counts for the sleep
 
-    async def _record(self, delivery: ClaimedDelivery, outcome: AttemptOutcome) -> None:
+    def _attempt_ended(self, endpoint_id: int) -> None:
+        """Free the attempt's slot; claim again once a batch of slots is free.
+
+        A claim per freed slot would cost a transaction per delivery. Waiting
+        for a quarter of the endpoint's slots claims several at once, and
+        delays a delivery by the time a few attempts take. When all slots
+        were taken, a quarter of them free again also makes a pass.
+        """
+        settings = self.settings
+        left = self._busy.pop(endpoint_id) - 1
+        if left:
+            self._busy[endpoint_id] = left
+        self._attempting -= 1
+        endpoint_batch = max(1, settings.per_endpoint // 4)
+        total_batch = max(1, settings.max_in_flight // 4)
+        if (
+            left <= settings.per_endpoint - endpoint_batch
+            or self._attempting == settings.max_in_flight - total_batch
+        ):
+            self._passes.wake()
+
+    async def _record(self, delivery: ClaimedDelivery, outcome: AttemptOutcome) -> bool:
+        """Record the attempt; whether the delivery may be due again (retry, or unknown)."""
         attempt = DeliveryAttempt(
             delivery_pk=delivery.id, worker=self.worker_id, **msgspec.structs.asdict(outcome)
         )
@@ -184,9 +204,10 @@ class WebhookDeliverer:
                 delivery.endpoint,
                 type(error).__name__,
             )
-        else:
-            _COUNTS.webhook_deliveries[_outcome_label(recorded)] += 1
-            _log_recorded(delivery, outcome, recorded)
+            return True
+        _COUNTS.webhook_deliveries[_outcome_label(recorded)] += 1
+        _log_recorded(delivery, outcome, recorded)
+        return recorded.status == DeliveryStatus.PENDING
 
     async def _attempt(self, delivery: ClaimedDelivery) -> AttemptOutcome:
         try:
