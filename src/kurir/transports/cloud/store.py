@@ -124,33 +124,40 @@ def take_webhooks(connection: Connection, batch: Sequence[TakenWebhook]) -> list
     applied before, which changes nothing. One that `record_webhooks`
     recorded earlier but that was never applied is applied now.
     """
-    insert = _insert_applied(connection.dialect.name)
     at = now_ms()
-    taken: set[tuple[int, str]] = set()
-    results: list[bool] = []
-    to_apply: list[ProviderReports] = []
-    for webhook in batch:
-        received = webhook.received
-        key = (received.device_id, received.digest)
-        if key in taken:  # the same bytes twice in one batch: applied once
-            results.append(False)
-            continue
-        taken.add(key)
-        row = {"device_id": received.device_id, "digest": received.digest}
-        mark = {"at": at, "reason": webhook.error}
-        body = received.body if webhook.error is not None else None
-        new = (
-            connection.execute(
-                insert, row | mark | {"received_at": received.received_at, "body": body}
-            ).first()
-            is not None
-            or connection.execute(_MARK_BY_DIGEST, row | mark).rowcount == 1
-        )
-        results.append(new)
-        if new and webhook.reports is not None:
-            to_apply.append(webhook.reports)
-    apply_provider_reports(connection, to_apply)
-    return results
+    first: dict[tuple[int, str], TakenWebhook] = {}
+    for webhook in batch:  # the same bytes twice in one batch are applied once
+        first.setdefault(_key(webhook), webhook)
+    inserted = connection.execute(
+        _insert_applied(connection.dialect.name),
+        [
+            {
+                "device_id": device_id,
+                "digest": digest,
+                "received_at": webhook.received.received_at,
+                # The body is kept only when it could not be read.
+                "body": None if webhook.error is None else webhook.received.body,
+                "at": at,
+                "reason": webhook.error,
+            }
+            for (device_id, digest), webhook in first.items()
+        ],
+    ).all()
+    applied = {(row.device_id, row.digest) for row in inserted}
+    for (device_id, digest), webhook in first.items():
+        if (device_id, digest) not in applied:  # recorded before: applied then, or not yet
+            mark = {"device_id": device_id, "digest": digest, "at": at, "reason": webhook.error}
+            if connection.execute(_MARK_BY_DIGEST, mark).rowcount == 1:
+                applied.add((device_id, digest))
+    apply_provider_reports(
+        connection,
+        [w.reports for key, w in first.items() if key in applied and w.reports is not None],
+    )
+    return [first[_key(webhook)] is webhook and _key(webhook) in applied for webhook in batch]
+
+
+def _key(webhook: TakenWebhook) -> tuple[int, str]:
+    return (webhook.received.device_id, webhook.received.digest)
 
 
 def apply_recorded(
@@ -206,5 +213,5 @@ def _insert_applied(dialect: str) -> sa.Insert:
             error=sa.bindparam("reason"),
         )
         .on_conflict_do_nothing()
-        .returning(cloud_webhooks.c.id)
+        .returning(cloud_webhooks.c.device_id, cloud_webhooks.c.digest)
     )
