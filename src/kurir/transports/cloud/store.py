@@ -140,20 +140,26 @@ def take_webhooks(connection: Connection, batch: Sequence[TakenWebhook]) -> list
                 "at": at,
                 "reason": webhook.error,
             }
-            for (device_id, digest), webhook in first.items()
+            # In key order: two processes inserting the same keys wait, not deadlock.
+            for (device_id, digest), webhook in sorted(first.items())
         ],
     ).all()
     applied = {(row.device_id, row.digest) for row in inserted}
     for (device_id, digest), webhook in first.items():
         if (device_id, digest) not in applied:  # recorded before: applied then, or not yet
-            mark = {"device_id": device_id, "digest": digest, "at": at, "reason": webhook.error}
+            mark = {"of_device": device_id, "of_digest": digest, "at": at, "reason": webhook.error}
             if connection.execute(_MARK_BY_DIGEST, mark).rowcount == 1:
                 applied.add((device_id, digest))
     apply_provider_reports(
         connection,
         [w.reports for key, w in first.items() if key in applied and w.reports is not None],
     )
-    return [first[_key(webhook)] is webhook and _key(webhook) in applied for webhook in batch]
+    results = []
+    for webhook in batch:  # True for the first of the same bytes only
+        key = _key(webhook)
+        results.append(key in applied)
+        applied.discard(key)
+    return results
 
 
 def _key(webhook: TakenWebhook) -> tuple[int, str]:
@@ -190,8 +196,8 @@ _MARK_BY_ID = (
 _MARK_BY_DIGEST = (
     cloud_webhooks.update()
     .where(
-        cloud_webhooks.c.device_id == sa.bindparam("device_id"),
-        cloud_webhooks.c.digest == sa.bindparam("digest"),
+        cloud_webhooks.c.device_id == sa.bindparam("of_device"),
+        cloud_webhooks.c.digest == sa.bindparam("of_digest"),
         _UNAPPLIED,
     )
     .values(_MARK)
