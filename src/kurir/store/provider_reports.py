@@ -19,6 +19,9 @@ from kurir.store import inbound, lifecycle
 from kurir.store.reading import message_ids_by_provider_id
 from kurir.store.records import ButtonPress, InboundMessage, ProviderFailure, Receipt
 
+#: A failure's ``last_error`` when the provider did not say why.
+UNEXPLAINED_FAILURE = "the provider reported the message failed"
+
 
 class ReportedStatus(msgspec.Struct, frozen=True):
     """The provider's word on a message the device sent, known by the provider's id."""
@@ -69,7 +72,7 @@ def apply_provider_reports(connection: Connection, batch: Sequence[ProviderRepor
             if message_id is None:
                 continue
             if status.status == MessageStatus.FAILED:
-                reason = status.reason or "the provider reported the message failed"
+                reason = status.reason or UNEXPLAINED_FAILURE
                 failures.append(ProviderFailure(reports.device_id, message_id, reason, status.at))
             else:
                 receipts.append(Receipt(reports.device_id, message_id, status.status, status.at))
