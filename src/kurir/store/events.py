@@ -153,20 +153,24 @@ def _message_of(event: WebhookEvent) -> str | None:
     return None
 
 
+#: Built once: building and keying the statement cost more than running it.
+_SUBSCRIBERS = sa.select(
+    webhook_endpoints.c.id,
+    webhook_endpoints.c.account_id,
+    webhook_endpoints.c.events,
+    webhook_endpoints.c.devices,
+).where(
+    webhook_endpoints.c.account_id.in_(sa.bindparam("account_ids", expanding=True)),
+    webhook_endpoints.c.enabled.is_(True),
+)
+# An endpoint deleted meanwhile would fail this whole batch on the deliveries'
+# foreign key; on PostgreSQL the share lock makes its deletion wait for this commit instead.
+_SUBSCRIBERS_LOCKED = _SUBSCRIBERS.with_for_update(key_share=True, read=True)
+
+
 def _subscribers(connection: Connection, account_ids: set[int]) -> list[_Subscriber]:
-    query = sa.select(
-        webhook_endpoints.c.id,
-        webhook_endpoints.c.account_id,
-        webhook_endpoints.c.events,
-        webhook_endpoints.c.devices,
-    ).where(
-        webhook_endpoints.c.account_id.in_(sorted(account_ids)),
-        webhook_endpoints.c.enabled.is_(True),
-    )
-    if connection.dialect.name == "postgresql":
-        # An endpoint deleted meanwhile would fail this whole batch on the deliveries'
-        # foreign key; the share lock makes its deletion wait for this commit instead.
-        query = query.with_for_update(key_share=True, read=True)
+    query = _SUBSCRIBERS_LOCKED if connection.dialect.name == "postgresql" else _SUBSCRIBERS
+    found = connection.execute(query, {"account_ids": sorted(account_ids)})
     return [
         _Subscriber(
             id=row.id,
@@ -174,5 +178,5 @@ def _subscribers(connection: Connection, account_ids: set[int]) -> list[_Subscri
             events=frozenset(_LIST.decode(row.events)),
             devices=None if row.devices is None else frozenset(_LIST.decode(row.devices)),
         )
-        for row in connection.execute(query)
+        for row in found
     ]
