@@ -52,19 +52,18 @@ from kurir.store.tables import devices, messages
 
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
 
-#: A message whose status changed: its primary key, its account, the status and
-#: when. Only the makings of an event: the event itself, with what else it names,
-#: is made only when an endpoint of the account may want it, so a batch without
-#: webhooks reads nothing more and builds nothing.
-_Change = tuple[int, int, MessageStatus, int]
+#: A message whose status changed: its primary key, its account, the status,
+#: when, its public id and its device's key, as the change's own read of the row
+#: found them. Only the makings of an event: the event itself, with its device's
+#: public id, is made only when an endpoint of the account may want it, so a
+#: batch without webhooks reads nothing more and builds nothing.
+_Change = tuple[int, int, MessageStatus, int, str, int]
 
 #: Statuses by their stored names; cheaper than calling the enum for each row.
 _STATUSES = {str(status): status for status in MessageStatus}
 
-_EVENT_DETAILS = (
-    sa.select(messages.c.id, messages.c.message_id, messages.c.device_id, devices.c.public_id)
-    .join(devices, devices.c.id == messages.c.device_id)
-    .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
+_DEVICE_PUBLIC_IDS = sa.select(devices.c.id, devices.c.public_id).where(
+    devices.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 
 
@@ -72,16 +71,16 @@ def _record_changes(connection: Connection, changes: Sequence[_Change]) -> None:
     """Record the ``message.status`` event of each change."""
 
     def status_events() -> Iterator[NewEvent]:
-        pks = list({pk for pk, _, _, _ in changes})
-        found = {row.id: row for row in connection.execute(_EVENT_DETAILS, {"pks": pks})}
-        for pk, account_id, status, at in changes:
-            row = found[pk]
+        # A batch's messages are of a few devices: those are read, not each message.
+        device_ids = sorted({change[5] for change in changes})
+        public_ids = dict(connection.execute(_DEVICE_PUBLIC_IDS, {"ids": device_ids}).all())
+        for _, account_id, status, at, message_id, device_id in changes:
             event = MessageStatusEvent(
-                device=row.public_id, message_id=row.message_id, status=status, at=at
+                device=public_ids[device_id], message_id=message_id, status=status, at=at
             )
-            yield NewEvent(account_id, row.device_id, event)
+            yield NewEvent(account_id, device_id, event)
 
-    account_ids = {account_id for _, account_id, _, _ in changes}
+    account_ids = {change[1] for change in changes}
     record_events(connection, status_events(), account_ids=account_ids)
 
 
@@ -93,13 +92,17 @@ def _changed_rows(
     parameters: dict[str, Any] | None = None,
 ) -> int:
     """Run ``update`` (of rows that all move to ``status``), record their events; how many."""
-    result = connection.execute(
-        update.returning(messages.c.id, messages.c.account_id), parameters or {}
+    returning = update.returning(
+        messages.c.id, messages.c.account_id, messages.c.message_id, messages.c.device_id
     )
+    result = connection.execute(returning, parameters or {})
     changed = 0
     # A device's whole backlog may fail at once: its events are made a part at a time.
     for rows in result.partitions(10_000):
-        _record_changes(connection, [(pk, account_id, status, at) for pk, account_id in rows])
+        _record_changes(
+            connection,
+            [(pk, account, status, at, message, device) for pk, account, message, device in rows],
+        )
         changed += len(rows)
     return changed
 
@@ -264,7 +267,7 @@ def claim_due_messages(
     _record_changes(
         connection,
         [
-            (row.id, row.account_id, MessageStatus.SENDING, now)
+            (row.id, row.account_id, MessageStatus.SENDING, now, row.message_id, row.device_id)
             for row in rows
             if row.sending_at == now
         ],
@@ -325,6 +328,8 @@ _OUTCOME_ROWS = (
         messages.c.lease_owner,
         messages.c.delivered_at,
         messages.c.read_at,
+        messages.c.message_id,
+        messages.c.device_id,
     )
     .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
     .order_by(messages.c.id)
@@ -381,7 +386,7 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         status = _STATUSES.get(outcome.status)
         if row is None or status not in writes:
             continue
-        pk, account_id, current, lease_owner, delivered_at, read_at = row
+        pk, account_id, current, lease_owner, delivered_at, read_at, message_id, device_id = row
         if current != MessageStatus.SENDING or lease_owner != outcome.worker:
             continue
         del held[pk]  # its lease ends: another outcome for it is too late
@@ -399,12 +404,14 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         if status in (MessageStatus.DELIVERED, MessageStatus.READ):
             # Receipts came before this record (a fast provider): the message went
             # through each of these, and a receiver is told of each, in order.
-            changes.append((pk, account_id, MessageStatus.SENT, values["at"]))
-            changes.append((pk, account_id, MessageStatus.DELIVERED, delivered_at or outcome.at))
+            made = (message_id, device_id)
+            changes.append((pk, account_id, MessageStatus.SENT, values["at"], *made))
+            delivered = delivered_at or outcome.at
+            changes.append((pk, account_id, MessageStatus.DELIVERED, delivered, *made))
             if status == MessageStatus.READ:
-                changes.append((pk, account_id, MessageStatus.READ, read_at or outcome.at))
+                changes.append((pk, account_id, MessageStatus.READ, read_at or outcome.at, *made))
         else:
-            changes.append((pk, account_id, status, outcome.at))
+            changes.append((pk, account_id, status, outcome.at, message_id, device_id))
     for outcome_status, rows in writes.items():
         if rows:
             connection.execute(_OUTCOME_UPDATES[outcome_status], rows)
@@ -455,13 +462,13 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
         row = rows.get((receipt.message_id, receipt.device_id))
         if row is None:
             continue
-        pk, _, _, account_id, status, delivered_at, read_at = row
+        pk, message_id, device_id, account_id, status, delivered_at, read_at = row
         if pk not in stored:
             stored[pk] = current[pk] = Receipts(_STATUSES[status], delivered_at, read_at)
         before = current[pk]
         after = current[pk] = before.after(receipt.status, receipt.at)
         if after.status != before.status:
-            changes.append((pk, account_id, after.status, receipt.at))
+            changes.append((pk, account_id, after.status, receipt.at, message_id, device_id))
     writes = [
         {"pk": pk, "new_status": s.status, "delivered": s.delivered_at, "read": s.read_at}
         for pk, s in current.items()
@@ -544,7 +551,8 @@ def apply_button_press(
         )
     )
     if read.status != before.status:
-        _record_changes(connection, [(row.id, row.account_id, read.status, press.at)])
+        change = (row.id, row.account_id, read.status, press.at, press.message_id, device_id)
+        _record_changes(connection, [change])
     replied = MessageReplyEvent(
         device=row.public_id,
         message_id=press.message_id,
