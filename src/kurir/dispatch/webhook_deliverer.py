@@ -47,6 +47,8 @@ _COUNTS = METRICS.counts
 
 # How much longer than an attempt's total timeout a lease lasts: time to record it.
 _LEASE_MARGIN_S = 30.0
+# How long news of due deliveries is gathered while attempts are under way.
+_GATHER_S = 0.02
 # The longest a connection may take to open; a third of the total when that is less.
 _MAX_CONNECT_TIMEOUT_S = 10.0
 
@@ -103,6 +105,7 @@ class WebhookDeliverer:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._busy: dict[int, int] = {}
         self._attempting = 0
+        self._gathering: asyncio.TimerHandle | None = None
 
     async def run(self) -> None:
         """Deliver until `stop` is called."""
@@ -116,7 +119,20 @@ class WebhookDeliverer:
         self._passes.stop()
 
     def notice_deliveries(self) -> None:
-        """Deliveries became due (a commit of this process, or a NOTIFY): claim them."""
+        """Deliveries became due (a commit of this process, or a NOTIFY): claim them.
+
+        At once when idle. While attempts are under way, news is gathered for
+        `_GATHER_S` first: under load every commit of a sending worker makes
+        deliveries, and a pass for each, mostly finding its endpoints' slots
+        full, cost the sending more than the delivering did.
+        """
+        if not self._attempting:
+            self._passes.wake()
+        elif self._gathering is None:
+            self._gathering = asyncio.get_running_loop().call_later(_GATHER_S, self._end_gathering)
+
+    def _end_gathering(self) -> None:
+        self._gathering = None
         self._passes.wake()
 
     async def _deliver_once(self) -> float | None:
