@@ -370,3 +370,27 @@ async def test_an_inbound_file_is_kept_with_its_message_and_named_by_kurirs_medi
         media_url=path,
         created=at // 1000,
     )
+
+
+async def test_a_nul_in_what_a_sender_wrote_is_stored_as_a_replacement_character(
+    store: Store,
+) -> None:
+    # PostgreSQL's text refuses NUL: refusing the message would have the
+    # provider deliver it again and again.
+    account, (device,) = await add_account(store)
+    events = sink(store, account, device)
+    document = InboundMessage(
+        sender=RECIPIENT,
+        type="document",
+        at=SENT_AT,
+        text="a\x00b",
+        sender_name="Bu\x00di",
+        media=InboundFile(content_type="application/pdf", data=b"%PDF", filename="x\x00.pdf"),
+    )
+    recorded = await events.record_inbound(document)
+    assert isinstance(recorded, InboundRecorded)
+    (row,) = await inbound_rows(store)
+    assert (row.text, row.sender_name) == ("a\ufffdb", "Bu\ufffddi")
+    kept = await store.read(inbound.inbound_file, account_id=account, message_id=row.message_id)
+    assert kept is not None
+    assert kept.filename == "x\ufffd.pdf"

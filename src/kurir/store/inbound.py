@@ -8,6 +8,7 @@ would be.
 import re
 from collections.abc import Iterator
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -53,6 +54,7 @@ def record_inbound(
     its ``message.received`` event; a text that is a stop word alone also
     opts its sender out of the account's broadcasts (`contacts.opt_out_if_stop`).
     """
+    message = _storable(message)
     answered = _answered_button(connection, device_id, message, reply_window_ms)
     if answered is not None:
         message_id, index = answered
@@ -226,3 +228,22 @@ def inbound_file(connection: Connection, *, account_id: int, message_id: str) ->
     if row is None:
         return None
     return InboundFile(content_type=row.content_type, data=row.data, filename=row.filename)
+
+
+def _storable(message: InboundMessage) -> InboundMessage:
+    """``message`` with each NUL in its text fields made U+FFFD.
+
+    PostgreSQL's text columns refuse NUL, and a sender may put one in a text
+    or a name: refusing it would have the provider redeliver it forever.
+    """
+    changes: dict[str, object] = {
+        name: value.replace("\x00", "\ufffd")
+        for name in message.__struct_fields__
+        if isinstance(value := getattr(message, name), str) and "\x00" in value
+    }
+    media = message.media
+    if media is not None and media.filename is not None and "\x00" in media.filename:
+        changes["media"] = msgspec.structs.replace(
+            media, filename=media.filename.replace("\x00", "\ufffd")
+        )
+    return msgspec.structs.replace(message, **changes) if changes else message
