@@ -22,6 +22,8 @@ status capitalised, as Alat WA writes it ("Read").
 """
 
 import enum
+import os
+import random
 import secrets
 import time
 from typing import ClassVar
@@ -214,7 +216,13 @@ def _time_first_id(prefix: str) -> str:
     random ids dirtied a page of it each, and every dirty page is written
     again at the commit. A sending worker writes several events a message.
     """
-    return f"{prefix}{time.time_ns() // 1_000_000:011x}{secrets.token_hex(8)}"
+    return f"{prefix}{time.time_ns() // 1_000_000:011x}{_random.getrandbits(64):016x}"
+
+
+# Ids need to be unique, not secret: a generator seeded from the system's,
+# anew in a forked child, costs no system call an id.
+_random = random.Random(secrets.randbits(128))
+os.register_at_fork(after_in_child=lambda: _random.seed(secrets.randbits(128)))
 
 
 def new_endpoint_id() -> str:

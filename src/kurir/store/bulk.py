@@ -64,12 +64,22 @@ def reserve_ids(connection: Connection, table: sa.Table, count: int) -> list[int
     if count <= 0:
         return []
     if connection.dialect.name == "sqlite":
-        highest = connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
+        highest = connection.execute(_highest_id(table)).scalar()
         first = (highest or 0) + 1
         return list(range(first, first + count))
+    return sorted(connection.execute(_next_ids(table), {"count": count}).scalars())
+
+
+@functools.cache
+def _highest_id(table: sa.Table) -> sa.Select[Any]:
+    return sa.select(sa.func.max(table.c.id))
+
+
+@functools.cache
+def _next_ids(table: sa.Table) -> sa.Select[Any]:
     sequence = sa.func.pg_get_serial_sequence(table.name, "id")
-    query = sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count))
-    return sorted(connection.execute(query).scalars())
+    count = sa.bindparam("count", type_=sa.Integer)
+    return sa.select(sa.func.nextval(sequence)).select_from(sa.func.generate_series(1, count))
 
 
 @functools.cache

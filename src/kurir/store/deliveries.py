@@ -61,6 +61,25 @@ def announce_due_deliveries(connection: Connection) -> None:
         notify_due_deliveries(connection)
 
 
+_CLAIMED_DETAILS = (
+    sa.select(
+        _deliveries.c.id,
+        events.c.body,
+        _endpoints.c.public_id.label("endpoint"),
+        _endpoints.c.url,
+        _endpoints.c.secret,
+        _endpoints.c.previous_secret,
+        _endpoints.c.previous_secret_until,
+    )
+    .select_from(
+        _deliveries.join(events, events.c.id == _deliveries.c.event_id).join(
+            _endpoints, _endpoints.c.id == _deliveries.c.endpoint_id
+        )
+    )
+    .where(_deliveries.c.id.in_(sa.bindparam("pks", expanding=True)))
+)
+
+
 def claim_due_deliveries(
     connection: Connection,
     *,
@@ -102,23 +121,7 @@ def claim_due_deliveries(
     claimed = {row.id: row for row in connection.execute(statement, parameters)}
     if not claimed:
         return []
-    details = connection.execute(
-        sa.select(
-            _deliveries.c.id,
-            events.c.body,
-            _endpoints.c.public_id.label("endpoint"),
-            _endpoints.c.url,
-            _endpoints.c.secret,
-            _endpoints.c.previous_secret,
-            _endpoints.c.previous_secret_until,
-        )
-        .select_from(
-            _deliveries.join(events, events.c.id == _deliveries.c.event_id).join(
-                _endpoints, _endpoints.c.id == _deliveries.c.endpoint_id
-            )
-        )
-        .where(_deliveries.c.id.in_(list(claimed)))
-    )
+    details = connection.execute(_CLAIMED_DETAILS, {"pks": list(claimed)})
     found = [
         ClaimedDelivery(
             id=row.id,
@@ -342,32 +345,35 @@ class _Held(msgspec.Struct, frozen=True):
     deadline_at: int
 
 
+_HELD = (
+    sa.select(
+        _deliveries.c.id,
+        _deliveries.c.lease_owner,
+        _deliveries.c.endpoint_id,
+        _deliveries.c.attempts,
+        _deliveries.c.event_at,
+        _deliveries.c.deadline_at,
+    )
+    .where(
+        _deliveries.c.id.in_(sa.bindparam("pks", expanding=True)),
+        _deliveries.c.status == _DELIVERING,
+    )
+    .order_by(_deliveries.c.id)
+)
+_HELD_LOCKED = _HELD.with_for_update(key_share=True)
+
+
 def _held(connection: Connection, attempts: Sequence[DeliveryAttempt]) -> dict[int, _Held]:
     """The attempts' deliveries that are under a lease, and whose; locked until the commit.
 
     Locked, so that a claim by another worker (which skips locked rows) cannot
     slip in between this check and the update.
     """
-    query = (
-        sa.select(
-            _deliveries.c.id,
-            _deliveries.c.lease_owner,
-            _deliveries.c.endpoint_id,
-            _deliveries.c.attempts,
-            _deliveries.c.event_at,
-            _deliveries.c.deadline_at,
-        )
-        .where(
-            _deliveries.c.id.in_(sorted({a.delivery_pk for a in attempts})),
-            _deliveries.c.status == _DELIVERING,
-        )
-        .order_by(_deliveries.c.id)
-    )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(key_share=True)
+    query = _HELD_LOCKED if connection.dialect.name == "postgresql" else _HELD
+    found = connection.execute(query, {"pks": sorted({a.delivery_pk for a in attempts})})
     return {
         row.id: _Held(row.lease_owner, row.endpoint_id, row.attempts, row.event_at, row.deadline_at)
-        for row in connection.execute(query)
+        for row in found
     }
 
 
