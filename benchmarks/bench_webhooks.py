@@ -401,7 +401,12 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=50.0, help="messages/s of the latency run")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the latency run")
-    parser.add_argument("--messages", type=int, default=5000, help="messages of the dispatch run")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=20_000,
+        help="messages of the dispatch run (fewer: too short to time)",
+    )
     parser.add_argument("--devices", type=int, default=100, help="sandbox devices of dispatch")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on a run after this")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
