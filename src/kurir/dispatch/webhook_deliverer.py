@@ -294,6 +294,14 @@ def _log_recorded(
         )
     elif recorded.status == DeliveryStatus.PENDING:
         log.debug("webhook %s to %s: %s", delivery.public_id, delivery.endpoint, outcome.error)
+    elif recorded.status == DeliveryStatus.DELIVERED and log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "webhook %s to %s delivered: %s in %d ms",
+            delivery.public_id,
+            delivery.endpoint,
+            outcome.status_code,
+            outcome.latency_ms,
+        )
     if recorded.endpoint_disabled is not None:
         log.warning(
             "webhook endpoint %s disabled: %s", delivery.endpoint, recorded.endpoint_disabled
