@@ -18,15 +18,15 @@ import sqlalchemy as sa
 
 from kurir.store import Store, accounts
 from kurir.transports import DeviceInfo
-from kurir.transports.whatsapp_web import WhatsAppWebTransport, process
+from kurir.transports.whatsapp_web import WhatsAppWebTransport
 from kurir.transports.whatsapp_web import store as db
 from kurir.transports.whatsapp_web.keystore import key_location
 from tests.integration.test_whatsapp_web_session import (
-    add_device,
+    Paired,
     device_state,
     eventually,
-    open_transport,
-    pair,
+    fake_whatsapp,
+    paired_device,
 )
 from tests.support.store_data import T0
 from tests.support.whatsapp_world import FakePhone, FakeWhatsApp
@@ -36,11 +36,7 @@ JID = "628122222222:7@s.whatsapp.net"
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeWhatsApp:
-    fake = FakeWhatsApp(tmp_path / "whatsapp", qr_seconds=0.4, qr_count=4)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(process, "PING_EVERY_S", 0.3)
-    return fake
+    return fake_whatsapp(tmp_path, monkeypatch)
 
 
 async def keys_of(store: Store, device_id: int) -> int:
@@ -72,19 +68,11 @@ async def keys_of(store: Store, device_id: int) -> int:
 
 
 @pytest.fixture
-async def paired(
-    store: Store, world: FakeWhatsApp
-) -> AsyncIterator[tuple[WhatsAppWebTransport, DeviceInfo, FakePhone]]:
-    device = await add_device(store, "wa-keys")
-    transport = await open_transport(store, device)
-    phone = world.phone(device.public_id)
-    try:
-        await pair(store, device, phone)
+async def paired(store: Store, world: FakeWhatsApp) -> AsyncIterator[Paired]:
+    async with paired_device(store, world, "wa-keys") as devices:
         # A device row, its session with a contact, and (PostgreSQL) a privacy token.
-        assert await keys_of(store, device.id) == (2 if is_sqlite(store) else 3)
-        yield transport, device, phone
-    finally:
-        await transport.close()
+        assert await keys_of(store, devices[1].id) == (2 if is_sqlite(store) else 3)
+        yield devices
 
 
 def is_sqlite(store: Store) -> bool:

@@ -26,8 +26,13 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
 from kurir.store import Store, inbound
 from kurir.store.tables import inbound_messages
 from kurir.transports import DeviceInfo
-from kurir.transports.whatsapp_web import WhatsAppWebTransport, process, supervisor
-from tests.integration.test_whatsapp_web_session import add_device, eventually, open_transport, pair
+from kurir.transports.whatsapp_web import WhatsAppWebTransport, supervisor
+from tests.integration.test_whatsapp_web_session import (
+    Paired,
+    eventually,
+    fake_whatsapp,
+    paired_device,
+)
 from tests.support.whatsapp_world import FakePhone, FakeWhatsApp
 
 SENDER = "628111111111"
@@ -43,10 +48,7 @@ def database_url(sqlite_database_url: str) -> str:
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeWhatsApp:
-    fake = FakeWhatsApp(tmp_path / "whatsapp", qr_seconds=0.4, qr_count=4)
-    for name, value in fake.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(process, "PING_EVERY_S", 0.3)
+    fake = fake_whatsapp(tmp_path, monkeypatch)
     # Small enough to overrun in a test; the session is told them in its Hello.
     monkeypatch.setattr(supervisor, "DOWNLOAD_TIMEOUT_S", TIMEOUT_S)
     limits = {**supervisor.INBOUND_MEDIA_LIMITS, "video": 1000}
@@ -55,17 +57,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeWhatsApp:
 
 
 @pytest.fixture
-async def paired(
-    store: Store, world: FakeWhatsApp
-) -> AsyncIterator[tuple[WhatsAppWebTransport, DeviceInfo, FakePhone]]:
-    device = await add_device(store, "wa-media")
-    transport = await open_transport(store, device)
-    phone = world.phone(device.public_id)
-    try:
-        await pair(store, device, phone)
-        yield transport, device, phone
-    finally:
-        await transport.close()
+async def paired(store: Store, world: FakeWhatsApp) -> AsyncIterator[Paired]:
+    async with paired_device(store, world, "wa-media") as devices:
+        yield devices
 
 
 async def received(store: Store, provider_id: str) -> Any:

@@ -6,6 +6,7 @@ processes speaking the real protocol, so crashes and hangs are real too.
 """
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -43,13 +44,19 @@ def database_url(sqlite_database_url: str) -> str:
     return sqlite_database_url
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeWhatsApp:
+def fake_whatsapp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeWhatsApp:
+    """The fake WhatsApp, which sessions started from now on talk to, pinged often."""
     fake = FakeWhatsApp(tmp_path / "whatsapp", qr_seconds=0.4, qr_count=4)
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
-    # A hang is noticed in about a second instead of fifteen.
     monkeypatch.setattr(process, "PING_EVERY_S", 0.3)
+    return fake
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeWhatsApp:
+    fake = fake_whatsapp(tmp_path, monkeypatch)
+    # A hang is noticed in about a second instead of fifteen.
     monkeypatch.setattr(process, "PING_TIMEOUT_S", 0.8)
     return fake
 
@@ -135,11 +142,14 @@ def text(
     )
 
 
-@pytest.fixture
-async def paired(
-    store: Store, world: FakeWhatsApp
-) -> AsyncIterator[tuple[WhatsAppWebTransport, DeviceInfo, FakePhone]]:
-    device = await add_device(store, "wa-main")
+#: A paired device: its open transport, its row, and the phone it is linked to.
+Paired = tuple[WhatsAppWebTransport, DeviceInfo, FakePhone]
+
+
+@contextlib.asynccontextmanager
+async def paired_device(store: Store, world: FakeWhatsApp, public_id: str) -> AsyncIterator[Paired]:
+    """A new device, paired with its phone by QR, its transport open for the block."""
+    device = await add_device(store, public_id)
     transport = await open_transport(store, device)
     phone = world.phone(device.public_id)
     try:
@@ -147,6 +157,12 @@ async def paired(
         yield transport, device, phone
     finally:
         await transport.close()
+
+
+@pytest.fixture
+async def paired(store: Store, world: FakeWhatsApp) -> AsyncIterator[Paired]:
+    async with paired_device(store, world, "wa-main") as devices:
+        yield devices
 
 
 async def test_pairing_by_qr_then_each_kind_goes_out(
