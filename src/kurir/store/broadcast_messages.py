@@ -101,10 +101,7 @@ def fail_waiting(
         if not ids:
             continue
         failed += lifecycle.fail_messages_where(
-            connection,
-            sa.and_(messages.c.id.in_(ids), messages.c.status.in_(status)),
-            reason=reason,
-            now=now,
+            connection, messages.c.id.in_(ids), statuses=status, reason=reason, now=now
         )
     return failed
 
@@ -113,10 +110,7 @@ def fail_messages(connection: Connection, pks: Sequence[int], *, reason: str, no
     """Fail these waiting messages (held ones of recipients who opted out)."""
     if pks:
         lifecycle.fail_messages_where(
-            connection,
-            sa.and_(messages.c.id.in_(list(pks)), messages.c.status.in_(_WAITING)),
-            reason=reason,
-            now=now,
+            connection, messages.c.id.in_(list(pks)), statuses=_WAITING, reason=reason, now=now
         )
 
 
@@ -135,10 +129,10 @@ def fail_planned_to(
         connection,
         sa.and_(
             messages.c.broadcast_id.in_(mine),
-            messages.c.status.in_(_WAITING),
             messages.c.due_at < HELD_DUE_AT,
             messages.c.recipient == recipient,
         ),
+        statuses=_WAITING,
         reason=reason,
         now=now,
     )

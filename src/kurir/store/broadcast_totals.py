@@ -1,0 +1,78 @@
+"""A broadcast's messages counted by status, kept exact as their statuses change.
+
+`kurir.store.lifecycle`, the one owner of message status, reports each change
+of a broadcast's message here (`count_moves`); the counts are written once,
+at the end of the transaction that made the changes, so reading a broadcast's
+totals costs one row however many messages it has, and is never off by a
+change committed or not.
+
+Why at the end: on PostgreSQL a count's row stays locked until the commit,
+and every transaction that changes statuses locks the messages first. Were
+the counts written as each change is made, a transaction holding one
+broadcast's count while it goes on to lock more messages (the planner, from
+one broadcast to the next) could wait on a transaction that holds those
+messages and waits for that count. Written last, and in broadcast id order,
+no transaction holds a count while it waits for anything but another count,
+and those are taken in one order by all.
+
+Ordinary messages (no broadcast) are passed over without a write.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from kurir.domain.status import MessageStatus
+from kurir.store.database import before_commit
+from kurir.store.tables import broadcast_totals
+
+#: A broadcast's message that changed status: ``(broadcast id, from, to)``.
+Move = tuple[int, str, str]
+
+_STATUSES = [status.value for status in MessageStatus]
+
+_ADD = (
+    broadcast_totals.update()
+    .where(broadcast_totals.c.broadcast_id == sa.bindparam("in_broadcast"))
+    .values({name: broadcast_totals.c[name] + sa.bindparam(f"add_{name}") for name in _STATUSES})
+)
+
+
+class _Pending:
+    """The moves of one transaction, summed by broadcast, written before it commits."""
+
+    def __init__(self) -> None:
+        self.by_broadcast: dict[int, Counter[str]] = {}
+
+    def __call__(self, connection: Connection) -> None:
+        rows = []
+        for broadcast_id in sorted(self.by_broadcast):  # one order of locks for all
+            added = self.by_broadcast[broadcast_id]
+            if any(added.values()):
+                row: dict[str, int] = {f"add_{name}": added[name] for name in _STATUSES}
+                row["in_broadcast"] = broadcast_id
+                rows.append(row)
+        if rows:
+            connection.execute(_ADD, rows)
+
+
+def count_moves(connection: Connection, moves: Iterable[Move]) -> None:
+    """Count these changes of broadcasts' messages, to be written before the commit."""
+    pending: _Pending | None = None
+    for broadcast_id, was, now in moves:
+        if pending is None:
+            pending = before_commit(connection, "broadcast_totals", _Pending)
+        added = pending.by_broadcast.setdefault(broadcast_id, Counter())
+        added[was] -= 1
+        added[now] += 1
+
+
+def start_totals(connection: Connection, broadcast_id: int, *, scheduled: int) -> None:
+    """The counts of a new broadcast, whose messages are all stored scheduled."""
+    connection.execute(
+        broadcast_totals.insert().values(
+            broadcast_id=broadcast_id, **{MessageStatus.SCHEDULED.value: scheduled}
+        )
+    )
