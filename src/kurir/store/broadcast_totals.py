@@ -46,9 +46,10 @@ _ADD = (
 def _add_sql(dialect: Dialect) -> str:
     """`_ADD` for the driver, its parameters in `_STATUSES` order, then the broadcast's id.
 
-    SQLite's rows go to the driver's executemany as tuples: through
-    SQLAlchemy, each row's nine named parameters cost more than its UPDATE
-    when a claim spans many broadcasts.
+    For SQLite's rows, and PostgreSQL's one row when a transaction changed a
+    single broadcast (most do): the rows go to the driver as tuples, where
+    through SQLAlchemy each row's nine named parameters cost more than its
+    UPDATE when a claim spans many broadcasts.
     """
     compiled = _ADD.compile(dialect=dialect)
     assert compiled.positiontup == [*(f"add_{name}" for name in _STATUSES), "in_broadcast"]
@@ -99,7 +100,7 @@ class _Pending:
         ]
         if not rows:
             return
-        if connection.dialect.name != "postgresql":
+        if len(rows) == 1 or connection.dialect.name != "postgresql":
             connection.exec_driver_sql(_add_sql(connection.dialect), rows)
             return
         columns = [list(column) for column in zip(*rows, strict=True)]
