@@ -24,9 +24,15 @@ the tables show each one's median round, and the ratio goal is judged on the
 median of the rounds' ratios. A lone server without PostgreSQL runs on a
 core of its own, the load generator on the other.
 
-The baseline runs on uvloop, as the issue's comparison assumes. ``kurir
-serve`` calls ``asyncio.run`` itself, so it runs on the standard library
-loop; a second bare row on that loop shows how much of the gap that explains.
+The baseline runs on uvloop, as the issue's comparison assumes, and so
+does ``kurir serve``; a second bare row on the standard library loop shows
+what the loop alone is worth.
+
+Besides throughput, each row gives the server's CPU microseconds per request
+(every thread, from /proc): on a machine shared with other work it moves far
+less than throughput does. Bare / kurir of it is the throughput ratio if CPU
+alone bound both; Kurir's also waits on its commits (an fsync each), so its
+measured ratio can fall below that on a quiet machine.
 
 Dispatch: see ``bench_dispatch.py``.
 
@@ -137,6 +143,11 @@ class AcceptResult:
     #: Kurir only: rows in the messages table afterwards by kind (all of the
     #: endpoint's kind, as many as all 200s).
     stored: dict[str, int] | None = None
+    #: CPU microseconds the server process(es) used per request answered, every
+    #: thread counted. Steadier than throughput on a shared machine: other work
+    #: takes cores away from a server more than it makes its requests cost more.
+    server_us_per_request_closed: float = 0.0
+    server_us_per_request_open: float = 0.0
 
     @property
     def total_ok(self) -> int:
@@ -209,6 +220,7 @@ def measure(
     if split is not None:
         pin_process(servers[0].pid, split[0])
     cores = {}
+    per_request = {}
     others = {}
     databases = {}
     results = {}
@@ -233,6 +245,9 @@ def measure(
         used = machine_busy_seconds() - machine_before
         db = postgres_cpu_seconds() - database_before if database == "PostgreSQL" else 0.0
         cores[mode] = server / wall
+        # Warm-up included, as the server's CPU is: every answer the run got.
+        answered = sum(results[mode]["statuses"].values())
+        per_request[mode] = server / answered * 1e6 if answered else 0.0
         databases[mode] = db / wall
         others[mode] = max(0.0, used - server - client - db) / wall
         for running in servers:
@@ -250,6 +265,8 @@ def measure(
         others["open"],
         databases["closed"],
         databases["open"],
+        server_us_per_request_closed=per_request["closed"],
+        server_us_per_request_open=per_request["open"],
     )
 
 
@@ -365,10 +382,16 @@ def accept_suite(args: argparse.Namespace, log_dir: Path) -> AcceptSuite:
     # sides of a round rather than on one side of the comparison.
     bare_rounds: dict[str, list[AcceptResult]] = {endpoint: [] for endpoint in endpoints}
     sqlite_rounds: dict[str, list[AcceptResult]] = {endpoint: [] for endpoint in endpoints}
-    for _ in range(args.rounds):
+    # Which side goes first alternates too: a machine growing busier or quieter
+    # through a run then favours neither.
+    for round_number in range(args.rounds):
         for endpoint in endpoints:
-            bare_rounds[endpoint].append(bare("uvloop", endpoint))
-            sqlite_rounds[endpoint].append(settled(sqlite(endpoint)))
+            if round_number % 2 == 0:
+                bare_rounds[endpoint].append(bare("uvloop", endpoint))
+                sqlite_rounds[endpoint].append(settled(sqlite(endpoint)))
+            else:
+                sqlite_rounds[endpoint].append(settled(sqlite(endpoint)))
+                bare_rounds[endpoint].append(bare("uvloop", endpoint))
     ratios = {
         endpoint: [
             float(k.closed["ok_per_s"]) / float(b.closed["ok_per_s"])
@@ -428,6 +451,7 @@ def accept_report(suite: AcceptSuite) -> str:
                 _ms(c["p99_ms"]),
                 _ms(c["max_ms"]),
                 f"{c['non_200'] + c['errors']:,}",
+                f"{r.server_us_per_request_closed:.1f}",
                 f"{r.server_cores_closed:.2f}",
                 f"{c['client_cpu_s'] / c['client_wall_s']:.2f}",
                 f"{r.database_cores_closed:.2f}",
@@ -446,6 +470,7 @@ def accept_report(suite: AcceptSuite) -> str:
                 _ms(o["max_ms"]),
                 _ms(o["send_lag_p99_ms"]),
                 f"{o['non_200'] + o['errors']:,}",
+                f"{r.server_us_per_request_open:.1f}",
                 f"{r.server_cores_open:.2f}",
                 f"{r.database_cores_open:.2f}",
                 f"{r.other_cores_open:.2f}",
@@ -469,6 +494,7 @@ def accept_report(suite: AcceptSuite) -> str:
                 "p99 ms",
                 "max ms",
                 "non-200",
+                "server us/req",
                 "server cores",
                 "client cores",
                 "pg cores",
@@ -492,6 +518,7 @@ def accept_report(suite: AcceptSuite) -> str:
                 "max ms",
                 "client lag p99",
                 "non-200",
+                "server us/req",
                 "server cores",
                 "pg cores",
                 "other cores",
@@ -532,6 +559,8 @@ def accept_report(suite: AcceptSuite) -> str:
         ratio = suite.ratio(endpoint)
         p99s = [float(r.open["p99_ms"]) for r in suite.sqlite_rounds[endpoint]]
         p99 = median(p99s)
+        kurir_us = median(r.server_us_per_request_closed for r in suite.sqlite_rounds[endpoint])
+        bare_us = median(r.server_us_per_request_closed for r in suite.bare_rounds[endpoint])
         lines += [
             "",
             f"{endpoint}: kurir serve, SQLite / bare (uvloop), closed loop, by round: "
@@ -542,6 +571,10 @@ def accept_report(suite: AcceptSuite) -> str:
             f"sends/s, median round: {rate:,.0f} -> {verdict(rate >= ACCEPT_GOAL)}",
             f"goal ({endpoint}): >= {RATIO_GOAL} of the bare endpoint (uvloop), median of the "
             f"rounds: {ratio:.3f} -> {verdict(ratio >= RATIO_GOAL)}",
+            f"{endpoint}: server CPU per request, closed loop, median of the rounds: kurir "
+            f"serve, SQLite {kurir_us:.1f} us, bare {bare_us:.1f} us (bare / kurir: "
+            f"{bare_us / kurir_us if kurir_us else 0.0:.2f}: the throughput ratio if CPU "
+            "alone bound both)",
             f"goal ({endpoint}): p99 < {P99_GOAL_MS:.0f} ms at {opened['rate']:,.0f} req/s, "
             f"median of the rounds: {p99:.1f} ms -> {verdict(p99 < P99_GOAL_MS)}",
         ]
@@ -555,7 +588,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=5,
+        default=7,
         help="bare (uvloop) and Kurir on SQLite, each measured this often on each endpoint, "
         "alternately",
     )

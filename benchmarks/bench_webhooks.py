@@ -10,9 +10,9 @@ a process of its own that answers 200, verifies nothing and keeps each
   (through ``kurir.store.events.record_events``, as Kurir writes them); then
   ``kurir worker`` is started with ``KURIR_WEBHOOK_CONCURRENCY=--concurrency``
   and timed until every delivery is recorded delivered. Baseline: the same
-  bodies posted to the same receiver by a plain client on httpcore (the HTTP
-  library Kurir's egress uses) with as many requests in flight as the worker
-  may have: what the receiver and HTTP alone do.
+  bodies posted to the same receiver by a plain client on Kurir's egress (its
+  HTTP code, without database or signing) with as many requests in flight as
+  the worker may have: what the receiver and HTTP alone do.
 * Latency: ``kurir serve`` with the sandbox, one endpoint for
   ``message.status``, ``--rate`` text messages/s posted for ``--duration``
   seconds; each delivery's arrival at the receiver minus its event's
@@ -401,7 +401,12 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=50.0, help="messages/s of the latency run")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the latency run")
-    parser.add_argument("--messages", type=int, default=5000, help="messages of the dispatch run")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=20_000,
+        help="messages of the dispatch run (fewer: too short to time)",
+    )
     parser.add_argument("--devices", type=int, default=100, help="sandbox devices of dispatch")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on a run after this")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")

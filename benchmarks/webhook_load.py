@@ -1,8 +1,9 @@
 """The webhook benchmarks' receiver process, and the plain client that is their baseline.
 
 The receiver is ``webhook_receiver.py`` in a process of its own. The plain
-client posts to it on httpcore, the HTTP library Kurir's egress uses, with
-nothing of Kurir's in the way: what the receiver and HTTP alone do.
+client posts to it through `kurir.egress.Egress`, the HTTP code Kurir delivers
+with, and nothing else of Kurir's (no database, no signing): what the
+receiver and HTTP alone do.
 """
 
 import argparse
@@ -13,13 +14,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpcore
 import httpx
 
 from harness import DEVICE_ID, HERE, PYTHON, HttpServer, percentile, start_server
 from kurir.clock import now_ms
 from kurir.domain.events import MessageStatusEvent, payload
 from kurir.domain.status import MessageStatus
+from kurir.egress import Egress
 
 
 def status_event(n: int, at: int) -> MessageStatusEvent:
@@ -56,19 +57,26 @@ def reset_receiver(receiver: HttpServer) -> None:
 async def plain_posts(hook: str, bodies: list[bytes], in_flight: int) -> float:
     """Post every body with ``in_flight`` requests at once; requests/s."""
     queue = iter(bodies)
-    async with httpcore.AsyncConnectionPool(max_connections=in_flight) as pool:
+    async with Egress(allow_private=True, max_connections=in_flight) as egress:
 
         async def post_all() -> None:
             for body in queue:
-                headers: dict[str | bytes, str | bytes] = {
+                headers = {
                     "content-type": "application/json",
                     "webhook-id": f"msg_{uuid.uuid4().hex}",
                     "webhook-timestamp": str(int(time.time())),
                     "webhook-signature": "v1,baseline",
                 }
-                response = await pool.request("POST", hook, headers=headers, content=body)
-                if response.status != 200:
-                    raise RuntimeError(f"the receiver answered {response.status}")
+                posted = await egress.post(
+                    hook,
+                    body=body,
+                    headers=headers,
+                    keep_bytes=1024,
+                    connect_timeout=10,
+                    total_timeout=30,
+                )
+                if posted.status != 200:
+                    raise RuntimeError(f"the receiver answered {posted.status}")
 
         started = time.perf_counter()
         await asyncio.gather(*(post_all() for _ in range(in_flight)))

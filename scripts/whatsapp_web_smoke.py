@@ -3,7 +3,8 @@
 Never run in CI: it pairs a real number and sends real messages. See
 docs/whatsapp-web.md. It starts ``kurir serve`` on loopback with the database
 of KURIR_DATABASE_URL, adds a WhatsApp Web device, shows its QR code, then
-sends a text, a file and a button message to ``--to`` and prints what comes back.
+sends a text, a file and a button message to ``--to`` and prints what comes back,
+fetching each inbound file through its ``media_url``.
 """
 
 import argparse
@@ -11,6 +12,8 @@ import os
 import subprocess
 import sys
 import time
+
+import httpx
 
 from kurir.client import Client, KurirError
 from kurir.pairing_cli import pair
@@ -47,7 +50,8 @@ def main() -> None:
     server = subprocess.Popen([*kurir, "serve"], env=env)
     try:
         time.sleep(3)
-        with Client(f"http://127.0.0.1:{args.port}", env["KURIR_BOOTSTRAP_API_KEY"]) as client:
+        base_url = f"http://127.0.0.1:{args.port}"
+        with Client(base_url, env["KURIR_BOOTSTRAP_API_KEY"]) as client:
             state = next(d.state for d in client.list_devices() if d.device == args.device)
             if state != "connected" and not pair(client, args.device, code=False, phone=None):
                 sys.exit("not paired")
@@ -76,7 +80,19 @@ def main() -> None:
                     data = client.get_message(message.message_id)
                     print(data.message_id, data.status, data.last_error or "", data.reply or "")
                 for received in client.list_inbound(limit=5).data:
-                    print("inbound", received.from_, received.text)
+                    print("inbound", received.from_, received.type, received.text or "")
+                    if received.media_url:  # send a photo from the other phone to see this
+                        fetched = httpx.get(
+                            f"{base_url}{received.media_url}",
+                            headers={"Authorization": env["KURIR_BOOTSTRAP_API_KEY"]},
+                        )
+                        print(
+                            "  its file:",
+                            fetched.status_code,
+                            fetched.headers.get("content-type"),
+                            len(fetched.content),
+                            "bytes",
+                        )
     except KurirError as error:
         sys.exit(f"kurir: {error.message}")
     finally:

@@ -521,10 +521,17 @@ def _shown_profile(profile: DeviceProfile) -> str:
 
 async def _devices_remove(store: Store, args: argparse.Namespace) -> None:
     account = await _account(store, args.account)
-    if not await store.write(
-        accounts.remove_device, account_id=account.id, public_id=args.device, now=now_ms()
+    device = await store.read(accounts.find_device, args.device)
+    if (
+        device is None
+        or device.account_id != account.id
+        or not await store.write(
+            accounts.remove_device, account_id=account.id, public_id=args.device, now=now_ms()
+        )
     ):
         raise CommandError(f"account {account.name!r} has no device {args.device!r}")
+    # Its session keys too: no worker opens a removed device to delete them later.
+    await transport_class(device.transport).forget_device(store, device.id)
     print(f"device {args.device} removed")
 
 

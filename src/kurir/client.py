@@ -102,13 +102,24 @@ def _decode(response: httpx.Response, answer: type[Answer]) -> Answer:
             return msgspec.json.decode(response.content, type=answer)
         except msgspec.DecodeError:
             pass  # a refusal answered with 200, or not the API's answer: told apart below
+    raise _refusal(response)
+
+
+def _file(response: httpx.Response) -> bytes:
+    """A file's bytes, or the refusal as a KurirError."""
+    if response.is_success:
+        return response.content
+    raise _refusal(response)
+
+
+def _refusal(response: httpx.Response) -> KurirError:
     try:
         body = msgspec.json.decode(response.content)
     except msgspec.DecodeError:
         body = None
     if isinstance(body, dict) and (response.is_error or body.get("status") != "ok"):
-        raise KurirError(response.status_code, str(body.get("message", "unknown error")))
-    raise KurirError(response.status_code, f"unexpected response: {response.text[:200]!r}")
+        return KurirError(response.status_code, str(body.get("message", "unknown error")))
+    return KurirError(response.status_code, f"unexpected response: {response.text[:200]!r}")
 
 
 def _unreachable(base_url: httpx.URL, error: httpx.TransportError) -> KurirError:
@@ -169,6 +180,13 @@ class Client:
     def list_inbound(self, **query: Unpack[InboundQuery]) -> InboundListResponse:
         """What recipients sent the account's devices, newest first, a page at a time."""
         return self._call(calls.inbound(query))
+
+    def fetch_media(self, media_url: str) -> bytes:
+        """The file an inbound message's ``media_url`` names (a path of this API)."""
+        try:
+            return _file(self._http.get(calls.media_path(media_url)))
+        except httpx.TransportError as error:
+            raise _unreachable(self._http.base_url, error) from error
 
     def create_webhook(
         self, url: str, events: Sequence[str], devices: Sequence[str] | None = None
@@ -323,6 +341,12 @@ class AsyncClient:
 
     async def list_inbound(self, **query: Unpack[InboundQuery]) -> InboundListResponse:
         return await self._call(calls.inbound(query))
+
+    async def fetch_media(self, media_url: str) -> bytes:
+        try:
+            return _file(await self._http.get(calls.media_path(media_url)))
+        except httpx.TransportError as error:
+            raise _unreachable(self._http.base_url, error) from error
 
     async def create_webhook(
         self, url: str, events: Sequence[str], devices: Sequence[str] | None = None

@@ -51,6 +51,14 @@ class Call(NamedTuple, Generic[Answer]):
     options: Mapping[str, Any] = {}
 
 
+def media_path(media_url: str) -> str:
+    """An inbound ``media_url``, checked to be one: the key goes to no other path."""
+    parts = media_url.split("/")
+    if len(parts) != 5 or parts[:3] != ["", "messages", "inbound"] or parts[4] != "media":
+        raise ValueError(f"not an inbound message's media_url: {media_url[:80]!r}")
+    return f"/messages/inbound/{segment(parts[3])}/media"
+
+
 def segment(value: str) -> str:
     """``value`` quoted as one path segment.
 

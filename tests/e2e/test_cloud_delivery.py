@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,53 @@ def test_a_webhook_recorded_but_never_applied_is_applied_when_meta_sends_it_agai
         engine.dispose()
         assert row.applied_at is not None
         assert row.body is None  # applied: the bytes are no longer kept
+
+
+def test_a_webhook_the_database_refuses_fails_alone_and_is_kept_for_metas_next_try(
+    cloud: tuple[KurirProcess, GraphStandin],
+) -> None:
+    """Posted among others, perhaps in their transaction: they are applied, it is kept.
+
+    A trigger makes the database refuse one inbound text, as it might refuse
+    a value it cannot store.
+    """
+    server, graph = cloud
+    engine = sa.create_engine(server.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_racun BEFORE INSERT ON inbound_messages "
+                    "WHEN NEW.text = 'racun' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        with server.client() as http:
+            message_ids = [send_text(http, f"Pesan {n}") for n in range(8)]
+            wamids = [wamid_of(graph, message_id) for message_id in message_ids]
+            for message_id in message_ids:
+                status_becomes(http, message_id, "sent")
+            refused = graph.text_from(RECIPIENT, "racun")
+            # Late among them: the first to arrive is committed alone, the rest together.
+            payloads = [*(graph.status(wamid, "delivered") for wamid in wamids), refused]
+            with ThreadPoolExecutor(len(payloads)) as pool:
+                *answers, refusal = pool.map(graph.webhooks.deliver, payloads)
+            assert [a.status for a in answers] == [200] * len(wamids)
+            assert refusal.status == 503, refusal.response
+            for message_id in message_ids:
+                status_becomes(http, message_id, "delivered")
+            digest = hashlib.sha256(refusal.body).hexdigest()
+            query = sa.text("SELECT body, applied_at FROM cloud_webhooks WHERE digest = :d")
+            with engine.connect() as connection:
+                kept = connection.execute(query, {"d": digest}).one()
+            assert (kept.body, kept.applied_at) == (refusal.body.decode(), None)
+
+            with engine.begin() as connection:
+                connection.execute(sa.text("DROP TRIGGER refuse_racun"))
+            assert graph.webhooks.replay(refusal).status == 200
+            inbound = http.get("/messages/inbound", params={"device": CLOUD}).json()["data"]
+            assert [m["text"] for m in inbound] == ["racun"]
+            with engine.connect() as connection:
+                applied = connection.execute(query, {"d": digest}).one()
+            assert (applied.body, applied.applied_at is not None) == (None, True)
+    finally:
+        engine.dispose()

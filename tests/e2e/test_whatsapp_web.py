@@ -19,11 +19,12 @@ import pytest
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContextInfo,
     ExtendedTextMessage,
+    ImageMessage,
     InteractiveResponseMessage,
     Message,
 )
 
-from kurir.client import AsyncClient, Client
+from kurir.client import AsyncClient, Client, KurirError
 from kurir.clock import now_ms
 from kurir.store import Store, accounts
 from kurir.transports.whatsapp_web import store as db
@@ -338,6 +339,81 @@ def test_ten_devices_in_one_worker_one_crashing_again_and_again(
     assert all(not _alive(pid) for name in names for pid in world.phone(name).pids())
 
 
+def test_an_inbound_picture_reaches_the_application_as_a_url_it_fetches_with_its_key(
+    setup: tuple[KurirProcess, Tenant, FakeWhatsApp],
+) -> None:
+    server, tenant, world = setup
+    other = provision_tenant(server.database_url)
+    add_web_devices(server.database_url, tenant.account_id, ["wa-in"], paired=True)
+    phone = world.phone("wa-in")
+    phone.dir.joinpath("keys.json").write_text('{"jid": "628122222222:7@s.whatsapp.net"}')
+    picture = bytes.fromhex("ffd8ffe0") + b"JFIF" * 100
+    server.start()
+    with server.client(tenant.api_key) as client, Receiver() as receiver:
+        created = client.post(
+            "/webhooks", json={"url": receiver.url, "events": ["message.received"]}
+        )
+        receiver.secret = created.json()["data"]["secret"]
+        wait_for(lambda: device_state(client, "wa-in") == "connected", what="the session")
+        phone.send_inbound(
+            RECIPIENT,
+            Message(
+                imageMessage=ImageMessage(
+                    caption="bukti transfer",
+                    fileSHA256=phone.host_file(picture),
+                    fileLength=len(picture),
+                    mimetype="image/jpeg",
+                )
+            ),
+            name="Budi",
+        )
+        (event,) = wait_for(lambda: events_of(receiver, "message.received"), what="the event")
+        data = event["data"]
+        assert (data["type"], data["message"]) == ("image", "bukti transfer")
+        assert data["media_url"] == f"/messages/inbound/{data['message_id']}/media"
+        (listed,) = client.get("/messages/inbound?device=wa-in").json()["data"]
+        assert listed["media_url"] == data["media_url"]
+
+        # The application resolves it against the address it calls Kurir at.
+        fetched = client.get(data["media_url"])
+        assert fetched.status_code == 200
+        assert fetched.content == picture
+        assert fetched.headers["content-type"] == "image/jpeg"
+        assert fetched.headers["content-disposition"] == "attachment"
+        assert fetched.headers["x-content-type-options"] == "nosniff"
+        assert client.get(data["media_url"], headers={"Authorization": "wrong"}).status_code == 401
+        missing = {
+            "status": "error",
+            "message": f"no file of an inbound message {data['message_id']!r}",
+        }
+        with server.client(other.api_key) as stranger:
+            refused = stranger.get(data["media_url"])
+        assert (refused.status_code, refused.json()) == (404, missing)
+        unknown = client.get("/messages/inbound/nonsense/media")
+        assert (unknown.status_code, unknown.json()["status"]) == (404, "error")
+
+    # The same through both Python clients.
+    with Client(server.base_url, tenant.api_key) as kurir:
+        assert kurir.fetch_media(data["media_url"]) == picture
+        with pytest.raises(ValueError, match="not an inbound message's media_url"):
+            kurir.fetch_media("/device/list")
+
+    async def fetch() -> bytes:
+        async with AsyncClient(server.base_url, tenant.api_key) as kurir:
+            return await kurir.fetch_media(data["media_url"])
+
+    assert asyncio.run(fetch()) == picture
+    with (
+        Client(server.base_url, other.api_key) as stranger_client,
+        pytest.raises(KurirError) as refused_error,
+    ):
+        stranger_client.fetch_media(data["media_url"])
+    assert (refused_error.value.status_code, refused_error.value.message) == (
+        404,
+        missing["message"],
+    )
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -401,3 +477,23 @@ def test_the_cli_adds_a_paced_device_and_pairs_it_by_code(
     out, err = pairing.communicate(timeout=30)
     assert pairing.returncode == 0, err
     assert "wa-cli is paired and connected" in out
+
+    # Removed while its session runs: the session ends and its key file goes.
+    keys = list(
+        (Path(server.database_url.removeprefix("sqlite:///")).parent / "whatsapp-web").glob(
+            "device-*.db"
+        )
+    )
+    assert len(keys) == 1
+    removed = run_kurir(
+        "devices",
+        "remove",
+        "--account",
+        str(tenant.account_id),
+        "wa-cli",
+        database_url=server.database_url,
+    )
+    assert "device wa-cli removed" in succeeded(removed)
+    wait_for(lambda: not keys[0].exists(), what="the key file to be deleted")
+    wait_for(lambda: not _alive(world.phone("wa-cli").pids()[-1]), what="the session to end")
+    assert not keys[0].exists()  # not written again by a session still running

@@ -65,11 +65,11 @@ async def test_sqlite_connections_use_wal_and_full_sync(sqlite_database_url: str
 
 
 async def test_the_broadcast_totals_of_existing_broadcasts_are_counted(database_url: str) -> None:
-    # A database as 0011 left it: a broadcast's messages in several statuses.
+    # A database as 0012 left it: a broadcast's messages in several statuses.
     config = Config()
     config.set_main_option("script_location", str(Path(migrate.__file__).with_name("migrations")))
     config.attributes["kurir_database_url"] = database_url
-    await asyncio.to_thread(command.upgrade, config, "0011")
+    await asyncio.to_thread(command.upgrade, config, "0012")
     statuses = ["scheduled"] * 3 + ["sending", "delivered", "delivered", "failed"]
 
     def fill(connection: sa.Connection) -> int:

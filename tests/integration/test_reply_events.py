@@ -13,11 +13,12 @@ import pytest
 from kurir.domain.buttons import ButtonMessage
 from kurir.domain.content import encode_content
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, accepting, lifecycle
+from kurir.store import Store, accepting, inbound, lifecycle
 from kurir.store.device_events import DeviceEvents
 from kurir.store.records import (
     ButtonPress,
     ClaimedMessage,
+    InboundFile,
     InboundMessage,
     InboundRecorded,
     ReplyRecorded,
@@ -68,7 +69,7 @@ def sink(store: Store, account: int, device: int, window_ms: int = WINDOW_MS) ->
     return DeviceEvents(store, device_id=device, account_id=account, reply_window_ms=window_ms)
 
 
-def text(body: str, at: int = SENT_AT + SECOND, **more: str) -> InboundMessage:
+def text(body: str, at: int = SENT_AT + SECOND, **more: Any) -> InboundMessage:
     return InboundMessage(sender=RECIPIENT, type="text", at=at, text=body, **more)
 
 
@@ -312,3 +313,84 @@ async def test_without_an_endpoint_replies_are_recorded_and_no_event_written(
     assert await events.record_inbound(text("Tidak")) == ReplyRecorded(message_id, 2, "Tidak")
     assert isinstance(await events.record_inbound(text("Terima kasih")), InboundRecorded)
     assert await written_events(store) == []
+
+
+async def test_an_inbound_file_is_kept_with_its_message_and_named_by_kurirs_media_url(
+    store: Store,
+) -> None:
+    account, (device,) = await add_account(store)
+    await add_endpoint(store, account)
+    start = await last_event_id(store)
+    events = sink(store, account, device)
+    at = SENT_AT + SECOND
+    photo = InboundMessage(
+        sender=RECIPIENT,
+        type="document",
+        at=at,
+        text="tagihan",
+        provider_message_id="3A0001",
+        media=InboundFile(content_type="application/pdf", data=b"%PDF-1.4", filename="a.pdf"),
+    )
+    first = await events.record_inbound(photo)
+    assert isinstance(first, InboundRecorded)
+    # WhatsApp delivering it again stores nothing twice.
+    assert await events.record_inbound(photo) is None
+    # A content type a header cannot carry is served as bytes of no stated type.
+    odd = InboundMessage(
+        sender=RECIPIENT,
+        type="image",
+        at=at,
+        media=InboundFile(content_type="image/png\r\nSet-Cookie: x=1", data=b"\x89PNG"),
+    )
+    second = await events.record_inbound(odd)
+    assert isinstance(second, InboundRecorded)
+
+    path = f"/messages/inbound/{first.message_id}/media"
+    assert [row.media_url for row in await inbound_rows(store)] == [
+        path,
+        f"/messages/inbound/{second.message_id}/media",
+    ]
+    kept = await store.read(inbound.inbound_file, account_id=account, message_id=first.message_id)
+    assert kept == InboundFile(content_type="application/pdf", data=b"%PDF-1.4", filename="a.pdf")
+    odd_kept = await store.read(
+        inbound.inbound_file, account_id=account, message_id=second.message_id
+    )
+    assert odd_kept is not None
+    assert odd_kept.content_type == "application/octet-stream"
+    assert (
+        await store.read(inbound.inbound_file, account_id=account + 1, message_id=first.message_id)
+        is None
+    )
+    written = await written_events(store, start)
+    assert written[0].body == received_body(
+        await public_id(store, device),
+        first.message_id,
+        type="document",
+        message="tagihan",
+        media_url=path,
+        created=at // 1000,
+    )
+
+
+async def test_a_nul_in_what_a_sender_wrote_is_stored_as_a_replacement_character(
+    store: Store,
+) -> None:
+    # PostgreSQL's text refuses NUL: refusing the message would have the
+    # provider deliver it again and again.
+    account, (device,) = await add_account(store)
+    events = sink(store, account, device)
+    document = InboundMessage(
+        sender=RECIPIENT,
+        type="document",
+        at=SENT_AT,
+        text="a\x00b",
+        sender_name="Bu\x00di",
+        media=InboundFile(content_type="application/pdf", data=b"%PDF", filename="x\x00.pdf"),
+    )
+    recorded = await events.record_inbound(document)
+    assert isinstance(recorded, InboundRecorded)
+    (row,) = await inbound_rows(store)
+    assert (row.text, row.sender_name) == ("a\ufffdb", "Bu\ufffddi")
+    kept = await store.read(inbound.inbound_file, account_id=account, message_id=row.message_id)
+    assert kept is not None
+    assert kept.filename == "x\ufffd.pdf"

@@ -2,7 +2,7 @@
 
 A session process builds its client with the factory ``KURIR_WHATSAPP_WEB_CLIENT``
 names; tests name `new_client` here. The fake has the surface the session
-uses (``event``, ``connect``, ``send_message``, ``upload``, ``PairPhone``,
+uses (``event``, ``connect``, ``send_message``, ``upload``, ``download_any``, ``PairPhone``,
 ``logout``, ``is_on_whatsapp``, ``stop``) and behaves as neonize does: it
 generates message ids, raises neonize's own error types, hands QR codes to
 the QR callback as bytes, again and again until the phone scans one or they
@@ -10,19 +10,27 @@ run out, and reports events through neonize's real ``Event.execute`` from a
 thread of its own (receipts of every other send arrive before the send
 returns). Events are serialised protobufs decoded by neonize itself.
 
+Like whatsmeow, it keeps a paired device's keys in the store it was given:
+a row of ``whatsmeow_device`` (and of its sessions) in the SQLite file, or
+in PostgreSQL in whatsmeow's own tables, which the real neonize creates
+offline; a logout deletes them, as whatsmeow's does.
+
 Tests play the phone and WhatsApp's servers through a directory per device
 (`FakeWhatsApp`): the fake writes what it sent and the codes it shows there,
 and reads commands (scan, inbound messages, receipts, log out, ban, crash,
 hang) that tests drop into its inbox.
 """
 
+import asyncio
 import base64
+import contextlib
 import ctypes
 import hashlib
 import json
 import os
 import secrets
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -30,8 +38,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from neonize.client import ClientFactory
 from neonize.events import Event
-from neonize.exc import LogoutError, PairPhoneError, SendMessageError
+from neonize.exc import DownloadError, LogoutError, PairPhoneError, SendMessageError
 from neonize.proto.Neonize_pb2 import (
     JID,
     Connected,
@@ -53,6 +63,14 @@ WORLD_ENV = "KURIR_FAKE_WHATSAPP_DIR"
 QR_SECONDS_ENV = "KURIR_FAKE_WHATSAPP_QR_SECONDS"
 QR_COUNT_ENV = "KURIR_FAKE_WHATSAPP_QR_COUNT"
 FACTORY = "tests.support.whatsapp_fake:new_client"
+
+_DOWNLOADABLE = (
+    "imageMessage",
+    "videoMessage",
+    "audioMessage",
+    "documentMessage",
+    "stickerMessage",
+)
 
 # neonize's event codes (neonize.events.EVENT_TO_INT).
 _PAIR, _CONNECTED, _LOGGED_OUT, _BANNED, _DISCONNECTED, _MESSAGE, _RECEIPT = 2, 3, 6, 8, 12, 17, 18
@@ -199,6 +217,26 @@ class FakeClient:
             FileLength=len(data),
         )
 
+    def download_any(self, message: Any) -> bytes:
+        """A file the phone's world hosts, found by its SHA-256, as whatsmeow's DownloadAny.
+
+        Like whatsmeow, it looks for the file at the top of the message only.
+        A file hosted with ``hang`` never arrives (the call blocks for good).
+        """
+        for field in _DOWNLOADABLE:
+            if message.HasField(field):
+                digest: str = getattr(message, field).fileSHA256.hex()
+                break
+        else:
+            raise DownloadError("no downloadable media found in message")
+        hosted = self.dir / "media" / digest
+        if (self.dir / "media" / f"{digest}.hang").exists():
+            threading.Event().wait()
+        try:
+            return hosted.read_bytes()
+        except FileNotFoundError:
+            raise DownloadError("download failed with status code 404") from None
+
     def PairPhone(self, phone: str, show_push: bool, client_name: Any = None) -> str:
         if self.logged_in:
             raise PairPhoneError("already logged in")
@@ -214,7 +252,7 @@ class FakeClient:
         if not self.logged_in:
             raise LogoutError("not logged in")
         self.logged_in = False
-        (self.dir / "keys.json").unlink(missing_ok=True)
+        self._drop_keys()
 
     def is_on_whatsapp(self, *numbers: str) -> list[Any]:
         absent = set(json.loads(self._read("not_on_whatsapp.json") or "[]"))
@@ -263,6 +301,7 @@ class FakeClient:
     def _pair(self, phone: str) -> None:
         linked = f"{phone}:7@s.whatsapp.net"
         (self.dir / "keys.json").write_text(json.dumps({"jid": linked}))
+        self._store_keys(linked)
         (self.dir / "qr.txt").unlink(missing_ok=True)
         self._emit(
             PairStatus(
@@ -271,6 +310,42 @@ class FakeClient:
             _PAIR,
         )
         self._connected()
+
+    def _store_keys(self, linked: str) -> None:
+        """Keep a device row and a session row of ``linked`` where whatsmeow would."""
+        if "://" not in self.store:
+            with contextlib.closing(sqlite3.connect(self.store)) as db, db:
+                for statement in _SQLITE_KEYS:
+                    db.execute(statement, (linked,) if "?" in statement else ())
+            return
+        ClientFactory.get_all_devices_from_db(self.store)  # whatsmeow makes its tables
+
+        async def insert() -> None:
+            connection = await asyncpg.connect(self.store.split("?")[0])
+            try:
+                for statement in _POSTGRES_KEYS:
+                    keys = (bytes(32), bytes(64)) if "$3" in statement else (bytes(32),)
+                    await connection.execute(statement, linked, *keys)
+            finally:
+                await connection.close()
+
+        asyncio.run(insert())
+
+    def _drop_keys(self) -> None:
+        (self.dir / "keys.json").unlink(missing_ok=True)
+        linked = self.requested_jid
+        if "://" not in self.store:
+            Path(self.store).unlink(missing_ok=True)
+        elif linked is not None:
+
+            async def delete() -> None:
+                connection = await asyncpg.connect(self.store.split("?")[0])
+                try:
+                    await connection.execute("DELETE FROM whatsmeow_device WHERE jid = $1", linked)
+                finally:
+                    await connection.close()
+
+            asyncio.run(delete())
 
     def _read_inbox(self) -> None:
         inbox = self.dir / "inbox"
@@ -299,7 +374,7 @@ class FakeClient:
             self._emit(receipt_event(command["sender"], command["ids"], command["kind"]), _RECEIPT)
         elif op == "logout":  # the phone removed the link
             self.logged_in = False
-            (self.dir / "keys.json").unlink(missing_ok=True)
+            self._drop_keys()
             self._emit(LoggedOut(OnConnect=False, Reason=2), _LOGGED_OUT)
         elif op == "ban":
             self._emit(TemporaryBan(Code=1, Expire=command["seconds"]), _BANNED)
@@ -307,6 +382,9 @@ class FakeClient:
             self._emit(Disconnected(status=True), _DISCONNECTED)
             time.sleep(0.1)
             self._emit(Connected(status=True), _CONNECTED)
+        elif op == "drop":  # the connection is lost and stays lost
+            self.logged_in = False
+            self._emit(Disconnected(status=True), _DISCONNECTED)
         elif op == "fail_sends":
             with self._lock:
                 self._fail_sends.extend([command["error"]] * command["count"])
@@ -328,6 +406,26 @@ class FakeClient:
         data = event.SerializeToString()
         buffer = ctypes.create_string_buffer(data, len(data))
         self.event.execute(0, ctypes.addressof(buffer), len(data), code)
+
+
+_SQLITE_KEYS = (
+    "CREATE TABLE IF NOT EXISTS whatsmeow_device (jid TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS whatsmeow_sessions (our_jid TEXT, their_id TEXT, session BLOB)",
+    "INSERT OR REPLACE INTO whatsmeow_device (jid) VALUES (?)",
+    "INSERT INTO whatsmeow_sessions VALUES (?, '628111111111', x'00')",
+)
+#: Each statement takes the JID as $1, and keys of 32 bytes as $2 and 64 as $3,
+#: the lengths whatsmeow's table checks.
+_POSTGRES_KEYS = (
+    "INSERT INTO whatsmeow_device (jid, registration_id, noise_key, identity_key,"
+    " signed_pre_key, signed_pre_key_id, signed_pre_key_sig, adv_key, adv_details,"
+    " adv_account_sig, adv_account_sig_key, adv_device_sig, platform)"
+    " VALUES ($1, 1, $2, $2, $2, 1, $3, $2, $2, $3, $2, $3, 'fake') ON CONFLICT (jid) DO NOTHING",
+    "INSERT INTO whatsmeow_sessions (our_jid, their_id, session)"
+    " VALUES ($1, '628111111111', $2) ON CONFLICT DO NOTHING",
+    "INSERT INTO whatsmeow_privacy_tokens (our_jid, their_jid, token, timestamp)"
+    " VALUES ($1, '628111111111@s.whatsapp.net', $2, 1) ON CONFLICT DO NOTHING",
+)
 
 
 def new_client(*, store: str, uuid: str, jid: str | None, new_device: bool) -> FakeClient:

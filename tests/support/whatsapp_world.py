@@ -4,6 +4,7 @@ See `tests.support.whatsapp_fake` for the client the session processes use.
 """
 
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -98,11 +99,28 @@ class FakePhone:
         )
         return message_id
 
+    def host_file(self, data: bytes, *, hang: bool = False) -> bytes:
+        """Put a file on WhatsApp's media servers; its SHA-256, which a message names it by.
+
+        With ``hang``, downloading it never ends.
+        """
+        digest = hashlib.sha256(data).digest()
+        media = self.dir / "media"
+        media.mkdir(exist_ok=True)
+        (media / digest.hex()).write_bytes(data)
+        if hang:
+            (media / f"{digest.hex()}.hang").touch()
+        return digest
+
     def receipt(self, sender: str, ids: list[str], kind: str) -> None:
         self._command(op="receipt", sender=sender, ids=ids, kind=kind)
 
     def log_out(self) -> None:
         self._command(op="logout")
+
+    def drop_connection(self) -> None:
+        """The connection is lost and not regained (the session stays up, not connected)."""
+        self._command(op="drop")
 
     def ban(self, seconds: int) -> None:
         self._command(op="ban", seconds=seconds)

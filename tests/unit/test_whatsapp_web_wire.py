@@ -9,26 +9,34 @@ by whatsmeow itself through neonize's Go library.
 import ctypes
 import io
 import json
+import queue
 from pathlib import Path
 from typing import Any
 
+import pytest
 import segno
 from neonize.client import ClientFactory, NewClient
 from neonize.events import MessageEv, ReceiptEv
+from neonize.exc import DownloadError
 from neonize.proto.Neonize_pb2 import UploadResponse
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ButtonsResponseMessage,
     ContextInfo,
+    DocumentMessage,
     ExtendedTextMessage,
+    FutureProofMessage,
     ImageMessage,
     InteractiveResponseMessage,
     ListResponseMessage,
+    LocationMessage,
     Message,
+    StickerMessage,
     TemplateButtonReplyMessage,
 )
 
 from kurir.domain.buttons import ButtonMessage
 from kurir.transports.whatsapp_web import wire
+from kurir.transports.whatsapp_web.downloads import InboundFiles
 from kurir.transports.whatsapp_web.keystore import key_location
 from kurir.transports.whatsapp_web.layout import buttons_as_text
 from kurir.transports.whatsapp_web.protocol import ButtonSeen, InboundSeen, ReceiptSeen
@@ -252,3 +260,68 @@ def test_a_postgres_url_becomes_a_lib_pq_dsn_that_prefers_tls() -> None:
     assert location == "postgres://kurir:s3cret@db.internal:5433/kurir?sslmode=prefer"
     kept, _ = key_location("postgresql://k@h/db?sslmode=require", 1)
     assert kept.endswith("?sslmode=require")
+
+
+def test_an_inbound_file_is_asked_for_out_of_its_wrappers() -> None:
+    heard = _Heard()
+    document = DocumentMessage(
+        fileName="invoice.pdf",
+        caption="tagihan",
+        mimetype="application/pdf",
+        fileLength=1234,
+        fileSHA256=b"s" * 32,
+        mediaKey=b"k" * 32,
+        directPath="/v/t62.7119-24/1",
+    )
+    wrapped = Message(
+        ephemeralMessage=FutureProofMessage(
+            message=Message(
+                documentWithCaptionMessage=FutureProofMessage(
+                    message=Message(documentMessage=document)
+                )
+            )
+        )
+    )
+    # Through neonize's own event decoding, as a session hears it.
+    event = heard.feed(message_event("628111111111", wrapped, message_id="3A03"), 17)
+    found = wire.download_of(event.Message)
+    assert found is not None
+    assert (found.kind, found.length, found.content_type, found.filename) == (
+        "document",
+        1234,
+        "application/pdf",
+        "invoice.pdf",
+    )
+    # What whatsmeow's DownloadAny is given: the part alone, at the top.
+    assert found.message == Message(documentMessage=document)
+    sticker = wire.download_of(Message(stickerMessage=StickerMessage(fileLength=9)))
+    assert sticker is not None
+    assert (sticker.kind, sticker.content_type, sticker.filename) == (
+        "sticker",
+        "application/octet-stream",
+        None,
+    )
+    assert wire.download_of(Message(conversation="Halo")) is None
+    assert wire.download_of(Message(locationMessage=LocationMessage())) is None
+
+
+def test_neonizes_own_download_failing_leaves_the_message_without_its_file(
+    tmp_path: Path,
+) -> None:
+    """The real client, never connected: its Go side refuses with neonize's DownloadError."""
+    client = NewClient(str(tmp_path / "keys.db"), uuid="unit-download")
+    heard: queue.Queue[Any] = queue.Queue()
+    files = InboundFiles(client, limits={"image": 1000}, timeout_s=30, emit=heard.put)
+    frame = InboundSeen(provider_id="3A04", sender="628111111111", type="image", at=1)
+    picture = ImageMessage(
+        directPath="/v/t62.7118-24/1",
+        mediaKey=b"k" * 32,
+        fileSHA256=b"s" * 32,
+        fileEncSHA256=b"e" * 32,
+        fileLength=10,
+        mimetype="image/jpeg",
+    )
+    files.report(frame, Message(imageMessage=picture))
+    assert heard.get(timeout=30) == frame  # reported, with no file
+    with pytest.raises(DownloadError):
+        client.download_any(Message(imageMessage=picture))

@@ -56,6 +56,7 @@ def create_app(
             ),
             Route("/device/list", routes.list_devices, methods=["GET"]),
             Route("/messages/inbound", routes.list_inbound, methods=["GET"]),
+            Route("/messages/inbound/{message_id}/media", routes.inbound_media, methods=["GET"]),
             Route(
                 "/webhooks",
                 _by_method(GET=webhooks.list_endpoints, POST=webhooks.create),

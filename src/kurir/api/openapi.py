@@ -331,6 +331,35 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         method="GET",
+        path="/messages/inbound/{message_id}/media",
+        operation_id="getInboundMedia",
+        tag="Messages",
+        summary="The file an inbound message carried",
+        description="What an inbound message's `media_url` names, relative to the address "
+        "you call Kurir at. The file is kept when the message arrives (a WhatsApp Web "
+        "device's picture, video, audio, document or sticker, within WhatsApp's size for "
+        "its type); it comes as an attachment of the type the sender's app gave it.",
+        response=None,
+        response_example="(the file's bytes)",
+        response_media_type="application/octet-stream",
+        parameters=(
+            Parameter(
+                name="message_id",
+                location="path",
+                description="The inbound message's `message_id`.",
+                schema={"type": "string", "pattern": "^3EB0[0-9A-F]{16}$"},
+                example=MESSAGE_ID,
+                required=True,
+            ),
+        ),
+        errors=(
+            _UNAUTHORIZED,
+            Problem(404, f"no file of an inbound message '{MESSAGE_ID}'"),
+            _UNAVAILABLE,
+        ),
+    ),
+    Operation(
+        method="GET",
         path="/device/list",
         operation_id="listDevices",
         tag="Devices",

@@ -7,6 +7,7 @@ its request type, its kind, and how its content is built.
 """
 
 import hashlib
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -280,6 +281,34 @@ class Routes:
                 ],
                 next_cursor=str(found[-1].id) if len(found) == limit else None,
             )
+        )
+
+    async def inbound_media(self, request: Request) -> Response:
+        """The file an inbound message carried, as Kurir kept it when it arrived.
+
+        Served as an attachment that may run nothing: a recipient chose its
+        bytes and its type, and the dashboard shares this origin.
+        """
+        account_id = await self._api.account_id(request)
+        message_id = request.path_params["message_id"]
+        found = None
+        if is_message_id(message_id):
+            found = await self._api.store.read(
+                inbound.inbound_file, account_id=account_id, message_id=message_id
+            )
+        if found is None:
+            raise ApiError(404, f"no file of an inbound message {message_id[:40]!r}")
+        disposition = "attachment"
+        if found.filename:
+            disposition += f"; filename*=UTF-8''{urllib.parse.quote(found.filename)}"
+        return Response(
+            found.data,
+            media_type=found.content_type,
+            headers={
+                "Content-Disposition": disposition,
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
         )
 
     # -- operations ------------------------------------------------------------

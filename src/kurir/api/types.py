@@ -199,7 +199,12 @@ class InboundMessageData(msgspec.Struct, frozen=True, kw_only=True):
         str | None, msgspec.Meta(description="The text, a caption, or the button's label.")
     ]
     media_url: Annotated[
-        str | None, msgspec.Meta(description="Where the media can be fetched, for media.")
+        str | None,
+        msgspec.Meta(
+            description="Where the file it carried is fetched, with your key: a path of "
+            "this API (`/messages/inbound/{message_id}/media`), for media Kurir kept; "
+            "else null."
+        ),
     ]
     quoted_message_id: Annotated[
         str | None,

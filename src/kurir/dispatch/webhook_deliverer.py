@@ -47,6 +47,8 @@ _COUNTS = METRICS.counts
 
 # How much longer than an attempt's total timeout a lease lasts: time to record it.
 _LEASE_MARGIN_S = 30.0
+# How long news of due deliveries is gathered while attempts are under way.
+_GATHER_S = 0.02
 # The longest a connection may take to open; a third of the total when that is less.
 _MAX_CONNECT_TIMEOUT_S = 10.0
 
@@ -103,6 +105,7 @@ class WebhookDeliverer:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._busy: dict[int, int] = {}
         self._attempting = 0
+        self._gathering: asyncio.TimerHandle | None = None
 
     async def run(self) -> None:
         """Deliver until `stop` is called."""
@@ -116,7 +119,20 @@ class WebhookDeliverer:
         self._passes.stop()
 
     def notice_deliveries(self) -> None:
-        """Deliveries became due (a commit of this process, or a NOTIFY): claim them."""
+        """Deliveries became due (a commit of this process, or a NOTIFY): claim them.
+
+        At once when idle. While attempts are under way, news is gathered for
+        `_GATHER_S` first: under load every commit of a sending worker makes
+        deliveries, and a pass for each, mostly finding its endpoints' slots
+        full, cost the sending more than the delivering did.
+        """
+        if not self._attempting:
+            self._passes.wake()
+        elif self._gathering is None:
+            self._gathering = asyncio.get_running_loop().call_later(_GATHER_S, self._end_gathering)
+
+    def _end_gathering(self) -> None:
+        self._gathering = None
         self._passes.wake()
 
     async def _deliver_once(self) -> float | None:
@@ -157,21 +173,41 @@ class WebhookDeliverer:
             await self._deliver_in_context(delivery)
 
     async def _deliver_in_context(self, delivery: ClaimedDelivery) -> None:
+        retry = True
         try:
             try:
                 outcome = await self._attempt(delivery)
             finally:
-                left = self._busy.pop(delivery.endpoint_id) - 1
-                if left:
-                    self._busy[delivery.endpoint_id] = left
-                self._attempting -= 1
-                self._passes.wake()
-            await self._record(delivery, outcome)
+                self._attempt_ended(delivery.endpoint_id)
+            retry = await self._record(delivery, outcome)
         finally:
             del self._tasks[delivery.id]
-            self._passes.wake()  # its next due time, if it is to be tried again
+            if retry:
+                self._passes.wake()  # its next due time counts for the sleep
 
-    async def _record(self, delivery: ClaimedDelivery, outcome: AttemptOutcome) -> None:
+    def _attempt_ended(self, endpoint_id: int) -> None:
+        """Free the attempt's slot; claim again once a batch of slots is free.
+
+        A claim per freed slot would cost a transaction per delivery. Waiting
+        for a quarter of the endpoint's slots claims several at once, and
+        delays a delivery by the time a few attempts take. When all slots
+        were taken, a quarter of them free again also makes a pass.
+        """
+        settings = self.settings
+        left = self._busy.pop(endpoint_id) - 1
+        if left:
+            self._busy[endpoint_id] = left
+        self._attempting -= 1
+        endpoint_batch = max(1, settings.per_endpoint // 4)
+        total_batch = max(1, settings.max_in_flight // 4)
+        if (
+            left <= settings.per_endpoint - endpoint_batch
+            or self._attempting == settings.max_in_flight - total_batch
+        ):
+            self._passes.wake()
+
+    async def _record(self, delivery: ClaimedDelivery, outcome: AttemptOutcome) -> bool:
+        """Record the attempt; whether the delivery may be due again (retry, or unknown)."""
         attempt = DeliveryAttempt(
             delivery_pk=delivery.id, worker=self.worker_id, **msgspec.structs.asdict(outcome)
         )
@@ -184,9 +220,10 @@ class WebhookDeliverer:
                 delivery.endpoint,
                 type(error).__name__,
             )
-        else:
-            _COUNTS.webhook_deliveries[_outcome_label(recorded)] += 1
-            _log_recorded(delivery, outcome, recorded)
+            return True
+        _COUNTS.webhook_deliveries[_outcome_label(recorded)] += 1
+        _log_recorded(delivery, outcome, recorded)
+        return recorded.status == DeliveryStatus.PENDING
 
     async def _attempt(self, delivery: ClaimedDelivery) -> AttemptOutcome:
         try:

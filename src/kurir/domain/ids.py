@@ -49,3 +49,12 @@ def new_message_id() -> str:
 def is_message_id(value: str) -> bool:
     """True when ``value`` has the shape of a message id."""
     return _MESSAGE_ID.fullmatch(value) is not None
+
+
+def inbound_media_path(message_id: str) -> str:
+    """Where an inbound message's kept file is served: a path of Kurir's API, under its key.
+
+    A path, not a URL: the application already knows the address it calls
+    Kurir at, which Kurir itself cannot (proxies, several API processes).
+    """
+    return f"/messages/inbound/{message_id}/media"

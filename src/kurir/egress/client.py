@@ -1,9 +1,10 @@
 """`Egress`: every HTTP request Kurir makes on a customer's behalf goes through one.
 
-It speaks httpcore directly rather than through an ``httpx.AsyncClient``: a
-client would keep cookies across customers and take proxies from the
-environment (a proxy would connect to addresses this module never checked),
-and Kurir needs none of its conveniences. httpx only parses URLs here.
+It speaks HTTP/1.1 itself (`kurir.egress.wire`) rather than through an HTTP
+client library: a client would keep cookies across customers and take
+proxies from the environment (a proxy would connect to addresses this module
+never checked), and Kurir needs none of its conveniences, only speed. httpx
+only parses URLs here.
 
 One `Egress` per process holds one connection pool. A pooled connection was
 checked when it was made, so reusing it is safe however DNS answers later.
@@ -11,14 +12,13 @@ checked when it was made, so reusing it is safe however DNS answers later.
 
 import asyncio
 import base64
-import contextlib
+import functools
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Self
 
-import httpcore
 import httpx
 import msgspec
 
@@ -27,13 +27,11 @@ from kurir.egress.errors import (
     EgressError,
     EgressTimeout,
     InvalidURL,
-    PermanentEgressError,
     RedirectRefused,
-    TooLarge,
-    TransientEgressError,
 )
-from kurir.egress.pinning import PinningBackend, Resolver, os_reason, system_resolver
+from kurir.egress.pinning import PinningOpener, Resolver, system_resolver
 from kurir.egress.rules import parse_url, redact
+from kurir.egress.wire import Answer, BodyRule, ConnectionPool, encode_request
 
 #: How many redirects `Egress.fetch` follows before giving up.
 MAX_REDIRECTS = 5
@@ -83,12 +81,17 @@ class Egress:
         max_connections: int = 100,
     ) -> None:
         self._allow_private = allow_private
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
-            max_connections=max_connections,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=PinningBackend(resolver=resolver, allow_private=allow_private),
+        # Webhooks go to few URLs, again and again: each is parsed once.
+        self._targets = functools.lru_cache(maxsize=1024)(self._target)
+        self._pool = ConnectionPool(
+            PinningOpener(
+                resolver=resolver,
+                allow_private=allow_private,
+                ssl_context=ssl_context or httpx.create_ssl_context(),
+            ),
+            max_in_use=max_connections,
+            max_idle=max_connections,
+            keepalive_s=5.0,
         )
 
     async def __aenter__(self) -> Self:
@@ -103,7 +106,7 @@ class Egress:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        self._pool.close()
 
     async def fetch(
         self,
@@ -121,32 +124,40 @@ class Egress:
         ``total_timeout`` bounds everything, redirects and body included.
         """
         first = parse_url(url, allow_private=self._allow_private)
-        target, label, redirects = first, redact(first), 0
+        target, redirects = first, 0
+
+        def label() -> str:
+            if target is first:
+                return redact(first)
+            return f"{redact(first)} redirected to {redact(target)}"
+
+        def body_rule(status: int) -> BodyRule:
+            if 200 <= status < 300:
+                return BodyRule(max_bytes, over_limit_fails=True)
+            return BodyRule(0, over_limit_fails=False)  # not read: the connection is closed
+
         async with _total(label, total_timeout):
             while True:
-                async with self._exchange(
-                    "GET", target, label, connect_timeout=connect_timeout
-                ) as response:
-                    location = _header(response, b"location")
-                    if not (
-                        follow_redirects
-                        and response.status in _REDIRECT_STATUSES
-                        and location is not None
-                    ):
-                        body = b""
-                        if 200 <= response.status < 300:
-                            body = await _read(response, max_bytes, over_limit_fails=True)
-                        return Fetched(
-                            status=response.status,
-                            headers=_headers(response),
-                            body=body,
-                            final_url=str(target),
-                        )
+                answer = await self._exchange(
+                    "GET", _Target(target), label, body_rule, connect_timeout=connect_timeout
+                )
+                location = answer.header("location")
+                redirected = answer.status in _REDIRECT_STATUSES and location is not None
+                if not (follow_redirects and redirected):
+                    return Fetched(
+                        status=answer.status,
+                        headers=_headers(answer),
+                        body=answer.body,
+                        final_url=str(target),
+                    )
+                assert location is not None  # redirected
+                try:
                     if redirects == MAX_REDIRECTS:
                         raise RedirectRefused(f"more than {MAX_REDIRECTS} redirects")
                     target = self._redirect(target, location)
+                except EgressError as error:
+                    raise type(error)(f"{label()}: {error.message}") from error
                 redirects += 1
-                label = f"{redact(first)} redirected to {redact(target)}"
 
     async def post(
         self,
@@ -163,22 +174,47 @@ class Egress:
         Only the first ``keep_bytes`` of the answer's body are read; then the
         connection is closed, so a huge or endless answer costs nothing.
         """
-        target = parse_url(url, allow_private=self._allow_private)
-        label = redact(target)
+        return await self.request(
+            "POST",
+            url,
+            body=body,
+            headers=headers,
+            keep_bytes=keep_bytes,
+            connect_timeout=connect_timeout,
+            total_timeout=total_timeout,
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        keep_bytes: int,
+        connect_timeout: float,
+        total_timeout: float,
+    ) -> Posted:
+        """`post`'s rules for any method: an API's answer, error bodies included, is wanted."""
+        target = self._targets(url)
         started = time.monotonic()
-        async with (
-            _total(label, total_timeout),
-            self._exchange(
-                "POST", target, label, connect_timeout=connect_timeout, body=body, headers=headers
-            ) as response,
-        ):
-            body_start = await _read(response, keep_bytes, over_limit_fails=False)
-            return Posted(
-                status=response.status,
-                headers=_headers(response),
-                body_start=body_start,
-                elapsed=time.monotonic() - started,
+        keep = BodyRule(keep_bytes, over_limit_fails=False)
+        async with _total(target.label, total_timeout):
+            answer = await self._exchange(
+                method,
+                target,
+                target.label,
+                lambda _status: keep,
+                connect_timeout=connect_timeout,
+                body=body,
+                headers=headers,
             )
+        return Posted(
+            status=answer.status,
+            headers=_headers(answer),
+            body_start=answer.body,
+            elapsed=time.monotonic() - started,
+        )
 
     def _redirect(self, source: httpx.URL, location: str) -> httpx.URL:
         try:
@@ -195,91 +231,85 @@ class Egress:
             raise RedirectRefused(f"redirect from https to http refused ({redact(target)})")
         return target
 
-    @contextlib.asynccontextmanager
+    def _target(self, url: str) -> "_Target":
+        return _Target(parse_url(url, allow_private=self._allow_private))
+
     async def _exchange(
         self,
         method: str,
-        url: httpx.URL,
-        label: str,
+        target: "_Target",
+        label: Callable[[], str],
+        body_rule: Callable[[int], BodyRule],
         *,
         connect_timeout: float,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[httpcore.Response]:
-        """One request and its streamed response, failures classified and named by ``label``."""
-        request_headers = {
-            "Host": url.netloc.decode("ascii"),
-            "User-Agent": "Kurir",
-            # The byte limits count what arrives, and a compressed body would hide a bigger one.
-            "Accept-Encoding": "identity",
-            **_basic_auth(url),
-            **(headers or {}),
-        }
+    ) -> Answer:
+        """One request and its answer, failures named by ``label()``."""
         try:
-            async with self._pool.stream(
-                method,
-                httpcore.URL(
-                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-                ),
-                headers=list(request_headers.items()),
-                content=body,
-                # Only the connect timeout is httpcore's; the total one is `_total`'s.
-                extensions={"timeout": {"connect": connect_timeout}},
-            ) as response:
-                yield response
+            request = encode_request(method, target.path, target.head, headers, body)
+            return await self._pool.request(
+                target.origin, request, body_rule, connect_timeout=connect_timeout
+            )
         except EgressError as error:
-            raise type(error)(f"{label}: {error.message}") from error
-        except httpcore.ConnectTimeout as error:  # the TLS handshake
-            raise EgressTimeout(f"{label}: no connection within {connect_timeout:g} s") from error
-        except httpcore.ConnectError as error:  # the TLS handshake
-            raise TransientEgressError(f"{label}: {_tls_reason(error)}") from error
-        except httpcore.NetworkError as error:
-            raise TransientEgressError(f"{label}: connection lost ({os_reason(error)})") from error
-        except httpcore.LocalProtocolError as error:
-            raise PermanentEgressError(
-                f"{label}: the request is not valid HTTP ({error})"
-            ) from error
-        except httpcore.ProtocolError as error:
-            raise TransientEgressError(
-                f"{label}: the server closed the connection or answered with invalid HTTP"
-            ) from error
+            raise type(error)(f"{label()}: {error.message}") from error
 
 
-@contextlib.asynccontextmanager
-async def _total(label: str, seconds: float) -> AsyncIterator[None]:
-    try:
-        async with asyncio.timeout(seconds):
-            yield
-    except TimeoutError as error:
-        raise EgressTimeout(f"{label}: no complete answer within {seconds:g} s") from error
+class _Target:
+    """A parsed URL with what every request to it carries, kept for the next request."""
+
+    __slots__ = ("head", "origin", "path", "url")
+
+    def __init__(self, url: httpx.URL) -> None:
+        self.url = url
+        self.origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        self.path = url.raw_path.decode("ascii")
+        self.head = [
+            ("Host", url.netloc.decode("ascii")),
+            ("User-Agent", "Kurir"),
+            # The byte limits count what arrives, and a compressed body would hide a bigger one.
+            ("Accept-Encoding", "identity"),
+            *_basic_auth(url).items(),
+        ]
+
+    def label(self) -> str:
+        """The URL as failures name it: without credentials or query."""
+        return redact(self.url)
 
 
-async def _read(response: httpcore.Response, limit: int, *, over_limit_fails: bool) -> bytes:
-    """Up to ``limit`` bytes of the body; more is `TooLarge`, or cut if not ``over_limit_fails``."""
-    declared = _header(response, b"content-length")
-    if over_limit_fails and declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the body is {declared} bytes, over the limit of {limit} bytes")
-    body = bytearray()
-    async for chunk in response.aiter_stream():
-        body += chunk
-        if over_limit_fails and len(body) > limit:
-            raise TooLarge(f"the body is over the limit of {limit} bytes")
-        if not over_limit_fails and len(body) >= limit:
-            break  # the rest stays unread: closing the response closes the connection
-    return bytes(body[:limit])
+class _total:  # used as a function: `async with _total(...)`
+    """``asyncio.timeout`` whose expiry is an `EgressTimeout` naming the URL.
+
+    A class rather than a generator-based context manager: it wraps every
+    request, and this is the cheaper of the two.
+    """
+
+    __slots__ = ("_label", "_seconds", "_timeout")
+
+    def __init__(self, label: Callable[[], str], seconds: float) -> None:
+        self._label = label
+        self._seconds = seconds
+        self._timeout = asyncio.timeout(seconds)
+
+    async def __aenter__(self) -> None:
+        await self._timeout.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            await self._timeout.__aexit__(exc_type, exc, traceback)
+        except TimeoutError as error:
+            message = f"{self._label()}: no complete answer within {self._seconds:g} s"
+            raise EgressTimeout(message) from error
 
 
-def _header(response: httpcore.Response, name: bytes) -> str | None:
-    for key, value in response.headers:
-        if key.lower() == name:
-            return value.decode("latin-1").strip()
-    return None
-
-
-def _headers(response: httpcore.Response) -> dict[str, str]:
+def _headers(answer: Answer) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for key, value in response.headers:
-        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+    for name, text in answer.headers:
         headers[name] = f"{headers[name]}, {text}" if name in headers else text
     return headers
 
@@ -291,14 +321,3 @@ def _basic_auth(url: httpx.URL) -> dict[str, str]:
         return {}
     pair = f"{url.username}:{url.password}".encode()
     return {"Authorization": f"Basic {base64.b64encode(pair).decode('ascii')}"}
-
-
-def _tls_reason(error: BaseException) -> str:
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate not accepted ({cause.verify_message})"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS handshake failed ({cause.reason or 'unknown reason'})"
-        cause = cause.__cause__ or cause.__context__
-    return f"could not connect ({os_reason(error)})"

@@ -1,24 +1,22 @@
-"""Connecting only to checked addresses: an httpcore network backend.
+"""Connecting only to checked addresses.
 
-httpcore asks its network backend for a TCP stream to ``(host, port)`` and
-then starts TLS on that stream with the URL's host name, for SNI and for
-certificate verification. This backend resolves the host itself, checks every
-address in the answer, and connects to a checked address, so the address
-checked is the address connected to: there is no second lookup a DNS answer
-that changes between the two (rebinding) could slip a private address into.
-TLS is unaffected, as it still verifies the certificate against the name.
+The opener resolves the host itself, checks every address in the answer, and
+connects to a checked address, so the address checked is the address
+connected to: there is no second lookup a DNS answer that changes between the
+two (rebinding) could slip a private address into. TLS is unaffected: it
+still verifies the certificate against the host name, which it sends as SNI.
 """
 
 import asyncio
 import os
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import ip_address
-
-import httpcore
 
 from kurir.egress.errors import AddressRefused, EgressTimeout, TransientEgressError
 from kurir.egress.rules import refusal, refused_message
+from kurir.egress.wire import Connection, Origin
 
 #: Resolves ``(host, port)`` to IP addresses as text, in the order to try them.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -30,29 +28,24 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(answer[4][0]) for answer in answers))
 
 
-class PinningBackend(httpcore.AsyncNetworkBackend):
-    """Resolves, refuses non-public addresses (unless allowed), connects to a checked one."""
+class PinningOpener:
+    """Opens connections: resolves, refuses non-public addresses (unless allowed), connects."""
 
-    def __init__(self, *, resolver: Resolver, allow_private: bool) -> None:
+    def __init__(
+        self, *, resolver: Resolver, allow_private: bool, ssl_context: ssl.SSLContext
+    ) -> None:
         self._resolver = resolver
         self._allow_private = allow_private
-        self._sockets = httpcore.AnyIOBackend()
+        self._ssl_context = ssl_context
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109  # httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    async def __call__(self, origin: Origin, timeout: float) -> Connection:  # noqa: ASYNC109  # the opener's interface
+        """A connection to ``origin``, TLS done for https, within ``timeout`` seconds."""
+        scheme, host, port = origin
         try:
             async with asyncio.timeout(timeout):
                 addresses = await self._addresses(host, port)
-                return await self._connect(host, addresses, port, local_address, socket_options)
+                return await self._connect(scheme, host, addresses, port)
         except TimeoutError as error:
-            if timeout is None:
-                raise
             raise EgressTimeout(f"no connection to {host} within {timeout:g} s") from error
 
     async def _addresses(self, host: str, port: int) -> Sequence[str]:
@@ -75,22 +68,35 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         return addresses
 
     async def _connect(
-        self,
-        host: str,
-        addresses: Sequence[str],
-        port: int,
-        local_address: str | None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
-    ) -> httpcore.AsyncNetworkStream:
-        failure: httpcore.ConnectError | None = None
+        self, scheme: str, host: str, addresses: Sequence[str], port: int
+    ) -> Connection:
+        loop = asyncio.get_running_loop()
+        tls = self._ssl_context if scheme == "https" else None
+        failure: OSError | None = None
         for address in addresses:
             try:
-                return await self._sockets.connect_tcp(
-                    address, port, local_address=local_address, socket_options=socket_options
+                _, connection = await loop.create_connection(
+                    Connection, address, port, ssl=tls, server_hostname=host if tls else None
                 )
-            except httpcore.ConnectError as error:
+            except ssl.SSLError as error:  # the handshake: no other address would do better
+                raise TransientEgressError(tls_reason(error)) from error
+            except OSError as error:
                 failure = error
+            else:
+                return connection
         raise TransientEgressError(f"could not connect to {host}: {os_reason(failure)}")
+
+
+def tls_reason(error: BaseException) -> str:
+    """Why a TLS handshake failed, in the customer's words."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed ({cause.reason or 'unknown reason'})"
+        cause = cause.__cause__ or cause.__context__
+    return "TLS handshake failed"
 
 
 def os_reason(error: BaseException | None) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from kurir.domain.events import DeliveryStatus
 from kurir.domain.retry import DeliveryRetryPolicy
 from kurir.domain.webhook_outcomes import Verdict, after_attempt, disabled_reason
+from kurir.store.bulk import insert_rows
 from kurir.store.database import signal_after_commit
 from kurir.store.delivery_queue import NEXT_DUE, claim_statement
 from kurir.store.postgres import notify_due_deliveries
@@ -60,6 +61,25 @@ def announce_due_deliveries(connection: Connection) -> None:
         notify_due_deliveries(connection)
 
 
+_CLAIMED_DETAILS = (
+    sa.select(
+        _deliveries.c.id,
+        events.c.body,
+        _endpoints.c.public_id.label("endpoint"),
+        _endpoints.c.url,
+        _endpoints.c.secret,
+        _endpoints.c.previous_secret,
+        _endpoints.c.previous_secret_until,
+    )
+    .select_from(
+        _deliveries.join(events, events.c.id == _deliveries.c.event_id).join(
+            _endpoints, _endpoints.c.id == _deliveries.c.endpoint_id
+        )
+    )
+    .where(_deliveries.c.id.in_(sa.bindparam("pks", expanding=True)))
+)
+
+
 def claim_due_deliveries(
     connection: Connection,
     *,
@@ -101,23 +121,7 @@ def claim_due_deliveries(
     claimed = {row.id: row for row in connection.execute(statement, parameters)}
     if not claimed:
         return []
-    details = connection.execute(
-        sa.select(
-            _deliveries.c.id,
-            events.c.body,
-            _endpoints.c.public_id.label("endpoint"),
-            _endpoints.c.url,
-            _endpoints.c.secret,
-            _endpoints.c.previous_secret,
-            _endpoints.c.previous_secret_until,
-        )
-        .select_from(
-            _deliveries.join(events, events.c.id == _deliveries.c.event_id).join(
-                _endpoints, _endpoints.c.id == _deliveries.c.endpoint_id
-            )
-        )
-        .where(_deliveries.c.id.in_(list(claimed)))
-    )
+    details = connection.execute(_CLAIMED_DETAILS, {"pks": list(claimed)})
     found = [
         ClaimedDelivery(
             id=row.id,
@@ -207,6 +211,16 @@ def take_back_claims(connection: Connection, *, workers: Collection[str], now: i
         announce_due_deliveries(connection)
 
 
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "endpoint_id",
+    "attempted_at",
+    "status_code",
+    "latency_ms",
+    "response",
+    "error",
+)
+
 # The delivery's state after an attempt; the WHERE is checked by `record_attempts`
 # beforehand, on rows it holds locked.
 _RECORD = (
@@ -292,18 +306,20 @@ def record_attempts(
             }
         )
     connection.execute(_RECORD, rows)
-    connection.execute(
-        sa.insert(webhook_attempts),
+    insert_rows(
+        connection,
+        webhook_attempts,
+        _ATTEMPT_COLUMNS,
         [
-            {
-                "delivery_id": attempt.delivery_pk,
-                "endpoint_id": delivery.endpoint_id,
-                "attempted_at": attempt.attempted_at,
-                "status_code": attempt.status_code,
-                "latency_ms": attempt.latency_ms,
-                "response": attempt.response,
-                "error": attempt.error,
-            }
+            (
+                attempt.delivery_pk,
+                delivery.endpoint_id,
+                attempt.attempted_at,
+                attempt.status_code,
+                attempt.latency_ms,
+                attempt.response,
+                attempt.error,
+            )
             for attempt, delivery, _ in recorded.values()
         ],
     )
@@ -329,32 +345,35 @@ class _Held(msgspec.Struct, frozen=True):
     deadline_at: int
 
 
+_HELD = (
+    sa.select(
+        _deliveries.c.id,
+        _deliveries.c.lease_owner,
+        _deliveries.c.endpoint_id,
+        _deliveries.c.attempts,
+        _deliveries.c.event_at,
+        _deliveries.c.deadline_at,
+    )
+    .where(
+        _deliveries.c.id.in_(sa.bindparam("pks", expanding=True)),
+        _deliveries.c.status == _DELIVERING,
+    )
+    .order_by(_deliveries.c.id)
+)
+_HELD_LOCKED = _HELD.with_for_update(key_share=True)
+
+
 def _held(connection: Connection, attempts: Sequence[DeliveryAttempt]) -> dict[int, _Held]:
     """The attempts' deliveries that are under a lease, and whose; locked until the commit.
 
     Locked, so that a claim by another worker (which skips locked rows) cannot
     slip in between this check and the update.
     """
-    query = (
-        sa.select(
-            _deliveries.c.id,
-            _deliveries.c.lease_owner,
-            _deliveries.c.endpoint_id,
-            _deliveries.c.attempts,
-            _deliveries.c.event_at,
-            _deliveries.c.deadline_at,
-        )
-        .where(
-            _deliveries.c.id.in_(sorted({a.delivery_pk for a in attempts})),
-            _deliveries.c.status == _DELIVERING,
-        )
-        .order_by(_deliveries.c.id)
-    )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(key_share=True)
+    query = _HELD_LOCKED if connection.dialect.name == "postgresql" else _HELD
+    found = connection.execute(query, {"pks": sorted({a.delivery_pk for a in attempts})})
     return {
         row.id: _Held(row.lease_owner, row.endpoint_id, row.attempts, row.event_at, row.deadline_at)
-        for row in connection.execute(query)
+        for row in found
     }
 
 

@@ -11,6 +11,7 @@ from kurir.domain.buttons import DEFAULT_REPLY_WINDOW_SECONDS
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, accounts, inbound, lifecycle
 from kurir.store.contacts import DEFAULT_STOP_WORDS
+from kurir.store.provider_reports import UNEXPLAINED_FAILURE
 from kurir.store.records import (
     ButtonPress,
     InboundMessage,
@@ -46,7 +47,7 @@ class DeviceEvents:
             failure = ProviderFailure(
                 device_id=self._device_id,
                 message_id=message_id,
-                reason=reason or "the provider reported the message failed",
+                reason=reason or UNEXPLAINED_FAILURE,
                 at=at,
             )
             await self._store.committer(lifecycle.fail_reported_messages).submit(failure)

@@ -26,10 +26,31 @@ from kurir.domain.events import (
     new_event_id,
     payload,
 )
+from kurir.store.bulk import insert_rows, reserve_ids
 from kurir.store.deliveries import announce_due_deliveries, deadline_ms_of
 from kurir.store.tables import events, webhook_deliveries, webhook_endpoints
 
 _LIST = msgspec.json.Decoder(list[str])
+_EVENT_COLUMNS = (
+    "id",
+    "public_id",
+    "account_id",
+    "device_id",
+    "type",
+    "body",
+    "created_at",
+    "message_id",
+)
+_DELIVERY_COLUMNS = (
+    "public_id",
+    "account_id",
+    "endpoint_id",
+    "event_id",
+    "status",
+    "event_at",
+    "due_at",
+    "deadline_at",
+)
 
 
 class NewEvent(NamedTuple):
@@ -82,38 +103,42 @@ def record_events(
     wanted = [(new, endpoints) for new, endpoints in wanted if endpoints]
     if not wanted:
         return 0
-    event_ids = connection.execute(
-        sa.insert(events).returning(events.c.id, sort_by_parameter_order=True),
+    event_ids = reserve_ids(connection, events, len(wanted))
+    insert_rows(
+        connection,
+        events,
+        _EVENT_COLUMNS,
         [
-            {
-                "public_id": new_event_id(),
-                "account_id": new.account_id,
-                "device_id": new.device_id,
-                "type": new.event.event,
-                "body": payload(new.event).decode(),
-                "created_at": new.event.at,
-                "message_id": _message_of(new.event),
-            }
-            for new, _ in wanted
+            (
+                event_id,
+                new_event_id(),
+                new.account_id,
+                new.device_id,
+                new.event.event,
+                payload(new.event).decode(),
+                new.event.at,
+                _message_of(new.event),
+            )
+            for (new, _), event_id in zip(wanted, event_ids, strict=True)
         ],
-    ).scalars()
+    )
     if deadline_ms is None:
         deadline_ms = deadline_ms_of(connection)
     rows = [
-        {
-            "public_id": new_delivery_id(),
-            "account_id": new.account_id,
-            "endpoint_id": endpoint.id,
-            "event_id": event_id,
-            "status": DeliveryStatus.PENDING,
-            "event_at": new.event.at,
-            "due_at": new.event.at,
-            "deadline_at": new.event.at + deadline_ms,
-        }
+        (
+            new_delivery_id(),
+            new.account_id,
+            endpoint.id,
+            event_id,
+            DeliveryStatus.PENDING.value,
+            new.event.at,
+            new.event.at,
+            new.event.at + deadline_ms,
+        )
         for (new, endpoints), event_id in zip(wanted, event_ids, strict=True)
         for endpoint in endpoints
     ]
-    connection.execute(sa.insert(webhook_deliveries), rows)
+    insert_rows(connection, webhook_deliveries, _DELIVERY_COLUMNS, rows)
     # Wake-ups: callers are every kind of write, and none need know.
     announce_due_deliveries(connection)
     return len(rows)
@@ -128,20 +153,24 @@ def _message_of(event: WebhookEvent) -> str | None:
     return None
 
 
+#: Built once: building and keying the statement cost more than running it.
+_SUBSCRIBERS = sa.select(
+    webhook_endpoints.c.id,
+    webhook_endpoints.c.account_id,
+    webhook_endpoints.c.events,
+    webhook_endpoints.c.devices,
+).where(
+    webhook_endpoints.c.account_id.in_(sa.bindparam("account_ids", expanding=True)),
+    webhook_endpoints.c.enabled.is_(True),
+)
+# An endpoint deleted meanwhile would fail this whole batch on the deliveries'
+# foreign key; on PostgreSQL the share lock makes its deletion wait for this commit instead.
+_SUBSCRIBERS_LOCKED = _SUBSCRIBERS.with_for_update(key_share=True, read=True)
+
+
 def _subscribers(connection: Connection, account_ids: set[int]) -> list[_Subscriber]:
-    query = sa.select(
-        webhook_endpoints.c.id,
-        webhook_endpoints.c.account_id,
-        webhook_endpoints.c.events,
-        webhook_endpoints.c.devices,
-    ).where(
-        webhook_endpoints.c.account_id.in_(sorted(account_ids)),
-        webhook_endpoints.c.enabled.is_(True),
-    )
-    if connection.dialect.name == "postgresql":
-        # An endpoint deleted meanwhile would fail this whole batch on the deliveries'
-        # foreign key; the share lock makes its deletion wait for this commit instead.
-        query = query.with_for_update(key_share=True, read=True)
+    query = _SUBSCRIBERS_LOCKED if connection.dialect.name == "postgresql" else _SUBSCRIBERS
+    found = connection.execute(query, {"account_ids": sorted(account_ids)})
     return [
         _Subscriber(
             id=row.id,
@@ -149,5 +178,5 @@ def _subscribers(connection: Connection, account_ids: set[int]) -> list[_Subscri
             events=frozenset(_LIST.decode(row.events)),
             devices=None if row.devices is None else frozenset(_LIST.decode(row.devices)),
         )
-        for row in connection.execute(query)
+        for row in found
     ]

@@ -5,26 +5,35 @@ of its own: it is recorded as that message's reply, as a press of the button
 would be.
 """
 
+import re
 from collections.abc import Iterator
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from kurir.domain.buttons import ButtonMessage, button_answered_by
 from kurir.domain.content import decode_content
 from kurir.domain.events import MessageReceivedEvent
-from kurir.domain.ids import new_message_id
+from kurir.domain.ids import inbound_media_path, new_message_id
 from kurir.store import contacts, lifecycle
 from kurir.store.events import NewEvent, record_events
 from kurir.store.queries import dialect_insert
 from kurir.store.records import (
     ButtonPress,
+    InboundFile,
     InboundMessage,
     InboundRecorded,
     InboundView,
     ReplyRecorded,
 )
-from kurir.store.tables import IS_BUTTON_MESSAGE, devices, inbound_messages, messages
+from kurir.store.tables import (
+    IS_BUTTON_MESSAGE,
+    devices,
+    inbound_media,
+    inbound_messages,
+    messages,
+)
 
 
 def record_inbound(
@@ -45,6 +54,7 @@ def record_inbound(
     its ``message.received`` event; a text that is a stop word alone also
     opts its sender out of the account's broadcasts (`contacts.opt_out_if_stop`).
     """
+    message = _storable(message)
     answered = _answered_button(connection, device_id, message, reply_window_ms)
     if answered is not None:
         message_id, index = answered
@@ -56,17 +66,21 @@ def record_inbound(
             provider_message_id=message.provider_message_id,
         )
         return lifecycle.apply_button_press(connection, device_id=device_id, press=press)
+    message_id = new_message_id()
+    media_url = message.media_url
+    if message.media is not None:
+        media_url = inbound_media_path(message_id)
     insert = dialect_insert(connection, inbound_messages)
     stored = connection.execute(
         insert.values(
-            message_id=new_message_id(),
+            message_id=message_id,
             account_id=account_id,
             device_id=device_id,
             sender=message.sender,
             sender_name=message.sender_name,
             type=message.type,
             text=message.text,
-            media_url=message.media_url,
+            media_url=media_url,
             provider_message_id=message.provider_message_id,
             quoted_message_id=message.quoted_message_id,
             received_at=message.at,
@@ -76,6 +90,15 @@ def record_inbound(
     ).scalar()
     if stored is None:
         return None
+    if message.media is not None:
+        connection.execute(
+            inbound_media.insert().values(
+                message_id=stored,
+                content_type=_served_type(message.media.content_type),
+                filename=message.media.filename[:240] if message.media.filename else None,
+                data=message.media.data,
+            )
+        )
     if message.type == "text":
         contacts.opt_out_if_stop(
             connection,
@@ -99,7 +122,7 @@ def record_inbound(
             sender_name=message.sender_name or "",
             receiver=device.phone,
             message=message.text or "",
-            media_url=message.media_url,
+            media_url=media_url,
             author=None,
             at=message.at,
         )
@@ -179,3 +202,48 @@ def list_inbound(
     if device_id is not None:
         query = query.where(inbound_messages.c.device_id == device_id)
     return [InboundView(**row._asdict()) for row in connection.execute(query)]
+
+
+#: A content type as a header may carry it; a sender's app may give anything.
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*(;[ -~]*)?")
+
+
+def _served_type(given: str) -> str:
+    given = given.strip().lower()
+    if len(given) <= 100 and _CONTENT_TYPE.fullmatch(given):
+        return given
+    return "application/octet-stream"
+
+
+def inbound_file(connection: Connection, *, account_id: int, message_id: str) -> InboundFile | None:
+    """The file kept for one of the account's inbound messages; None if it has none."""
+    row = connection.execute(
+        sa.select(inbound_media.c.content_type, inbound_media.c.filename, inbound_media.c.data)
+        .join(inbound_messages, inbound_messages.c.message_id == inbound_media.c.message_id)
+        .where(
+            inbound_media.c.message_id == message_id,
+            inbound_messages.c.account_id == account_id,
+        )
+    ).first()
+    if row is None:
+        return None
+    return InboundFile(content_type=row.content_type, data=row.data, filename=row.filename)
+
+
+def _storable(message: InboundMessage) -> InboundMessage:
+    """``message`` with each NUL in its text fields made U+FFFD.
+
+    PostgreSQL's text columns refuse NUL, and a sender may put one in a text
+    or a name: refusing it would have the provider redeliver it forever.
+    """
+    changes: dict[str, object] = {
+        name: value.replace("\x00", "\ufffd")
+        for name in message.__struct_fields__
+        if isinstance(value := getattr(message, name), str) and "\x00" in value
+    }
+    media = message.media
+    if media is not None and media.filename is not None and "\x00" in media.filename:
+        changes["media"] = msgspec.structs.replace(
+            media, filename=media.filename.replace("\x00", "\ufffd")
+        )
+    return msgspec.structs.replace(message, **changes) if changes else message

@@ -61,19 +61,18 @@ _CLAIMABLE = [str(s) for s in CLAIMABLE]
 _CANCELLABLE = [str(s) for s in CANCELLABLE]
 _SENDING = [MessageStatus.SENDING.value]
 
-#: A message whose status changed: its primary key, its account, the status and
-#: when. Only the makings of an event: the event itself, with what else it names,
-#: is made only when an endpoint of the account may want it, so a batch without
-#: webhooks reads nothing more and builds nothing.
-_Change = tuple[int, int, MessageStatus, int]
+#: A message whose status changed: its primary key, its account, the status,
+#: when, its public id and its device's key, as the change's own read of the row
+#: found them. Only the makings of an event: the event itself, with its device's
+#: public id, is made only when an endpoint of the account may want it, so a
+#: batch without webhooks reads nothing more and builds nothing.
+_Change = tuple[int, int, MessageStatus, int, str, int]
 
 #: Statuses by their stored names; cheaper than calling the enum for each row.
 _STATUSES = {str(status): status for status in MessageStatus}
 
-_EVENT_DETAILS = (
-    sa.select(messages.c.id, messages.c.message_id, messages.c.device_id, devices.c.public_id)
-    .join(devices, devices.c.id == messages.c.device_id)
-    .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
+_DEVICE_PUBLIC_IDS = sa.select(devices.c.id, devices.c.public_id).where(
+    devices.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 
 
@@ -81,16 +80,16 @@ def _record_changes(connection: Connection, changes: Sequence[_Change]) -> None:
     """Record the ``message.status`` event of each change."""
 
     def status_events() -> Iterator[NewEvent]:
-        pks = list({pk for pk, _, _, _ in changes})
-        found = {row.id: row for row in connection.execute(_EVENT_DETAILS, {"pks": pks})}
-        for pk, account_id, status, at in changes:
-            row = found[pk]
+        # A batch's messages are of a few devices: those are read, not each message.
+        device_ids = sorted({change[5] for change in changes})
+        public_ids = dict(connection.execute(_DEVICE_PUBLIC_IDS, {"ids": device_ids}).all())
+        for _, account_id, status, at, message_id, device_id in changes:
             event = MessageStatusEvent(
-                device=row.public_id, message_id=row.message_id, status=status, at=at
+                device=public_ids[device_id], message_id=message_id, status=status, at=at
             )
-            yield NewEvent(account_id, row.device_id, event)
+            yield NewEvent(account_id, device_id, event)
 
-    account_ids = {account_id for _, account_id, _, _ in changes}
+    account_ids = {change[1] for change in changes}
     record_events(connection, status_events(), account_ids=account_ids)
 
 
@@ -110,14 +109,24 @@ def _changed_rows(
     for was in froms:
         result = connection.execute(
             update.where(messages.c.status == was).returning(
-                messages.c.id, messages.c.account_id, messages.c.broadcast_id
+                messages.c.id,
+                messages.c.account_id,
+                messages.c.message_id,
+                messages.c.device_id,
+                messages.c.broadcast_id,
             ),
             parameters or {},
         )
         # A device's whole backlog may fail at once: its events are made a part at a time.
         for rows in result.partitions(10_000):
-            _record_changes(connection, [(pk, account, status, at) for pk, account, _ in rows])
-            count_moves(connection, ((b, was, status) for _, _, b in rows if b is not None))
+            _record_changes(
+                connection,
+                [
+                    (pk, account, status, at, message, device)
+                    for pk, account, message, device, _ in rows
+                ],
+            )
+            count_moves(connection, ((b, was, status) for *_, b in rows if b is not None))
             changed += len(rows)
     return changed
 
@@ -286,7 +295,11 @@ def claim_due_messages(
     # One taken over from a dead worker was sending already: no change of status.
     changed = [row for row in rows if left[row.id] != MessageStatus.SENDING]
     _record_changes(
-        connection, [(row.id, row.account_id, MessageStatus.SENDING, now) for row in changed]
+        connection,
+        [
+            (row.id, row.account_id, MessageStatus.SENDING, now, row.message_id, row.device_id)
+            for row in changed
+        ],
     )
     count_moves(
         connection,
@@ -374,6 +387,8 @@ _OUTCOME_ROWS = (
         messages.c.lease_owner,
         messages.c.delivered_at,
         messages.c.read_at,
+        messages.c.message_id,
+        messages.c.device_id,
         messages.c.broadcast_id,
     )
     .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
@@ -432,7 +447,17 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         status = _STATUSES.get(outcome.status)
         if row is None or status not in writes:
             continue
-        pk, account_id, current, lease_owner, delivered_at, read_at, broadcast_id = row
+        (
+            pk,
+            account_id,
+            current,
+            lease_owner,
+            delivered_at,
+            read_at,
+            message_id,
+            device_id,
+            broadcast_id,
+        ) = row
         if current != MessageStatus.SENDING or lease_owner != outcome.worker:
             continue
         del held[pk]  # its lease ends: another outcome for it is too late
@@ -452,12 +477,14 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         if status in (MessageStatus.DELIVERED, MessageStatus.READ):
             # Receipts came before this record (a fast provider): the message went
             # through each of these, and a receiver is told of each, in order.
-            changes.append((pk, account_id, MessageStatus.SENT, values["at"]))
-            changes.append((pk, account_id, MessageStatus.DELIVERED, delivered_at or outcome.at))
+            made = (message_id, device_id)
+            changes.append((pk, account_id, MessageStatus.SENT, values["at"], *made))
+            delivered = delivered_at or outcome.at
+            changes.append((pk, account_id, MessageStatus.DELIVERED, delivered, *made))
             if status == MessageStatus.READ:
-                changes.append((pk, account_id, MessageStatus.READ, read_at or outcome.at))
+                changes.append((pk, account_id, MessageStatus.READ, read_at or outcome.at, *made))
         else:
-            changes.append((pk, account_id, status, outcome.at))
+            changes.append((pk, account_id, status, outcome.at, message_id, device_id))
     for outcome_status, rows in writes.items():
         if rows:
             connection.execute(_OUTCOME_UPDATES[outcome_status], rows)
@@ -511,7 +538,7 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
         row = rows.get((receipt.message_id, receipt.device_id))
         if row is None:
             continue
-        pk, _, _, account_id, status, delivered_at, read_at, broadcast_id = row
+        pk, message_id, device_id, account_id, status, delivered_at, read_at, broadcast_id = row
         if pk not in stored:
             stored[pk] = current[pk] = Receipts(_STATUSES[status], delivered_at, read_at)
             if broadcast_id is not None:
@@ -519,7 +546,7 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
         before = current[pk]
         after = current[pk] = before.after(receipt.status, receipt.at)
         if after.status != before.status:
-            changes.append((pk, account_id, after.status, receipt.at))
+            changes.append((pk, account_id, after.status, receipt.at, message_id, device_id))
     writes = [
         {"pk": pk, "new_status": s.status, "delivered": s.delivered_at, "read": s.read_at}
         for pk, s in current.items()
@@ -611,7 +638,8 @@ def apply_button_press(
         )
     )
     if read.status != before.status:
-        _record_changes(connection, [(row.id, row.account_id, read.status, press.at)])
+        change = (row.id, row.account_id, read.status, press.at, press.message_id, device_id)
+        _record_changes(connection, [change])
         if row.broadcast_id is not None:
             count_moves(connection, [(row.broadcast_id, before.status, read.status)])
     replied = MessageReplyEvent(

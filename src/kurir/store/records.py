@@ -194,6 +194,15 @@ class InboundRecorded(msgspec.Struct, frozen=True):
     message_id: str
 
 
+class InboundFile(msgspec.Struct, frozen=True):
+    """A file a recipient sent, fetched by the transport as the message arrived."""
+
+    content_type: str
+    data: bytes
+    #: A document's name, as the sender's app gave it.
+    filename: str | None = None
+
+
 class InboundMessage(msgspec.Struct, frozen=True):
     """Something a recipient sent the device that is not a button press."""
 
@@ -208,6 +217,8 @@ class InboundMessage(msgspec.Struct, frozen=True):
     provider_message_id: str | None = None
     #: Kurir's id of the message this one quotes, if it quotes one of ours.
     quoted_message_id: str | None = None
+    #: The file itself, kept by Kurir and served at its own ``media_url``.
+    media: InboundFile | None = None
 
 
 class ProviderFailure(msgspec.Struct, frozen=True):

@@ -170,6 +170,22 @@ inbound_messages = sa.Table(
     sa.Index(None, "account_id", "id"),
 )
 
+# A file an inbound message carried, fetched when it arrived (WhatsApp Web's
+# session downloads it), served at ``media_url`` to the message's account.
+inbound_media = sa.Table(
+    "inbound_media",
+    metadata,
+    sa.Column(
+        "message_id",
+        sa.String(20),
+        sa.ForeignKey("inbound_messages.message_id"),
+        primary_key=True,
+    ),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("filename", sa.String(240), nullable=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 # -- webhooks ------------------------------------------------------------------
 
 # Where an account wants to hear of events. ``events`` and ``devices`` are JSON

@@ -188,6 +188,14 @@ class Transport(abc.ABC):
         """
         return None
 
+    @classmethod  # noqa: B027  # optional hook: most transports keep nothing of a device
+    async def forget_device(cls, store: Store, device_id: int) -> None:
+        """Delete what the transport keeps of a device that was removed (its session keys).
+
+        Called by whoever removed the device, once the removal committed,
+        whether or not a worker holds the device then.
+        """
+
     @classmethod
     def http_routes(cls, api: "ApiContext") -> Sequence["BaseRoute"]:
         """Routes of the transport's own, added to the API (a provider's inbound webhooks)."""

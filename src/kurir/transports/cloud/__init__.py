@@ -3,9 +3,9 @@
 A device is a business number in Meta's console. Sends are ``POST
 /{phone_number_id}/messages`` on the Graph API (`payloads` builds them,
 `errors` reads refusals, `graph` speaks HTTP); Meta's webhooks come back to
-``/webhooks/cloud/{device}`` (`http`), are recorded before they are applied
-(`store`) and are read by `webhooks`. Setting a device up is described in
-docs/cloud-api.md.
+``/webhooks/cloud/{device}`` (`http`), are read by `webhooks`, and are
+recorded, applied and marked applied in one transaction (`store`). Setting
+a device up is described in docs/cloud-api.md.
 
 The transport keeps Meta's limits itself, besides the device's pacing: at
 most ``messages_per_second`` sends a second (Meta's default throughput is

@@ -5,7 +5,7 @@
 carries notifications; each is signed with the app's secret
 (``X-Hub-Signature-256``, HMAC-SHA256 of the raw bytes), and nothing is read
 or stored before that signature is checked (in constant time). A signed
-delivery is recorded, then applied through the device's sink, then
+delivery is recorded, applied and marked applied in one transaction, then
 answered 200; see `kurir.transports.cloud.store` for why a crash in between
 loses nothing and a redelivery is applied once.
 
@@ -13,7 +13,6 @@ Only the device's own number is applied: a notification about another
 business number, even one signed with the same app secret, changes nothing.
 """
 
-import asyncio
 import hashlib
 import hmac
 import logging
@@ -30,13 +29,21 @@ from kurir.api.context import ApiContext, ok
 from kurir.api.errors import ApiError
 from kurir.api.types import WebhookAccepted
 from kurir.clock import now_ms
+from kurir.domain.contacts import opt_out_words
 from kurir.domain.devices import is_device_id
 from kurir.sealing import secret_box
-from kurir.store import accounts
-from kurir.store.reading import message_ids_by_provider_id
+from kurir.store import Overloaded, accounts
+from kurir.store.provider_reports import ProviderReports, ReportedMessage, ReportedStatus
 from kurir.store.records import ButtonPress, Device
 from kurir.transports.cloud.config import CloudConfig
-from kurir.transports.cloud.store import Applied, ReceivedWebhook, mark_applied, record_webhooks
+from kurir.transports.cloud.store import (
+    Applied,
+    ReceivedWebhook,
+    TakenWebhook,
+    apply_recorded,
+    record_webhooks,
+    take_webhooks,
+)
 from kurir.transports.cloud.webhooks import MalformedNotification, Notification, read_notification
 from kurir.transports.registry import TransportConfigError, read_config
 
@@ -60,8 +67,10 @@ class _CloudDevice(msgspec.Struct, frozen=True):
 def cloud_routes(api: ApiContext, transport: str) -> list[BaseRoute]:
     """The routes, bound to one API process; ``transport`` is the Cloud API's name."""
     box = secret_box(api.settings.secret_key)
+    taken = api.store.committer(take_webhooks)
     inbox = api.store.committer(record_webhooks)
-    applied = api.store.committer(mark_applied)
+    reply_window_ms = round(api.settings.reply_window_seconds * 1000)
+    stop_words = opt_out_words(api.settings.opt_out_words)
 
     async def load(public_id: str) -> _CloudDevice | None:
         device = await api.store.read(accounts.find_device, public_id)
@@ -108,34 +117,74 @@ def cloud_routes(api: ApiContext, transport: str) -> list[BaseRoute]:
                 403, "X-Hub-Signature-256 is missing or is not the body's signature with app_secret"
             )
         device = found.device
-        recorded = await inbox.submit(
-            ReceivedWebhook(
-                device_id=device.id,
-                digest=hashlib.sha256(body).hexdigest(),
-                body=body.decode("utf-8", "replace"),
-                received_at=now_ms(),
-            )
+        received = ReceivedWebhook(
+            device_id=device.id,
+            digest=hashlib.sha256(body).hexdigest(),
+            body=body.decode("utf-8", "replace"),
+            received_at=now_ms(),
         )
-        if recorded.applied:
-            return ok(WebhookAccepted())  # Meta's redelivery of one applied before
         try:
             notification = read_notification(body, found.config.phone_number_id)
         except MalformedNotification as error:
             # Kept with its body; answering otherwise would only have Meta send it again.
+            webhook = TakenWebhook(received, None, str(error))
+        else:
+            if notification.foreign:
+                log.warning(
+                    "device %s: %d webhook changes about another business number left out",
+                    device.public_id,
+                    notification.foreign,
+                )
+            webhook = TakenWebhook(received, reports(device, notification))
+        try:
+            applied_now = await taken.submit(webhook)
+        except Overloaded:
+            raise
+        except Exception as error:  # its batch failed, maybe for another delivery's sake
             log.warning(
-                "device %s: webhook %d not applied: %s", device.public_id, recorded.id, error
-            )
-            await applied.submit(Applied(id=recorded.id, at=now_ms(), error=str(error)))
-            return ok(WebhookAccepted())
-        if notification.foreign:
-            log.warning(
-                "device %s: %d webhook changes about another business number left out",
+                "device %s: webhook %s…: its batch failed (%s); trying it on its own",
                 device.public_id,
-                notification.foreign,
+                received.digest[:12],
+                error,
             )
-        await _apply(api, device, notification)
-        await applied.submit(Applied(id=recorded.id, at=now_ms()))
+            applied_now = await on_its_own(webhook)
+        if applied_now and webhook.error is not None:
+            log.warning(
+                "device %s: webhook %s… not applied: %s",
+                device.public_id,
+                received.digest[:12],
+                webhook.error,
+            )
         return ok(WebhookAccepted())
+
+    async def on_its_own(webhook: TakenWebhook) -> bool:
+        """Record the delivery in a commit of its own, then apply and mark it in another.
+
+        Should applying fail again, the delivery stays recorded with its body
+        and the error answers Meta, which sends it again.
+        """
+        recorded = await inbox.submit(webhook.received)
+        if recorded.applied:
+            return False
+        applied = Applied(id=recorded.id, at=now_ms(), error=webhook.error)
+        return await api.store.write(apply_recorded, applied, webhook.reports)
+
+    def reports(device: Device, notification: Notification) -> ProviderReports:
+        return ProviderReports(
+            device_id=device.id,
+            account_id=device.account_id,
+            statuses=[
+                ReportedStatus(s.wamid, s.status, s.at, s.message_id, s.reason)
+                for s in notification.statuses
+            ],
+            presses=[
+                ButtonPress(message_id=r.message_id, sender=r.sender, index=r.index, at=r.at)
+                for r in notification.replies
+            ],
+            messages=[ReportedMessage(m.message, m.quoted_wamid) for m in notification.messages],
+            reply_window_ms=reply_window_ms,
+            opt_out_words=stop_words,
+        )
 
     return [
         Route(
@@ -161,34 +210,3 @@ def _signed(body: bytes, header: str | None, config: CloudConfig) -> bool:
         return False
     expected = hmac.new(config.app_secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(header[len(_SIGNATURE_PREFIX) :].strip().encode(), expected.encode())
-
-
-async def _apply(api: ApiContext, device: Device, notification: Notification) -> None:
-    """Report what the notification says through the device's sink, in Kurir's ids."""
-    events = api.events_for(device)
-    wanted = {s.wamid for s in notification.statuses if s.message_id is None}
-    wanted.update(m.quoted_wamid for m in notification.messages if m.quoted_wamid is not None)
-    known = (
-        await api.store.read(message_ids_by_provider_id, device_id=device.id, provider_ids=wanted)
-        if wanted
-        else {}
-    )
-    receipts = []
-    for status in notification.statuses:
-        message_id = status.message_id or known.get(status.wamid)
-        if message_id is not None:
-            receipts.append(events.receipt(message_id, status.status, status.at, status.reason))
-    # Receipts only move a message forward, so they may go in together, in one commit.
-    await asyncio.gather(*receipts)
-    for reply in notification.replies:
-        await events.button_press(
-            ButtonPress(
-                message_id=reply.message_id, sender=reply.sender, index=reply.index, at=reply.at
-            )
-        )
-    for report in notification.messages:
-        message = report.message
-        quoted = known.get(report.quoted_wamid) if report.quoted_wamid is not None else None
-        if quoted is not None:
-            message = msgspec.structs.replace(message, quoted_message_id=quoted)
-        await events.inbound(message)

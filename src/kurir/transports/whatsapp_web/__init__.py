@@ -23,6 +23,7 @@ and is recorded at once, so a crash in between can send that one message
 twice (at-least-once).
 """
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -31,6 +32,7 @@ import msgspec
 from kurir.clock import now_ms
 from kurir.domain.buttons import ButtonMessage
 from kurir.domain.content import WHATSAPP_LIMITS, MediaMessage, TextMessage, kind_of
+from kurir.store import Store
 from kurir.transports.base import (
     OutboundMessage,
     PermanentSendError,
@@ -51,6 +53,8 @@ from kurir.transports.whatsapp_web.protocol import (
 )
 from kurir.transports.whatsapp_web.supervisor import DeviceSession
 from kurir.transports.whatsapp_web.watcher import RequestWatcher
+
+log = logging.getLogger("kurir.whatsapp_web")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,9 +100,22 @@ class WhatsAppWebTransport(Transport):
         self.session.start()
         self._watcher.add(self.context.device.id, self.session.wake)
 
+    @classmethod
+    async def forget_device(cls, store: Store, device_id: int) -> None:
+        keys = KeyStore(store, device_id)
+        await keys.row()  # the JID its keys are found by, which stays with the removed device
+        await keys.forget()
+
     async def close(self) -> None:
         self._watcher.remove(self.context.device.id)
         await self.session.close()
+        store, device_id = self.context.store, self.context.device.id
+        # Removed: the keys go, now that its session has ended and writes them no more.
+        try:
+            if await store.read(db.device_removed, device_id=device_id):
+                await self.forget_device(store, device_id)
+        except Exception:  # the worker lets go of the device all the same
+            log.exception("device %s: its keys could not be deleted", self.context.device.public_id)
 
     async def send(self, message: OutboundMessage) -> str:
         if self.config.check_numbers:

@@ -19,7 +19,7 @@ from kurir.domain.buttons import ButtonMessage, find_button
 from kurir.domain.content import decode_content
 from kurir.domain.errors import ValidationError
 from kurir.domain.status import MessageStatus
-from kurir.store.records import ButtonPress, InboundMessage
+from kurir.store.records import ButtonPress, InboundFile, InboundMessage
 from kurir.transports.base import TransportContext
 from kurir.transports.whatsapp_web import store as db
 from kurir.transports.whatsapp_web.protocol import (
@@ -126,6 +126,13 @@ class FrameHandler:
                 sender_name=seen.sender_name,
                 provider_message_id=seen.provider_id,
                 quoted_message_id=quoted,
+                media=InboundFile(
+                    content_type=seen.content_type or "application/octet-stream",
+                    data=seen.media,
+                    filename=seen.filename,
+                )
+                if seen.media is not None
+                else None,
             )
         )
 

@@ -101,12 +101,16 @@ class KeyStore:
         )
 
     async def forget(self) -> None:
-        """Delete a device's own key file (never while its session runs).
+        """Delete the device's keys (never while its session runs).
 
-        In a shared PostgreSQL store whatsmeow deletes a device's rows when
-        it logs out; a device forgotten without logging out leaves them.
+        Its own file, or in a shared PostgreSQL store its rows, found by the
+        JID last read or written: whatsmeow deletes them itself only when a
+        connected session logs out, not for a device disconnected while its
+        session was down, nor for a removed device.
         """
         if self.shared:
+            if self.jid is not None:
+                await self._store.write(db.forget_whatsmeow_device, jid=self.jid)
             return
         for suffix in ("", "-wal", "-shm", "-journal"):
             await asyncio.to_thread(Path(self.location + suffix).unlink, missing_ok=True)

@@ -167,6 +167,10 @@ class SessionProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
         await self.process.wait()
+        if self._tasks:
+            # What it said before it ended (a message flushed as it stopped) is
+            # still in the socket: handled, unless that takes past the grace.
+            await asyncio.wait(self._tasks[:1], timeout=STOP_GRACE_S)
         self._end(f"the session process ended (exit {self.process.returncode})")
         self._writer.close()
         for task in self._tasks:

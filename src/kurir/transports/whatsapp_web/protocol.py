@@ -17,7 +17,7 @@ import struct
 import msgspec
 
 #: Bumped whenever a frame changes shape; worker and session must agree.
-VERSION = 1
+VERSION = 2
 
 #: A 100 MB document and its envelope fit; anything larger is a broken peer.
 MAX_FRAME = 128 * 1024 * 1024
@@ -44,6 +44,12 @@ class Hello(msgspec.Struct, frozen=True, tag="hello", tag_field="op"):
     new_device: bool = False
     #: Pair by code with this phone instead of showing QR codes (when not paired).
     pair_phone: str | None = None
+    #: The largest inbound file the session downloads, by type (image, video,
+    #: audio, document, sticker); a type not named is not downloaded.
+    media_limits: dict[str, int] = msgspec.field(default_factory=dict)
+    #: How long one inbound file's download may take before the message is
+    #: reported without it.
+    download_timeout_s: float = 60.0
 
 
 class SendText(msgspec.Struct, frozen=True, tag="send_text", tag_field="op"):
@@ -163,6 +169,12 @@ class InboundSeen(msgspec.Struct, frozen=True, tag="inbound", tag_field="op"):
     sender_name: str | None = None
     #: The provider id of the message this one quotes.
     quoted: str | None = None
+    #: An inbound file, downloaded and decrypted by the session; None when the
+    #: message has none, or it was too large or could not be downloaded in time.
+    media: bytes | None = None
+    #: The file's type as the sender's app gave it, and a document's name.
+    content_type: str | None = None
+    filename: str | None = None
 
 
 class ButtonSeen(msgspec.Struct, frozen=True, tag="button", tag_field="op"):

@@ -48,11 +48,13 @@ from neonize.exc import NeonizeError
 from neonize.proto.Neonize_pb2 import ConnectFailureReason, PairStatus, TemporaryBan
 
 from kurir.transports.whatsapp_web import wire
+from kurir.transports.whatsapp_web.downloads import InboundFiles
 from kurir.transports.whatsapp_web.protocol import (
     VERSION,
     Answer,
     CheckNumbers,
     Hello,
+    InboundSeen,
     LogOut,
     PairCode,
     Ping,
@@ -106,6 +108,9 @@ class Session:
         # neonize's calls block; two at once let a pairing code or a ping-free
         # logout through while a send waits on WhatsApp.
         self._calls = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kurir-call")
+        self._files = InboundFiles(
+            client, limits=hello.media_limits, timeout_s=hello.download_timeout_s, emit=emit
+        )
 
     def start(self) -> None:
         events = self.client.event
@@ -126,6 +131,7 @@ class Session:
         threading.Thread(target=self._connect, name="kurir-connect", daemon=True).start()
 
     def stop(self) -> None:
+        self._files.flush()  # messages whose file is still coming are not lost with the session
         with contextlib.suppress(Exception):  # ending anyway: a failing stop changes nothing
             self.client.stop()
 
@@ -294,7 +300,11 @@ class Session:
             log.warning("message %s from %s: no phone number known", event.Info.ID, source.Sender)
             return
         frame = wire.read_message(event, sender)
-        if frame is not None:
+        if frame is None:
+            return
+        if isinstance(frame, InboundSeen):
+            self._files.report(frame, event.Message)
+        else:
             self._emit(frame)
 
     def _on_receipt(self, _client: Any, event: Any) -> None:

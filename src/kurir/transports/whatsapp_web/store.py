@@ -223,6 +223,37 @@ def finish_disconnect(connection: Connection, *, device_id: int, seq: int, now: 
     )
 
 
+#: whatsmeow's tables that hold a device's keys by its JID but have no foreign key
+#: to ``whatsmeow_device``; its other tables' rows go with the device's row.
+_WHATSMEOW_UNLINKED = ("whatsmeow_privacy_tokens", "our_jid")
+
+
+def forget_whatsmeow_device(connection: Connection, *, jid: str) -> None:
+    """Delete a linked device's keys from whatsmeow's shared tables, as its logout does.
+
+    whatsmeow names a device's rows by its JID as `wire.jid_text` writes it
+    (``user:device@server``). Nothing to do while whatsmeow has not made its
+    tables yet (no device of this database was ever started).
+    """
+    for table, column in (_WHATSMEOW_UNLINKED, ("whatsmeow_device", "jid")):
+        found = connection.execute(sa.text("SELECT to_regclass(:table)"), {"table": table})
+        if found.scalar() is not None:
+            # Names from the constants above, never from input.
+            connection.execute(
+                sa.text(f"DELETE FROM {table} WHERE {column} = :jid"),  # noqa: S608
+                {"jid": jid},
+            )
+
+
+def device_removed(connection: Connection, *, device_id: int) -> bool:
+    from kurir.store.tables import devices
+
+    removed_at = connection.execute(
+        sa.select(devices.c.removed_at).where(devices.c.id == device_id)
+    ).scalar()
+    return removed_at is not None
+
+
 def record_sent(connection: Connection, sent: Sequence[SentMessage]) -> list[None]:
     """Which Kurir message each WhatsApp id is; a repeated report is kept once."""
     insert = dialect_insert(connection, whatsapp_web_sent)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from kurir.clock import now_ms, to_datetime
+from kurir.domain.content import WHATSAPP_LIMITS
 from kurir.transports.base import TransientSendError, TransportContext
 from kurir.transports.whatsapp_web import store as db
 from kurir.transports.whatsapp_web.events import FrameHandler
@@ -47,6 +48,17 @@ CONNECT_WAIT_S = 15.0
 LOGOUT_WAIT_S = 15.0
 #: How many numbers one question to WhatsApp carries.
 CHECK_BATCH = 50
+#: The largest inbound file kept, by type: what WhatsApp lets a sender send,
+#: as Kurir's own limits say (a sticker is a small image).
+INBOUND_MEDIA_LIMITS = {
+    "image": WHATSAPP_LIMITS.max_image_bytes,
+    "sticker": WHATSAPP_LIMITS.max_image_bytes,
+    "video": WHATSAPP_LIMITS.max_video_bytes,
+    "audio": WHATSAPP_LIMITS.max_audio_bytes,
+    "document": WHATSAPP_LIMITS.max_document_bytes,
+}
+#: How long the session waits for one inbound file before reporting the message without it.
+DOWNLOAD_TIMEOUT_S = 60.0
 
 
 class DeviceSession:
@@ -171,6 +183,8 @@ class DeviceSession:
             jid=jid,
             new_device=jid is None and self.keys.shared,
             pair_phone=pair_phone,
+            media_limits=INBOUND_MEDIA_LIMITS,
+            download_timeout_s=DOWNLOAD_TIMEOUT_S,
         )
         try:
             process = await SessionProcess.start(
@@ -244,9 +258,10 @@ class DeviceSession:
     async def _disconnect(self, seq: int) -> None:
         """Log out where the session runs, and forget its keys in any case."""
         await self.keys.forget()
-        await self.keys.finish_disconnect(seq)
         self.connected.clear()
+        # The state first: POST /device/disconnect answers with it once the request is done.
         await self._report(DeviceState.UNPAIRED)
+        await self.keys.finish_disconnect(seq)
 
     # -- what the session says ---------------------------------------------
 

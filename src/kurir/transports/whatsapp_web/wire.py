@@ -6,6 +6,7 @@ pure functions here, so each is checked offline against neonize's own
 protobuf classes.
 """
 
+import dataclasses
 import io
 import json
 import time
@@ -242,6 +243,46 @@ def read_message(event: Any, sender: str) -> InboundSeen | ButtonSeen | None:
                 **common, type=kind, text=caption, sender_name=name, quoted=quoted_id or None
             )
     return None  # reactions, protocol messages, polls: nothing a sender wrote to Kurir
+
+
+#: The kinds whose file the session downloads, by the message field that holds it.
+_DOWNLOADABLE = {
+    "imageMessage": "image",
+    "videoMessage": "video",
+    "audioMessage": "audio",
+    "documentMessage": "document",
+    "stickerMessage": "sticker",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Download:
+    """An inbound message's file, as neonize's ``download_any`` is asked for it."""
+
+    #: A message holding the file's part alone, out of any wrapper (whatsmeow
+    #: looks for the file at the top of the message it is given).
+    message: Any
+    kind: str
+    #: The size the sender declared; 0 when it declared none.
+    length: int
+    content_type: str
+    filename: str | None
+
+
+def download_of(message: Any) -> Download | None:
+    """The file an inbound message carries (picture, video, audio, document, sticker), if any."""
+    message = unwrap(message)
+    for field, kind in _DOWNLOADABLE.items():
+        if _has(message, field):
+            part = getattr(message, field)
+            return Download(
+                message=Message(**{field: part}),
+                kind=kind,
+                length=int(part.fileLength),
+                content_type=part.mimetype or "application/octet-stream",
+                filename=(part.fileName or None) if kind == "document" else None,
+            )
+    return None
 
 
 def _button_reply(message: Any) -> tuple[str, str | None, str | None] | None:
