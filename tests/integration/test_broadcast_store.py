@@ -9,6 +9,8 @@ import secrets
 from collections import Counter
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from kurir.domain.broadcast import (
     BROADCAST_CANCELLED,
     HELD_DUE_AT,
@@ -16,9 +18,10 @@ from kurir.domain.broadcast import (
     BroadcastState,
 )
 from kurir.domain.content import MediaType, TextMessage, encode_content
+from kurir.domain.ids import new_message_id
 from kurir.domain.inline_media import InlineMedia
 from kurir.domain.status import MessageStatus
-from kurir.store import Store, accounts, lifecycle
+from kurir.store import Store, accounts, broadcast_insert, lifecycle
 from kurir.store import broadcasts as store_broadcasts
 from kurir.store.broadcast_records import (
     Broadcast,
@@ -249,6 +252,26 @@ async def test_a_stop_reply_opts_out_and_fails_what_waits_for_that_recipient(
     assert {row.status for row in await message_rows(store, broadcast_id=theirs.id)} == {
         "scheduled"
     }
+
+
+async def test_a_message_id_taken_meanwhile_is_replaced_and_nothing_is_lost(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process took an id this one makes (2^-20 a pair in the same
+    # millisecond): the copy on PostgreSQL fails whole and the rows go in the
+    # slower way, which skips the one that conflicts and gives it a new id.
+    account_id, [device_id] = await add_account(store)
+    first = await create(store, new_broadcast(account_id, device_id), 1)
+    [taken] = [row.message_id for row in await message_rows(store, broadcast_id=first.id)]
+    made = iter([taken, *(new_message_id() for _ in range(5))])
+    monkeypatch.setattr(broadcast_insert, "new_message_id", lambda: next(made))
+
+    second = await create(store, new_broadcast(account_id, device_id), 5)
+    rows = await message_rows(store, broadcast_id=second.id)
+    assert sorted(row.recipient for row in rows) == [r.recipient for r in receivers(5)]
+    assert taken not in {row.message_id for row in rows}
+    assert second.total == 5
+    assert len(await message_rows(store, message_id=taken)) == 1
 
 
 async def test_nothing_is_stored_for_a_removed_device(store: Store) -> None:

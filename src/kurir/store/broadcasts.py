@@ -26,8 +26,9 @@ from kurir.store.broadcast_records import (
     NewBroadcast,
     StateConflict,
 )
+from kurir.store.broadcast_totals import start_totals
 from kurir.store.postgres import hold_off_removal, notify_new_messages
-from kurir.store.tables import broadcast_media, broadcasts, devices, messages
+from kurir.store.tables import broadcast_media, broadcast_totals, broadcasts, devices, messages
 
 _COLUMNS = (
     broadcasts.c.id,
@@ -54,6 +55,9 @@ _COLUMNS = (
     broadcasts.c.updated_at,
 )
 _WITH_DEVICE = broadcasts.join(devices, devices.c.id == broadcasts.c.device_id)
+_WITH_TOTALS = _WITH_DEVICE.join(
+    broadcast_totals, broadcast_totals.c.broadcast_id == broadcasts.c.id
+)
 
 
 def create_broadcast(
@@ -110,6 +114,7 @@ def create_broadcast(
             )
         )
     insert_held(connection, new, broadcast_id, receivers)
+    start_totals(connection, broadcast_id, scheduled=len(receivers))
     # All held still: both ends are read at the ends of one range of the index.
     first, last = connection.execute(
         sa.select(sa.func.min(messages.c.id), sa.func.max(messages.c.id)).where(
@@ -165,48 +170,29 @@ def list_broadcasts(
     connection: Connection, *, account_id: int, limit: int, before: int | None = None
 ) -> list[tuple[Broadcast, bool]]:
     """The account's broadcasts, newest first, each with whether messages still wait."""
+    unsettled = (
+        broadcast_totals.c.scheduled + broadcast_totals.c.queued + broadcast_totals.c.sending
+    )
     query = (
-        sa.select(*_COLUMNS)
-        .select_from(_WITH_DEVICE)
+        sa.select(*_COLUMNS, (unsettled > 0).label("waiting"))
+        .select_from(_WITH_TOTALS)
         .where(broadcasts.c.account_id == account_id)
         .order_by(broadcasts.c.id.desc())
         .limit(limit)
     )
     if before is not None:
         query = query.where(broadcasts.c.id < before)
-    found = [_broadcast(row) for row in connection.execute(query)]
-    return [(broadcast, _has_waiting(connection, broadcast.id)) for broadcast in found]
+    return [(_broadcast(row), bool(row.waiting)) for row in connection.execute(query)]
 
 
-_UNSETTLED = [
-    str(status) for status in (MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.SENDING)
-]
+def _progress_columns(broadcast_id: Any) -> list[sa.ColumnElement[Any]]:
+    """The broadcast's messages counted per status, then its next due time per waiting status.
 
-
-def _has_waiting(connection: Connection, broadcast_id: int) -> bool:
-    query = (
-        sa.select(messages.c.id)
-        .where(messages.c.broadcast_id == broadcast_id, messages.c.status.in_(_UNSETTLED))
-        .limit(1)
-    )
-    return connection.execute(query).first() is not None
-
-
-def _progress_columns(broadcast_id: Any) -> list[sa.ScalarSelect[Any]]:
-    """A count of the broadcast's messages per status, then its next due time per waiting status.
-
-    Each is read from the broadcast's index alone: a count over one status's
-    range (a GROUP BY over the whole index took twice as long, aggregating
-    entry by entry), and the head of a waiting status's planned range.
+    The counts are one row (`kurir.store.broadcast_totals`); each due time is
+    the head of a waiting status's planned range of the broadcast's index.
     """
     in_broadcast = messages.c.broadcast_id == broadcast_id
-    counts = [
-        sa.select(sa.func.count())
-        .select_from(messages)
-        .where(in_broadcast, messages.c.status == status)
-        .scalar_subquery()
-        for status in MessageStatus
-    ]
+    counts = [broadcast_totals.c[status] for status in MessageStatus]
     next_due = [
         sa.select(sa.func.min(messages.c.due_at))
         .where(in_broadcast, messages.c.status == status, messages.c.due_at < HELD_DUE_AT)
@@ -227,7 +213,10 @@ def _progress(values: Sequence[Any]) -> BroadcastProgress:
 
 def progress(connection: Connection, broadcast_id: int) -> BroadcastProgress:
     """The broadcast's messages by status, and when the next planned one is due."""
-    return _progress(connection.execute(sa.select(*_progress_columns(broadcast_id))).one())
+    query = sa.select(*_progress_columns(broadcast_id)).where(
+        broadcast_totals.c.broadcast_id == broadcast_id
+    )
+    return _progress(connection.execute(query).one())
 
 
 def _lock(connection: Connection, public_id: str, account_id: int) -> Any:
@@ -343,7 +332,7 @@ def broadcast_with_progress(
     """The account's broadcast and its progress, in one statement (GET's one round trip)."""
     row = connection.execute(
         sa.select(*_COLUMNS, *_progress_columns(broadcasts.c.id))
-        .select_from(_WITH_DEVICE)
+        .select_from(_WITH_TOTALS)
         .where(broadcasts.c.public_id == public_id, broadcasts.c.account_id == account_id)
     ).first()
     if row is None:

@@ -5,6 +5,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql
 
 from kurir.domain.broadcast import RECIPIENT_OPTED_OUT
 from kurir.domain.contacts import DEFAULT_OPT_OUT_WORDS, is_opt_out, opt_out_words
@@ -39,6 +40,24 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[start : start + _CHUNK]
 
 
+def _one_of(
+    connection: Connection, column: sa.Column[str], phones: Sequence[str]
+) -> sa.ColumnElement[bool]:
+    """``column`` among ``phones``: on PostgreSQL one array parameter, elsewhere an IN list.
+
+    An IN list is written out a placeholder per phone on each execution
+    (SQLAlchemy's expanding parameter); for the 100,000 receivers of a
+    broadcast that took more CPU than the queries, on PostgreSQL on the
+    event loop. asyncpg sends an array as it is, and ``= ANY`` uses the index.
+    """
+    if connection.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(phones), type_=_PHONES))
+    return column.in_(phones)
+
+
+_PHONES = postgresql.ARRAY(sa.String)
+
+
 def _contact(row: Any) -> Contact:
     # SQLite answers the opt-out test with 0 or 1.
     return Contact(**{**row._asdict(), "opted_out": bool(row.opted_out)})
@@ -61,7 +80,7 @@ def store_contacts(
                 sa.select(contacts.c.phone).where(
                     contacts.c.account_id == account_id,
                     contacts.c.group_name == group,
-                    contacts.c.phone.in_(chunk),
+                    _one_of(connection, contacts.c.phone, chunk),
                 )
             ).scalars()
         )
@@ -138,7 +157,9 @@ def contacts_by_phone(
         query = (
             sa.select(*_COLUMNS)
             .select_from(_WITH_OPT_OUTS)
-            .where(contacts.c.account_id == account_id, contacts.c.phone.in_(chunk))
+            .where(
+                contacts.c.account_id == account_id, _one_of(connection, contacts.c.phone, chunk)
+            )
             .order_by(contacts.c.id)
         )
         found.update((row.phone, _contact(row)) for row in connection.execute(query))
@@ -164,7 +185,8 @@ def opted_out(connection: Connection, *, account_id: int, phones: Collection[str
         found.update(
             connection.execute(
                 sa.select(opt_outs.c.phone).where(
-                    opt_outs.c.account_id == account_id, opt_outs.c.phone.in_(chunk)
+                    opt_outs.c.account_id == account_id,
+                    _one_of(connection, opt_outs.c.phone, chunk),
                 )
             ).scalars()
         )

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -56,6 +56,10 @@ Work = Callable[[sa.Connection], R]
 
 # Where a transaction keeps the signals it raised (see `signal_after_commit`).
 _SIGNALS = "kurir.signals"
+# Where it keeps what is to run before it commits (see `before_commit`).
+_BEFORE_COMMIT = "kurir.before_commit"
+
+Flush = TypeVar("Flush", bound=Callable[[sa.Connection], None])
 
 
 def signal_after_commit(connection: sa.Connection, signal: str) -> bool:
@@ -71,6 +75,21 @@ def signal_after_commit(connection: sa.Connection, signal: str) -> bool:
         return False
     raised.add(signal)
     return True
+
+
+def before_commit(connection: sa.Connection, key: str, make: Callable[[], Flush]) -> Flush:
+    """This transaction's ``key`` work, made by ``make`` on first use; it runs before the commit.
+
+    For what a query gathers over the whole transaction and writes once, at
+    its end: `kurir.store.broadcast_totals` takes its row locks there, after
+    every other lock of the transaction, so that transactions take them in one
+    order. Only `Database.write` transactions run it, as they announce signals.
+    """
+    pending: dict[str, Any] = connection.info.setdefault(_BEFORE_COMMIT, {})
+    found = pending.get(key)
+    if found is None:
+        found = pending[key] = make()
+    return cast(Flush, found)
 
 
 class Database:
@@ -142,7 +161,10 @@ class Database:
             # The connection outlives its transactions: what one that failed
             # raised is still on it (after a failure it may not be readable).
             connection.info.pop(_SIGNALS, None)
+            connection.info.pop(_BEFORE_COMMIT, None)
             result = work(connection)
+            for flush in connection.info.pop(_BEFORE_COMMIT, {}).values():
+                flush(connection)
             raised.update(connection.info.pop(_SIGNALS, ()))
             return result
 

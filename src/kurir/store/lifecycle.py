@@ -14,11 +14,17 @@ executemany cannot, so outcomes and receipts read their rows first in one
 SELECT (on PostgreSQL locked, in id order, so that no other process changes
 them in between), decide in Python, and write by primary key. What an event
 names beyond the change is read only when an endpoint may want it.
+
+A change to a broadcast's message is also counted in the broadcast's totals
+(`kurir.store.broadcast_totals`), from the status it left to the one it took,
+so each change knows the status it left: an UPDATE that returns its rows
+returns them as they are afterwards, so one that may find several statuses
+runs once per status it may find.
 """
 
 import functools
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import sqlalchemy as sa
@@ -37,6 +43,7 @@ from kurir.domain.status import (
     Receipts,
 )
 from kurir.store import queue
+from kurir.store.broadcast_totals import Move, count_moves
 from kurir.store.events import NewEvent, record_events
 from kurir.store.reading import get_message
 from kurir.store.records import (
@@ -51,6 +58,8 @@ from kurir.store.records import (
 from kurir.store.tables import devices, messages
 
 _CLAIMABLE = [str(s) for s in CLAIMABLE]
+_CANCELLABLE = [str(s) for s in CANCELLABLE]
+_SENDING = [MessageStatus.SENDING.value]
 
 #: A message whose status changed: its primary key, its account, the status,
 #: when, its public id and its device's key, as the change's own read of the row
@@ -87,23 +96,38 @@ def _record_changes(connection: Connection, changes: Sequence[_Change]) -> None:
 def _changed_rows(
     connection: Connection,
     update: sa.Update,
+    froms: Sequence[str],
     status: MessageStatus,
     at: int,
     parameters: dict[str, Any] | None = None,
 ) -> int:
-    """Run ``update`` (of rows that all move to ``status``), record their events; how many."""
-    returning = update.returning(
-        messages.c.id, messages.c.account_id, messages.c.message_id, messages.c.device_id
-    )
-    result = connection.execute(returning, parameters or {})
+    """Move the rows ``update`` selects from each of ``froms`` to ``status``; how many.
+
+    Records their events, and counts the broadcasts' messages among them.
+    """
     changed = 0
-    # A device's whole backlog may fail at once: its events are made a part at a time.
-    for rows in result.partitions(10_000):
-        _record_changes(
-            connection,
-            [(pk, account, status, at, message, device) for pk, account, message, device in rows],
+    for was in froms:
+        result = connection.execute(
+            update.where(messages.c.status == was).returning(
+                messages.c.id,
+                messages.c.account_id,
+                messages.c.message_id,
+                messages.c.device_id,
+                messages.c.broadcast_id,
+            ),
+            parameters or {},
         )
-        changed += len(rows)
+        # A device's whole backlog may fail at once: its events are made a part at a time.
+        for rows in result.partitions(10_000):
+            _record_changes(
+                connection,
+                [
+                    (pk, account, status, at, message, device)
+                    for pk, account, message, device, _ in rows
+                ],
+            )
+            count_moves(connection, ((b, was, status) for *_, b in rows if b is not None))
+            changed += len(rows)
     return changed
 
 
@@ -111,13 +135,14 @@ def fail_messages_where(
     connection: Connection,
     which: sa.ColumnElement[bool],
     *,
+    statuses: Sequence[str],
     reason: str,
     now: int,
     parameters: dict[str, Any] | None = None,
 ) -> int:
-    """Fail the messages ``which`` selects (a caller's condition: a broadcast's, say); how many.
+    """Fail the messages in ``statuses`` that ``which`` selects (a broadcast's, say); how many.
 
-    The caller's condition says which statuses may fail; any lease is ended.
+    Any lease is ended.
     """
     update = (
         messages.update()
@@ -130,7 +155,7 @@ def fail_messages_where(
             lease_until=None,
         )
     )
-    return _changed_rows(connection, update, MessageStatus.FAILED, now, parameters)
+    return _changed_rows(connection, update, statuses, MessageStatus.FAILED, now, parameters)
 
 
 def _for_update(connection: Connection, query: sa.Select[Any]) -> sa.Select[Any]:
@@ -156,12 +181,9 @@ def cancel_message(
     _changed_rows(
         connection,
         messages.update()
-        .where(
-            messages.c.message_id == message_id,
-            messages.c.account_id == account_id,
-            messages.c.status.in_([str(s) for s in CANCELLABLE]),
-        )
+        .where(messages.c.message_id == message_id, messages.c.account_id == account_id)
         .values(status=MessageStatus.CANCELLED, cancelled_at=now),
+        _CANCELLABLE,
         MessageStatus.CANCELLED,
         now,
     )
@@ -215,17 +237,14 @@ def release_claims(
     _changed_rows(
         connection,
         messages.update()
-        .where(
-            messages.c.id.in_(list(pks)),
-            messages.c.lease_owner == worker,
-            messages.c.status == MessageStatus.SENDING,
-        )
+        .where(messages.c.id.in_(list(pks)), messages.c.lease_owner == worker)
         .values(
             status=MessageStatus.QUEUED,
             lease_owner=None,
             lease_until=None,
             attempts=messages.c.attempts - 1,
         ),
+        _SENDING,
         MessageStatus.QUEUED,
         now_ms() if now is None else now,
     )
@@ -262,15 +281,33 @@ def claim_due_messages(
     for n, (limit, device_ids) in enumerate(devices_by_limit.items()):
         parameters[f"device_ids_{n}"] = device_ids
         parameters[f"limit_{n}"] = limit
-    statement = _claim_statement(connection.dialect.name, len(devices_by_limit))
-    rows = sorted(connection.execute(statement, parameters).all(), key=lambda r: (r.due_at, r.id))
+    claim = _claim_statements(connection.dialect.name, len(devices_by_limit))
+    left: dict[int, str]
+    if claim.chosen is None:
+        found = connection.execute(claim.update, parameters).all()
+        left = {row.id: row.was for row in found}
+    else:
+        left = {row.id: row.status for row in connection.execute(claim.chosen, parameters)}
+        if not left:
+            return []
+        found = connection.execute(claim.update, parameters).all()
+    rows = sorted(found, key=lambda r: (r.due_at, r.id))
+    # One taken over from a dead worker was sending already: no change of status.
+    changed = [row for row in rows if left[row.id] != MessageStatus.SENDING]
     _record_changes(
         connection,
         [
             (row.id, row.account_id, MessageStatus.SENDING, now, row.message_id, row.device_id)
-            for row in rows
-            if row.sending_at == now
+            for row in changed
         ],
+    )
+    count_moves(
+        connection,
+        (
+            (row.broadcast_id, left[row.id], MessageStatus.SENDING.value)
+            for row in changed
+            if row.broadcast_id is not None
+        ),
     )
     return [
         ClaimedMessage(
@@ -286,38 +323,60 @@ def claim_due_messages(
     ]
 
 
+class _Claim(NamedTuple):
+    """A claim's statements.
+
+    Each claimed message's former status is wanted (a broadcast's counts move
+    from it), and RETURNING gives rows as they are after the update. On
+    PostgreSQL the update joins the rows it locked, as they were, and returns
+    their status. SQLite's RETURNING names only the updated table, so
+    ``chosen`` reads the same rows first with their statuses, and the update
+    chooses them again: its one writer changes nothing in between, and
+    choosing costs SQLite less than a list of the ids costs SQLAlchemy.
+    """
+
+    chosen: sa.Select[Any] | None
+    update: sa.Update
+
+
 @functools.lru_cache(maxsize=16)
-def _claim_statement(dialect: str, limits: int) -> sa.Update:
+def _claim_statements(dialect: str, limits: int) -> _Claim:
     """The claim of what `queue.claimable` chooses, built once per dialect and limit count."""
     chosen, still_claimable = queue.claimable(dialect, limits)
     now = sa.bindparam("now", type_=sa.BigInteger)
-    return (
-        messages.update()
-        .where(messages.c.id.in_(chosen), still_claimable)
-        .values(
-            status=MessageStatus.SENDING,
-            lease_owner=sa.bindparam("worker"),
-            lease_until=sa.bindparam("lease_end", type_=sa.BigInteger),
-            attempts=messages.c.attempts + 1,
-            # When it began sending: one taken over from a dead worker was
-            # sending already and keeps its time (its lease ran out, so it is
-            # earlier than now), which tells it apart as no change of status.
-            sending_at=sa.case(
-                (messages.c.status == MessageStatus.SENDING, messages.c.sending_at), else_=now
-            ),
+    returned: list[sa.ColumnElement[Any]] = [
+        messages.c.id,
+        messages.c.recipient,
+        messages.c.content,
+        messages.c.attempts,
+        messages.c.due_at,
+        messages.c.message_id,
+        messages.c.account_id,
+        messages.c.device_id,
+        messages.c.broadcast_id,
+    ]
+    if dialect == "postgresql":
+        locked = chosen.subquery("locked")
+        update = messages.update().where(messages.c.id == locked.c.id, still_claimable)
+        returned.append(locked.c.status.label("was"))
+        first = None
+    else:
+        first = sa.select(messages.c.id, messages.c.status).where(
+            messages.c.id.in_(chosen), still_claimable
         )
-        .returning(
-            messages.c.id,
-            messages.c.recipient,
-            messages.c.content,
-            messages.c.attempts,
-            messages.c.due_at,
-            messages.c.sending_at,
-            messages.c.message_id,
-            messages.c.account_id,
-            messages.c.device_id,
-        )
+        update = messages.update().where(messages.c.id.in_(chosen), still_claimable)
+    update = update.values(
+        status=MessageStatus.SENDING,
+        lease_owner=sa.bindparam("worker"),
+        lease_until=sa.bindparam("lease_end", type_=sa.BigInteger),
+        attempts=messages.c.attempts + 1,
+        # When it began sending: one taken over from a dead worker was
+        # sending already and keeps its time.
+        sending_at=sa.case(
+            (messages.c.status == MessageStatus.SENDING, messages.c.sending_at), else_=now
+        ),
     )
+    return _Claim(first, update.returning(*returned))
 
 
 _OUTCOME_ROWS = (
@@ -330,6 +389,7 @@ _OUTCOME_ROWS = (
         messages.c.read_at,
         messages.c.message_id,
         messages.c.device_id,
+        messages.c.broadcast_id,
     )
     .where(messages.c.id.in_(sa.bindparam("pks", expanding=True)))
     .order_by(messages.c.id)
@@ -381,12 +441,23 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
     held = {row[0]: row for row in connection.execute(query, {"pks": pks})}
     writes: dict[str, list[dict[str, Any]]] = {status: [] for status in _OUTCOME_UPDATES}
     changes: list[_Change] = []
+    moves: list[Move] = []
     for outcome in outcomes:
         row = held.get(outcome.message_pk)
         status = _STATUSES.get(outcome.status)
         if row is None or status not in writes:
             continue
-        pk, account_id, current, lease_owner, delivered_at, read_at, message_id, device_id = row
+        (
+            pk,
+            account_id,
+            current,
+            lease_owner,
+            delivered_at,
+            read_at,
+            message_id,
+            device_id,
+            broadcast_id,
+        ) = row
         if current != MessageStatus.SENDING or lease_owner != outcome.worker:
             continue
         del held[pk]  # its lease ends: another outcome for it is too late
@@ -401,6 +472,8 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         elif status == MessageStatus.QUEUED:
             values["due"] = outcome.due_at
         writes[outcome.status].append(values)
+        if broadcast_id is not None:
+            moves.append((broadcast_id, current, status))
         if status in (MessageStatus.DELIVERED, MessageStatus.READ):
             # Receipts came before this record (a fast provider): the message went
             # through each of these, and a receiver is told of each, in order.
@@ -416,6 +489,7 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
         if rows:
             connection.execute(_OUTCOME_UPDATES[outcome_status], rows)
     _record_changes(connection, changes)
+    count_moves(connection, moves)
 
 
 _RECEIPT_ROWS = (
@@ -427,6 +501,7 @@ _RECEIPT_ROWS = (
         messages.c.status,
         messages.c.delivered_at,
         messages.c.read_at,
+        messages.c.broadcast_id,
     )
     .where(messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(messages.c.id)
@@ -457,14 +532,17 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
     rows = {(row.message_id, row.device_id): row for row in found}
     stored: dict[int, Receipts] = {}  # as read
     current: dict[int, Receipts] = {}  # as the batch's receipts leave them
+    broadcast_of: dict[int, int] = {}
     changes: list[_Change] = []
     for receipt in wanted:
         row = rows.get((receipt.message_id, receipt.device_id))
         if row is None:
             continue
-        pk, message_id, device_id, account_id, status, delivered_at, read_at = row
+        pk, message_id, device_id, account_id, status, delivered_at, read_at, broadcast_id = row
         if pk not in stored:
             stored[pk] = current[pk] = Receipts(_STATUSES[status], delivered_at, read_at)
+            if broadcast_id is not None:
+                broadcast_of[pk] = broadcast_id
         before = current[pk]
         after = current[pk] = before.after(receipt.status, receipt.at)
         if after.status != before.status:
@@ -477,6 +555,14 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
     if writes:
         connection.execute(_WRITE_RECEIPTS, writes)
     _record_changes(connection, changes)
+    count_moves(
+        connection,
+        (
+            (broadcast_id, stored[pk].status, current[pk].status)
+            for pk, broadcast_id in broadcast_of.items()
+            if current[pk].status != stored[pk].status
+        ),
+    )
     return [None] * len(receipts)
 
 
@@ -502,6 +588,7 @@ _PRESSED_ROW = (
         messages.c.status,
         messages.c.delivered_at,
         messages.c.read_at,
+        messages.c.broadcast_id,
     )
     .join(devices, devices.c.id == messages.c.device_id)
     .where(
@@ -553,6 +640,8 @@ def apply_button_press(
     if read.status != before.status:
         change = (row.id, row.account_id, read.status, press.at, press.message_id, device_id)
         _record_changes(connection, [change])
+        if row.broadcast_id is not None:
+            count_moves(connection, [(row.broadcast_id, before.status, read.status)])
     replied = MessageReplyEvent(
         device=row.public_id,
         message_id=press.message_id,
@@ -587,11 +676,13 @@ def fail_messages_of_removed_device(connection: Connection, *, device_id: int, n
     nobody claims them for a removed device. A worker sending for it now
     fails what it holds when it learns of the removal (see `accounts`).
     """
-    waiting = messages.c.status.in_(_CLAIMABLE)
-    abandoned = sa.and_(messages.c.status == MessageStatus.SENDING, messages.c.lease_until < now)
-    for which in (waiting, abandoned):  # apart, each reads one range of the queue's index
-        update = _fails_removed(sa.and_(messages.c.device_id == device_id, which), now)
-        _changed_rows(connection, update, MessageStatus.FAILED, now)
+    # A status at a time, each reads one range of the queue's index.
+    waiting = _fails_removed(messages.c.device_id == device_id, now)
+    _changed_rows(connection, waiting, _CLAIMABLE, MessageStatus.FAILED, now)
+    abandoned = _fails_removed(
+        sa.and_(messages.c.device_id == device_id, messages.c.lease_until < now), now
+    )
+    _changed_rows(connection, abandoned, _SENDING, MessageStatus.FAILED, now)
 
 
 def fail_abandoned_messages_of_removed_devices(connection: Connection, *, now: int) -> None:
@@ -607,12 +698,8 @@ def fail_abandoned_messages_of_removed_devices(connection: Connection, *, now: i
     )
     if not removed:
         return
-    abandoned = sa.and_(
-        messages.c.device_id.in_(removed),
-        messages.c.status == MessageStatus.SENDING,
-        messages.c.lease_until < now,
-    )
-    _changed_rows(connection, _fails_removed(abandoned, now), MessageStatus.FAILED, now)
+    abandoned = sa.and_(messages.c.device_id.in_(removed), messages.c.lease_until < now)
+    _changed_rows(connection, _fails_removed(abandoned, now), _SENDING, MessageStatus.FAILED, now)
 
 
 def expire_claims(
@@ -634,15 +721,16 @@ def expire_claims(
     )
 
 
-#: A provider's failure report moves only messages it may have been about.
-_FAILABLE = (MessageStatus.SENDING.value, MessageStatus.SENT.value)
+#: A provider's failure report moves only messages it may have been about: tried
+#: a status at a time (the one it left is counted), the likelier first.
+_FAILABLE = (MessageStatus.SENT.value, MessageStatus.SENDING.value)
 
 _FAIL_REPORTED = (
     messages.update()
     .where(
         messages.c.message_id == sa.bindparam("mid"),
         messages.c.device_id == sa.bindparam("dev"),
-        messages.c.status.in_(_FAILABLE),
+        messages.c.status == sa.bindparam("was"),
     )
     .values(
         status=MessageStatus.FAILED,
@@ -652,7 +740,12 @@ _FAIL_REPORTED = (
         lease_owner=None,
         lease_until=None,
     )
-    .returning(messages.c.account_id, messages.c.device_id, messages.c.message_id)
+    .returning(
+        messages.c.account_id,
+        messages.c.device_id,
+        messages.c.message_id,
+        messages.c.broadcast_id,
+    )
 )
 
 
@@ -661,18 +754,25 @@ def fail_reported_messages(
 ) -> list[None]:
     """Fail each reported message that was sending or sent; record the status events."""
     changed = []
+    moves: list[Move] = []
     for failure in failures:
-        row = connection.execute(
-            _FAIL_REPORTED,
-            {
-                "mid": failure.message_id,
-                "dev": failure.device_id,
-                "at": failure.at,
-                "reason": failure.reason,
-            },
-        ).first()
-        if row is not None:
-            changed.append((row, failure.at))
+        for was in _FAILABLE:
+            row = connection.execute(
+                _FAIL_REPORTED,
+                {
+                    "mid": failure.message_id,
+                    "dev": failure.device_id,
+                    "at": failure.at,
+                    "reason": failure.reason,
+                    "was": was,
+                },
+            ).first()
+            if row is not None:
+                changed.append((row, failure.at))
+                if row.broadcast_id is not None:
+                    moves.append((row.broadcast_id, was, MessageStatus.FAILED.value))
+                break
+    count_moves(connection, moves)
     if changed:
         public_ids = {
             row.id: row.public_id

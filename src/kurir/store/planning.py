@@ -26,7 +26,7 @@ from kurir.domain.broadcast import (
     Pace,
     plan_times,
 )
-from kurir.store import broadcast_messages, contacts
+from kurir.store import broadcast_messages
 from kurir.store.postgres import notify_new_messages
 from kurir.store.tables import broadcasts
 
@@ -120,16 +120,13 @@ def plan_broadcast(
         return Planned(row.device_id, 0)
 
     batch = broadcast_messages.held(connection, broadcast_id, limit=budget)
-    stopped = contacts.opted_out(
-        connection, account_id=row.account_id, phones={recipient for _, recipient in batch}
-    )
     broadcast_messages.fail_messages(
         connection,
-        [pk for pk, recipient in batch if recipient in stopped],
+        [pk for pk, stopped in batch if stopped],
         reason=RECIPIENT_OPTED_OUT,
         now=now,
     )
-    waiting = [pk for pk, recipient in batch if recipient not in stopped]
+    waiting = [pk for pk, stopped in batch if not stopped]
     window = None
     if row.window_start is not None and row.window_end is not None:
         window = DailyWindow(row.window_start, row.window_end)

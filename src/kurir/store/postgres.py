@@ -15,12 +15,14 @@ has committed, and none accepted before it is left waiting.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
+from sqlalchemy.util import await_only
 
 from kurir.store.tables import devices
 
@@ -51,6 +53,30 @@ def hold_off_removal(connection: Connection, device_ids: Collection[int]) -> Non
             devices.c.id.in_(list(device_ids))
         )
     )
+
+
+def copy_unopposed(
+    connection: Connection,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple[Any, ...]],
+) -> bool:
+    """COPY ``rows`` into ``table``; whether they are stored (False: one broke a unique key).
+
+    COPY skips the planning and the per-row executor work of an INSERT, but
+    knows no ON CONFLICT: a conflict aborts it, so it runs in a savepoint,
+    which takes the transaction back to before it, with none of the rows.
+    """
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection inside a transaction has its driver's
+    savepoint = connection.begin_nested()
+    try:
+        await_only(driver.copy_records_to_table(table.name, records=rows, columns=columns))
+    except asyncpg.UniqueViolationError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 def lock_for_removal(connection: Connection, device_id: int) -> None:

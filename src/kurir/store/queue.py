@@ -14,7 +14,8 @@ _CLAIMABLE = [str(s) for s in CLAIMABLE]
 
 
 def claimable(dialect: str, limits: int) -> tuple[sa.Select[Any], sa.ColumnElement[Any]]:
-    """The ids a claim takes, and the test each must pass again once locked.
+    """The ids a claim takes (on PostgreSQL locked, with their statuses), and the test
+    each must pass again once locked.
 
     For a dialect and a number of distinct per-device limits (the claim is
     built once for each: put together on each call, it cost the writer thread
@@ -85,8 +86,9 @@ def claimable(dialect: str, limits: int) -> tuple[sa.Select[Any], sa.ColumnEleme
     )
     chosen = sa.select(ranked.c.id).where(ranked.c.position <= device_limit)
     if dialect == "postgresql":
+        # Locked, with the status each had when it was locked: the claim's to count.
         chosen = (
-            sa.select(messages.c.id)
+            sa.select(messages.c.id, messages.c.status)
             .where(messages.c.id.in_(chosen))
             .with_for_update(skip_locked=True)
         )

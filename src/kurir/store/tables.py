@@ -8,6 +8,7 @@ timezone handling.
 import sqlalchemy as sa
 
 from kurir.domain.content import BUTTON_CONTENT_PREFIX
+from kurir.domain.status import MessageStatus
 
 metadata = sa.MetaData(
     naming_convention={
@@ -356,6 +357,22 @@ sa.Index(
     messages.c.id,
     sqlite_where=_IN_A_BROADCAST,
     postgresql_where=_IN_A_BROADCAST,
+)
+
+# A broadcast's messages counted by status: one column a status, named as the
+# status is stored. `kurir.store.lifecycle` keeps them in the transaction of
+# each change (see `kurir.store.broadcast_totals`), so a broadcast's totals are
+# one row however many messages it has. A table of its own, not columns of
+# ``broadcasts``: pausing or planning locks the broadcast's row and then its
+# messages, while a change of status locks messages and then these counts.
+broadcast_totals = sa.Table(
+    "broadcast_totals",
+    metadata,
+    sa.Column("broadcast_id", sa.Integer, sa.ForeignKey("broadcasts.id"), primary_key=True),
+    *(
+        sa.Column(status.value, sa.Integer, nullable=False, server_default="0")
+        for status in MessageStatus
+    ),
 )
 
 # An account's contacts, by group ("" for none): a phone once per group.
