@@ -15,7 +15,7 @@ executemany does not offer on SQLite.
 
 import functools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ def insert_rows(
     connection: Connection,
     table: sa.Table,
     columns: tuple[str, ...],
-    rows: Sequence[tuple[Any, ...]],
+    rows: Iterable[tuple[Any, ...]],
     *,
     skip_conflicts: bool = False,
 ) -> None:
@@ -38,20 +38,28 @@ def insert_rows(
 
     ``skip_conflicts`` skips a row that would break a unique constraint
     instead of failing (ON CONFLICT DO NOTHING); the caller counts what was
-    stored if it must know.
+    stored if it must know. ``rows`` may be a generator: it is read once.
     """
-    if not rows:
-        return
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
         driver.executemany(_sqlite_insert(table, columns, skip_conflicts), rows)
         return
     statement = _postgres_insert(table, columns, skip_conflicts)
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+    for chunk in _chunks(rows):
         values = zip(columns, zip(*chunk, strict=True), strict=True)
         connection.execute(statement, {f"all_{name}": list(column) for name, column in values})
+
+
+def _chunks(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == _ROWS_PER_STATEMENT:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def reserve_ids(connection: Connection, table: sa.Table, count: int) -> list[int]:
