@@ -26,7 +26,7 @@ def claim_statement(dialect: str, partial_limits: int) -> sa.Update:
 
     Its parameters are `kurir.store.deliveries.claim_due_deliveries`'s.
 
-    As `kurir.store.lifecycle._claim_statements` does for messages: an
+    As `kurir.store.lifecycle.sending._claim_statements` does for messages: an
     endpoint's claimable deliveries lie in two ranges of the index on
     (status, endpoint_id, due_at, id), pending ones that are due and
     delivering ones whose lease ran out; each is read from its head and
