@@ -22,8 +22,8 @@ from kurir.domain.events import (
     MessageReplyEvent,
     MessageStatusEvent,
     WebhookEvent,
-    new_delivery_id,
-    new_event_id,
+    new_delivery_ids,
+    new_event_ids,
     payload,
 )
 from kurir.store.bulk import insert_rows, reserve_ids
@@ -104,6 +104,7 @@ def record_events(
     if not wanted:
         return 0
     event_ids = reserve_ids(connection, events, len(wanted))
+    public_ids = new_event_ids(len(wanted))
     insert_rows(
         connection,
         events,
@@ -111,7 +112,7 @@ def record_events(
         [
             (
                 event_id,
-                new_event_id(),
+                public_id,
                 new.account_id,
                 new.device_id,
                 new.event.event,
@@ -119,14 +120,15 @@ def record_events(
                 new.event.at,
                 _message_of(new.event),
             )
-            for (new, _), event_id in zip(wanted, event_ids, strict=True)
+            for (new, _), event_id, public_id in zip(wanted, event_ids, public_ids, strict=True)
         ],
     )
     if deadline_ms is None:
         deadline_ms = deadline_ms_of(connection)
+    delivery_ids = iter(new_delivery_ids(sum(len(endpoints) for _, endpoints in wanted)))
     rows = [
         (
-            new_delivery_id(),
+            next(delivery_ids),
             new.account_id,
             endpoint.id,
             event_id,
