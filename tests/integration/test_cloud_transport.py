@@ -382,6 +382,16 @@ async def test_a_base_url_that_is_not_graph_fails_saying_so(
         )
 
 
+async def test_a_base_url_in_a_private_network_is_refused(
+    graph: GraphStandin, open_transport: Open
+) -> None:
+    # Only a stand-in on this machine may be reached: a device's config must
+    # not make Kurir reach into the operator's network.
+    config = cloud_config_json(graph, base_url="https://10.20.30.40")
+    with pytest.raises(PermanentSendError, match=r"10\.20\.30\.40 is a private address"):
+        await open_transport(config, RecordingEvents()).send(outbound(TextMessage(body="Halo")))
+
+
 async def test_nobody_listening_is_a_retry(graph: GraphStandin, open_transport: Open) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

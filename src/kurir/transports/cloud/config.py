@@ -59,6 +59,11 @@ class CloudConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         )
 
     @property
+    def is_local_stand_in(self) -> bool:
+        """Whether ``base_url`` is on this machine: a stand-in for tests or development."""
+        return _is_loopback(urlsplit(self.base_url).hostname or "")
+
+    @property
     def messages_url(self) -> str:
         return f"{self.base_url}/{self.version}/{self.phone_number_id}/messages"
 

@@ -1,11 +1,13 @@
 """Meta's Graph API for one device: sending a message, and reading the number's profile.
 
-``base_url`` is the operator's config (Meta's own host in production, a
-stand-in in tests), not a customer's URL: requests go through a `kurir.egress`
-of their own that allows private addresses, as the operator may point a device
-at a proxy of theirs. Egress takes no proxies from the environment (the token
-goes to the host the config names, and to no other) and follows no redirects
-here. It is Kurir's own HTTP/1.1, several times cheaper per request than an
+``base_url`` is part of a device's config (Meta's own host in production, a
+stand-in on this machine in tests). Requests go through a `kurir.egress` of
+their own: one to a host of this machine (which the config allows only for
+a stand-in) may reach it; any other is refused a private or internal address,
+as a customer's URL is, so a device's config cannot make Kurir reach into
+the operator's network. Egress takes no proxies from the environment (the
+token goes to the host the config names, and to no other) and follows no
+redirects here. It is Kurir's own HTTP/1.1, several times cheaper per request than an
 httpx client, which matters at Meta's 80 messages/s per number.
 """
 
@@ -51,7 +53,7 @@ class GraphClient:
 
     def __init__(self, config: CloudConfig, *, timeout_s: float = 30.0) -> None:
         self._config = config
-        self._egress = Egress(allow_private=True)
+        self._egress = Egress(allow_private=config.is_local_stand_in)
         self._headers = {
             "Authorization": f"Bearer {config.access_token}",
             "User-Agent": "kurir",
