@@ -3,17 +3,18 @@
 The schemas of bodies come from requests.py and types.py, so they cannot
 drift from the handlers. What a struct cannot say (paths, parameters,
 authentication, the errors each endpoint gives, with an example message for
-each) is the table of operations below. Served at ``GET /openapi.json`` and
-rendered by the page at ``GET /docs``.
+each) is the table of operations below, with those of devices, webhooks and
+broadcasts from modules of their own; `kurir.api.openapi_document` turns the
+table into the document. Served at ``GET /openapi.json`` and rendered by the
+page at ``GET /docs``.
 """
 
-import re
-from importlib.metadata import version
 from typing import Any
 
-import msgspec
-
-from kurir.api.errors import ErrorBody
+from kurir.api.openapi_broadcasts import BROADCAST_OPERATIONS
+from kurir.api.openapi_common import BUTTON_CONTENT, DEVICE, DEVICE_NOT_FOUND, MESSAGE_ID
+from kurir.api.openapi_devices import DEVICE_OPERATIONS, PAIRING_OPERATIONS
+from kurir.api.openapi_document import document_of
 from kurir.api.openapi_webhooks import WEBHOOK_OPERATIONS
 from kurir.api.operation import BAD_LIMIT as _BAD_LIMIT
 from kurir.api.operation import BODY as _BODY
@@ -23,8 +24,6 @@ from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
 from kurir.api.operation import Operation, Parameter, Problem
 from kurir.api.requests import (
     REQUEST_TYPES,
-    CheckNumbersRequest,
-    SandboxReplyRequest,
     SendButtonRequest,
     SendMediaRequest,
     SendTemplateRequest,
@@ -32,37 +31,16 @@ from kurir.api.requests import (
 )
 from kurir.api.types import (
     CancelResponse,
-    CheckNumbersResponse,
-    DeviceListResponse,
     HealthResponse,
     InboundListResponse,
     MessageResponse,
-    PairingResponse,
-    SandboxDeliveriesResponse,
-    SandboxReplyResponse,
     SendResponse,
-    WebhookAccepted,
 )
 from kurir.api.webhook_types import WEBHOOK_REQUEST_TYPES
 
-_REF = "#/components/schemas/{name}"
-_SECURITY_SCHEME = "apiKey"
-_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
 # -- what many operations share ----------------------------------------------------------------
 
-MESSAGE_ID = "3EB0018F6A2B7C4D5E6F"
-DEVICE = "dev-main"
 
-_DEVICE_PATH = Parameter(
-    name="device",
-    location="path",
-    description="The id of one of your account's devices.",
-    schema={"type": "string", "minLength": 1},
-    example=DEVICE,
-    required=True,
-)
 _MESSAGE_ID_PATH = Parameter(
     name="message_id",
     location="path",
@@ -81,17 +59,6 @@ _IDEMPOTENCY_KEY = Parameter(
     example="order-1042-shipped",
 )
 
-_DEVICE_NOT_FOUND = Problem(404, "device 'dev-other' not found")
-_NOT_SANDBOX = Problem(409, "device dev-main uses the whatsapp transport, not sandbox")
-_CLOUD_DEVICE_PATH = Parameter(
-    name="device",
-    location="path",
-    description="The id of a device on the `cloud` transport.",
-    schema={"type": "string", "minLength": 1},
-    example="dev-cloud",
-    required=True,
-)
-_NO_CLOUD_DEVICE = Problem(404, "no cloud device 'dev-other'")
 _SEND = (
     _UNAUTHORIZED,
     Problem(429, "Rate limit exceeded; slow down"),
@@ -106,7 +73,7 @@ _SEND = (
         "or ISO 8601, got 'tomorrow'",
     ),
     Problem(422, "schedule is too far ahead: at most 365 days from now"),
-    _DEVICE_NOT_FOUND,
+    DEVICE_NOT_FOUND,
     Problem(
         409,
         f"Idempotency-Key was already used for a different request (message {MESSAGE_ID})",
@@ -125,26 +92,6 @@ _SEND_DESCRIPTION = (
     "and retried on transient errors. The body may be JSON or a form (urlencoded or "
     "multipart), and a JSON body sent under another content type is read as JSON."
 )
-_CONTENT = {
-    "message_header": "Header",
-    "message": "Pilih salah satu:",
-    "message_footer": "Footer",
-    "buttons": ["Opsi 1", "Opsi 2"],
-    "layout": "reply_buttons",
-}
-
-_PAIRING = {
-    "status": "ok",
-    "device": DEVICE,
-    "state": "pairing",
-    "qr": "2@kX3v…,Qm9v…,AQID",
-    "qr_image": "data:image/png;base64,iVBORw0KGgo…",
-    "pair_code": None,
-    "qr_updated_at": "2026-05-04T09:30:00.215+07:00",
-    "last_result": None,
-    "message": None,
-}
-
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         method="POST",
@@ -243,7 +190,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "to": "628111111111",
                 "type": "button",
                 "status": "read",
-                "content": _CONTENT,
+                "content": BUTTON_CONTENT,
                 "scheduled_for": "2026-05-04T09:30:00.000+07:00",
                 "attempts": 1,
                 "last_error": None,
@@ -323,7 +270,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         errors=(
             _UNAUTHORIZED,
-            _DEVICE_NOT_FOUND,
+            DEVICE_NOT_FOUND,
             _BAD_LIMIT,
             Problem(422, "before must be a cursor from a previous answer"),
             _UNAVAILABLE,
@@ -358,308 +305,9 @@ OPERATIONS: tuple[Operation, ...] = (
             _UNAVAILABLE,
         ),
     ),
-    Operation(
-        method="GET",
-        path="/device/list",
-        operation_id="listDevices",
-        tag="Devices",
-        summary="Your account's devices",
-        description="Each device's number, transport and pacing; `state` is `idle` while no "
-        "worker holds the device, else what its transport last reported (`connected`; "
-        "`credentials_invalid` when WhatsApp refuses a `cloud` device's token; `error: …` "
-        "for a config that cannot be used). `profile` is what WhatsApp said of a `cloud` "
-        "device's number when it was added.",
-        response=DeviceListResponse,
-        response_example={
-            "status": "ok",
-            "data": [
-                {
-                    "device": DEVICE,
-                    "phone": "628122222222",
-                    "transport": "sandbox",
-                    "state": "connected",
-                    "min_interval_ms": 0,
-                    "max_interval_ms": 0,
-                    "created_at": "2026-05-01T08:00:00.000+07:00",
-                    "profile": None,
-                },
-                {
-                    "device": "dev-cloud",
-                    "phone": "628122222223",
-                    "transport": "cloud",
-                    "state": "connected",
-                    "min_interval_ms": 0,
-                    "max_interval_ms": 0,
-                    "created_at": "2026-05-01T08:00:00.000+07:00",
-                    "profile": {
-                        "display_phone": "+62 812-2222-223",
-                        "verified_name": "Toko Kurir",
-                        "quality_rating": "GREEN",
-                    },
-                },
-            ],
-        },
-        errors=(_UNAUTHORIZED, _UNAVAILABLE),
-    ),
-    Operation(
-        method="POST",
-        path="/sandbox/{device}/reply",
-        operation_id="sandboxReply",
-        tag="Sandbox",
-        summary="Play the recipient on a sandbox device",
-        description="Answers the latest message the sandbox delivered to `phone`: pressing a "
-        "button records the reply on that message and marks it read. A `text` instead is a "
-        'message from `phone` (answered `{"status": "ok", "message": "Message '
-        'received"}`), unless it is a label or the number of a button of the latest button '
-        "message sent to `phone` within `KURIR_REPLY_WINDOW_SECONDS`: then it is that reply, "
-        "answered as a press is.",
-        request=SandboxReplyRequest,
-        request_example={"phone": "08111111111", "button": "Opsi 2"},
-        response=SandboxReplyResponse,
-        response_example={
-            "status": "ok",
-            "message_id": MESSAGE_ID,
-            "button": "Opsi 2",
-            "index": 2,
-            "message": "Reply recorded",
-        },
-        parameters=(_DEVICE_PATH,),
-        errors=(
-            _UNAUTHORIZED,
-            _DEVICE_NOT_FOUND,
-            _NOT_SANDBOX,
-            *_BODY,
-            Problem(422, "button must be a button's label or its position (from 1)"),
-            Problem(422, "button 'Opsi 9' is not one of the message's buttons"),
-            Problem(422, "button must be between 1 and 3, got 4"),
-            Problem(404, "device dev-main has sent nothing to 628111111111 yet"),
-            _UNAVAILABLE,
-        ),
-    ),
-    Operation(
-        method="GET",
-        path="/sandbox/{device}/messages",
-        operation_id="sandboxDeliveries",
-        tag="Sandbox",
-        summary="What the sandbox delivered, newest first",
-        description="With how often each message was sent: like WhatsApp, the sandbox "
-        "delivers a message sent again after a crash only once.",
-        response=SandboxDeliveriesResponse,
-        response_example={
-            "status": "ok",
-            "data": [
-                {
-                    "message_id": MESSAGE_ID,
-                    "to": "628111111111",
-                    "type": "button",
-                    "content": _CONTENT,
-                    "delivered_at": "2026-05-04T09:30:00.215+07:00",
-                    "sends": 1,
-                }
-            ],
-        },
-        parameters=(_DEVICE_PATH, _LIMIT),
-        errors=(_UNAUTHORIZED, _DEVICE_NOT_FOUND, _NOT_SANDBOX, _BAD_LIMIT, _UNAVAILABLE),
-    ),
+    *DEVICE_OPERATIONS,
     *WEBHOOK_OPERATIONS,
-    *(
-        Operation(
-            method=method,
-            path=f"/device/{action}/{{device}}",
-            operation_id=operation_id,
-            tag="Pairing",
-            summary=summary,
-            description=description,
-            response=PairingResponse,
-            response_example=_PAIRING,
-            parameters=(_DEVICE_PATH,),
-            errors=(
-                _UNAUTHORIZED,
-                _DEVICE_NOT_FOUND,
-                Problem(409, "device dev-main uses the sandbox transport, not whatsapp-web"),
-                *extra_errors,
-                _UNAVAILABLE,
-            ),
-        )
-        for method, action, operation_id, summary, description, extra_errors in (
-            (
-                "POST",
-                "scan",
-                "startPairing",
-                "Link a WhatsApp number by QR code",
-                "Starts pairing a WhatsApp Web device and answers with its first QR code "
-                "(within 10 s) for the phone to scan in WhatsApp, Linked devices. WhatsApp "
-                "replaces the code every 20 seconds or so until it is scanned or pairing "
-                "expires; a device whose pairing expired can start again.",
-                (
-                    Problem(
-                        409,
-                        "device dev-main is paired already; POST /device/disconnect/"
-                        "dev-main unlinks it first",
-                    ),
-                ),
-            ),
-            (
-                "GET",
-                "scan",
-                "showPairing",
-                "The device's pairing: state and current QR code",
-                "`qr` is the code's text and `qr_image` the same code as a PNG data URI; "
-                "`state` becomes `connected` once the phone has scanned it.",
-                (),
-            ),
-            (
-                "POST",
-                "pair-code",
-                "pairByCode",
-                "Link a WhatsApp number by pairing code",
-                "Instead of a QR code, an 8-character code to type on the phone (WhatsApp, "
-                "Linked devices, Link with phone number). The body may name the `phone` to "
-                "link; by default the device's own number.",
-                (
-                    Problem(
-                        409,
-                        "device dev-main is paired already; POST /device/disconnect/"
-                        "dev-main unlinks it first",
-                    ),
-                    Problem(422, "phone is not a valid phone number: '0811'"),
-                    Problem(
-                        504,
-                        "no pairing code for device dev-main within 30 s; "
-                        "GET /device/scan/dev-main shows it when it comes",
-                    ),
-                ),
-            ),
-            (
-                "POST",
-                "disconnect",
-                "disconnectDevice",
-                "Unlink the WhatsApp number",
-                "Logs the device out of WhatsApp and forgets its session; pair it again to send.",
-                (),
-            ),
-        )
-    ),
-    Operation(
-        method="POST",
-        path="/check-numbers",
-        operation_id="checkNumbers",
-        tag="Pairing",
-        summary="Which numbers are on WhatsApp",
-        description="Asks WhatsApp, through a connected `whatsapp-web` device, whether each "
-        'number has a WhatsApp account (Alat WA\'s "Filter WhatsApp Number"). The worker '
-        "that holds the device asks and answers within seconds; the answers are also what "
-        'a device with `{"check_numbers": true}` goes by before its first message to a '
-        "number.",
-        request=CheckNumbersRequest,
-        request_example={"device": DEVICE, "phones": ["08111111111", "+62 811-1111-112"]},
-        response=CheckNumbersResponse,
-        response_example={
-            "status": "ok",
-            "device": DEVICE,
-            "data": [
-                {"phone": "628111111111", "on_whatsapp": True},
-                {"phone": "628111111112", "on_whatsapp": False},
-            ],
-        },
-        errors=(
-            _UNAUTHORIZED,
-            *_BODY,
-            Problem(422, "device is required"),
-            Problem(422, "phones must be an array of phone numbers"),
-            Problem(422, "phones must hold at least one phone number"),
-            Problem(422, "phones holds 51 numbers; at most 50 at a time"),
-            Problem(422, "phones[1] is not a valid phone number: '0811'"),
-            _DEVICE_NOT_FOUND,
-            Problem(409, "device dev-main uses the sandbox transport, not whatsapp-web"),
-            Problem(
-                409,
-                "device dev-main is logged_out: numbers can be checked only while it is connected",
-            ),
-            Problem(504, "device dev-main did not answer within 20 s; try again"),
-            _UNAVAILABLE,
-        ),
-    ),
-    Operation(
-        method="GET",
-        path="/webhooks/cloud/{device}",
-        operation_id="cloudWebhookVerification",
-        tag="Cloud API",
-        summary="Meta's check of a cloud device's webhook URL",
-        description="Meta calls this when the URL is registered in its console; it needs no "
-        "key. With `hub.mode=subscribe` and the device's `verify_token`, the answer is "
-        "`hub.challenge` as plain text.",
-        response=None,
-        response_example="1158201444",
-        response_media_type="text/plain",
-        parameters=(
-            _CLOUD_DEVICE_PATH,
-            Parameter(
-                name="hub.mode",
-                location="query",
-                description="Always `subscribe`.",
-                schema={"type": "string"},
-                example="subscribe",
-            ),
-            Parameter(
-                name="hub.verify_token",
-                location="query",
-                description="The `verify_token` of the device's config.",
-                schema={"type": "string"},
-                example="my-verify-token",
-            ),
-            Parameter(
-                name="hub.challenge",
-                location="query",
-                description="What the answer must be.",
-                schema={"type": "string"},
-                example="1158201444",
-            ),
-        ),
-        errors=(
-            _NO_CLOUD_DEVICE,
-            Problem(403, "hub.verify_token does not match the device's verify_token"),
-            Problem(400, "hub.challenge must be what Meta sent: 1 to 256 characters"),
-            _UNAVAILABLE,
-        ),
-        authenticated=False,
-    ),
-    Operation(
-        method="POST",
-        path="/webhooks/cloud/{device}",
-        operation_id="cloudWebhook",
-        tag="Cloud API",
-        summary="Meta's notifications for a cloud device",
-        description="Meta posts statuses of sent messages, button replies and incoming "
-        "messages here, signed with the app's secret; it needs no key. A body whose "
-        "`X-Hub-Signature-256` is not its HMAC-SHA256 with the device's `app_secret` is "
-        "refused and changes nothing. A signed one is recorded, applied once (a redelivery "
-        "is recognised), and answered 200.",
-        response=WebhookAccepted,
-        response_example={"status": "ok"},
-        parameters=(
-            _CLOUD_DEVICE_PATH,
-            Parameter(
-                name="X-Hub-Signature-256",
-                location="header",
-                description="`sha256=` and the hex HMAC-SHA256 of the raw body, keyed with "
-                "the app secret.",
-                schema={"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
-                example="sha256=" + "3c5a9e0f" * 8,
-                required=True,
-            ),
-        ),
-        errors=(
-            _NO_CLOUD_DEVICE,
-            Problem(
-                403,
-                "X-Hub-Signature-256 is missing or is not the body's signature with app_secret",
-            ),
-            Problem(413, "Request body is larger than 3145728 bytes"),
-            _UNAVAILABLE,
-        ),
-        authenticated=False,
-    ),
+    *PAIRING_OPERATIONS,
     Operation(
         method="GET",
         path="/healthz",
@@ -695,170 +343,10 @@ OPERATIONS: tuple[Operation, ...] = (
         response_media_type="text/html",
         authenticated=False,
     ),
+    *BROADCAST_OPERATIONS,
 )
-
-_STATUS_DESCRIPTIONS = {
-    400: "The body cannot be read.",
-    401: "The key is missing or wrong.",
-    403: "The signature or token is wrong.",
-    404: "Not found, or not yours.",
-    409: "Conflicts with what is already stored.",
-    413: "The body is too large.",
-    415: "The body's content type is not one Kurir reads.",
-    422: "A field breaks a rule; the message names it.",
-    429: "Too many requests; retry after the seconds in Retry-After.",
-    503: "The database is unavailable; retry after the seconds in Retry-After.",
-    504: "The worker holding the device did not answer in time; look again later.",
-}
-_STATUS_HEADERS = {
-    401: {"WWW-Authenticate": "Bearer"},
-    429: {"Retry-After": "1"},
-    503: {"Retry-After": "1"},
-}
-
-_DESCRIPTION = """\
-A self-hosted WhatsApp gateway whose `POST /send/button` is Alat WA's: code written \
-for that API works unchanged against Kurir.
-
-Every request but `/healthz` and the documentation carries an API key in the \
-`Authorization` header, bare or as `Bearer <key>`. Bodies may be JSON or forms as \
-PHP sends them (urlencoded or multipart, arrays as `name[]=A&name[]=B`).
-
-Every failure has one shape, `{"status":"error","message":"…"}`, with the message \
-naming the field at fault; nothing a client sends causes a 500, and a refused request \
-stores nothing."""
 
 
 def build_document() -> dict[str, Any]:
     """The whole document, as a JSON-ready mapping."""
-    requests: set[type[msgspec.Struct]] = {*REQUEST_TYPES, *WEBHOOK_REQUEST_TYPES}
-    requests.update(op.request for op in OPERATIONS if op.request is not None)
-    structs: set[type[msgspec.Struct]] = {*requests, ErrorBody}
-    structs.update(op.response for op in OPERATIONS if op.response is not None)
-    ordered = sorted(structs, key=lambda struct: struct.__name__)
-    _, schemas = msgspec.json.schema_components(ordered, ref_template=_REF)
-    # A field with a default is optional to send, but Kurir always answers with
-    # it, except in a struct that leaves out what it does not have.
-    always_whole = {
-        struct.__name__
-        for struct in ordered
-        if struct not in requests and not struct.__struct_config__.omit_defaults
-    }
-    for name, schema in schemas.items():
-        if name in always_whole:
-            schema["required"] = list(schema["properties"])
-    paths: dict[str, dict[str, Any]] = {}
-    for operation in OPERATIONS:
-        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(
-            operation, schemas
-        )
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Kurir", "version": version("kurir"), "description": _DESCRIPTION},
-        "tags": [{"name": name} for name in dict.fromkeys(op.tag for op in OPERATIONS)],
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                _SECURITY_SCHEME: {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "Authorization",
-                    "description": "Your API key, bare (Alat WA's style) or as `Bearer <key>`. "
-                    "`kurir keys create` makes one; the first start prints one.",
-                }
-            },
-        },
-    }
-
-
-def _operation(operation: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "operationId": operation.operation_id,
-        "tags": [operation.tag],
-        "summary": operation.summary,
-        "description": operation.description,
-        "security": [{_SECURITY_SCHEME: []}] if operation.authenticated else [],
-    }
-    if operation.parameters:
-        document["parameters"] = [_parameter(parameter) for parameter in operation.parameters]
-    if operation.request is not None:
-        reference = {"$ref": _REF.format(name=operation.request.__name__)}
-        example = operation.request_example or _required_example(
-            schemas[operation.request.__name__]
-        )
-        document["requestBody"] = {
-            "required": True,
-            "description": "JSON, or the same fields as a form.",
-            "content": {
-                "application/json": {"schema": reference, "example": example},
-                **{media_type: {"schema": reference} for media_type in _FORMS},
-            },
-        }
-    if operation.response is not None:
-        schema = {"$ref": _REF.format(name=operation.response.__name__)}
-    else:
-        json = operation.response_media_type == "application/json"
-        schema = {"type": "object" if json else "string"}
-    success = {"schema": schema, "example": operation.response_example}
-    responses: dict[str, Any] = {
-        "200": {"description": "Done.", "content": {operation.response_media_type: success}}
-    }
-    for status in sorted({problem.status for problem in operation.errors}):
-        messages = [problem.message for problem in operation.errors if problem.status == status]
-        responses[str(status)] = _error_response(status, messages)
-    document["responses"] = responses
-    return document
-
-
-def _parameter(parameter: Parameter) -> dict[str, Any]:
-    return {
-        "name": parameter.name,
-        "in": parameter.location,
-        "required": parameter.required,
-        "description": parameter.description,
-        "schema": parameter.schema,
-        "example": parameter.example,
-    }
-
-
-def _error_response(status: int, messages: list[str]) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": _STATUS_DESCRIPTIONS[status],
-        "content": {
-            "application/json": {
-                "schema": {"$ref": _REF.format(name=ErrorBody.__name__)},
-                "examples": {
-                    _example_name(message): {
-                        "summary": message,
-                        "value": {"status": "error", "message": message},
-                    }
-                    for message in messages
-                },
-            }
-        },
-    }
-    headers = _STATUS_HEADERS.get(status)
-    if headers is not None:
-        response["headers"] = {
-            name: {"required": True, "schema": {"type": "string"}, "example": value}
-            for name, value in headers.items()
-        }
-    return response
-
-
-def _example_name(message: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", message.lower()).strip("-")[:60]
-
-
-def _required_example(schema: dict[str, Any]) -> dict[str, Any]:
-    """A body of the first example of each required field."""
-    properties: dict[str, Any] = schema["properties"]
-    return {name: properties[name]["examples"][0] for name in schema["required"]}
-
-
-# -- broadcasts and contacts (their operations live in a module of their own) -----------------
-
-from kurir.api.openapi_broadcasts import BROADCAST_OPERATIONS  # noqa: E402  # needs the above
-
-OPERATIONS = (*OPERATIONS, *BROADCAST_OPERATIONS)
+    return document_of(OPERATIONS, (*REQUEST_TYPES, *WEBHOOK_REQUEST_TYPES))

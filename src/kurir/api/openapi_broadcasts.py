@@ -1,7 +1,6 @@
 """The API document's operations of broadcasts, contacts and the message list.
 
-`kurir.api.openapi` adds these to its own at its end; import that module,
-not this one (this one needs its building blocks defined first).
+`kurir.api.openapi` adds these to its own table.
 """
 
 from typing import Any
@@ -17,7 +16,7 @@ from kurir.api.broadcast_types import (
     CustomerListResponse,
     MessageListResponse,
 )
-from kurir.api.openapi import MESSAGE_ID
+from kurir.api.openapi_common import DEVICE, MESSAGE_ID
 from kurir.api.operation import BAD_LIMIT as _BAD_LIMIT
 from kurir.api.operation import BODY, Operation, Parameter, Problem
 from kurir.api.operation import LIMIT as _LIMIT
@@ -27,7 +26,6 @@ from kurir.domain.content import MessageKind
 from kurir.domain.status import MessageStatus
 
 BROADCAST_ID = "9f2c4e1a7b3d5c60"
-DEVICE = "dev-main"
 
 _NOT_FOUND = Problem(404, f"broadcast '{BROADCAST_ID}' not found")
 _BAD_CURSOR = Problem(422, "before must be a cursor from a previous answer")
