@@ -36,17 +36,7 @@ def fail_messages_where(
 
     Any lease is ended.
     """
-    update = (
-        messages.update()
-        .where(which)
-        .values(
-            status=MessageStatus.FAILED,
-            failed_at=now,
-            last_error=reason,
-            lease_owner=None,
-            lease_until=None,
-        )
-    )
+    update = _failing(which, reason, now)
     return changed_rows(connection, update, statuses, MessageStatus.FAILED, now, parameters)
 
 
@@ -70,14 +60,15 @@ def cancel_message(
     return get_message(connection, message_id, account_id=account_id)
 
 
-def _fails_removed(which: sa.ColumnElement[bool], now: int) -> sa.Update:
+def _failing(which: sa.ColumnElement[bool], reason: str, now: int) -> sa.Update:
+    """The messages ``which`` selects, failed for ``reason``, their leases ended."""
     return (
         messages.update()
         .where(which)
         .values(
             status=MessageStatus.FAILED,
             failed_at=now,
-            last_error=DEVICE_REMOVED,
+            last_error=reason,
             lease_owner=None,
             lease_until=None,
         )
@@ -92,10 +83,12 @@ def fail_messages_of_removed_device(connection: Connection, *, device_id: int, n
     fails what it holds when it learns of the removal (see `accounts`).
     """
     # A status at a time, each reads one range of the queue's index.
-    waiting = _fails_removed(messages.c.device_id == device_id, now)
+    waiting = _failing(messages.c.device_id == device_id, DEVICE_REMOVED, now)
     changed_rows(connection, waiting, CLAIMABLE_NAMES, MessageStatus.FAILED, now)
-    abandoned = _fails_removed(
-        sa.and_(messages.c.device_id == device_id, messages.c.lease_until < now), now
+    abandoned = _failing(
+        sa.and_(messages.c.device_id == device_id, messages.c.lease_until < now),
+        DEVICE_REMOVED,
+        now,
     )
     changed_rows(connection, abandoned, SENDING_NAMES, MessageStatus.FAILED, now)
 
@@ -114,6 +107,5 @@ def fail_abandoned_messages_of_removed_devices(connection: Connection, *, now: i
     if not removed:
         return
     abandoned = sa.and_(messages.c.device_id.in_(removed), messages.c.lease_until < now)
-    changed_rows(
-        connection, _fails_removed(abandoned, now), SENDING_NAMES, MessageStatus.FAILED, now
-    )
+    failed = _failing(abandoned, DEVICE_REMOVED, now)
+    changed_rows(connection, failed, SENDING_NAMES, MessageStatus.FAILED, now)
