@@ -267,6 +267,8 @@ def test_pairing_a_whatsapp_web_device_by_qr_code(site: Site, context: BrowserCo
     page.fill("#add-device input[name=device]", "wa-code")
     page.click("#add-device button")
     by_code = page.locator("[data-device=wa-code]")
+    # The form's answer has loaded: a reload now cannot cut its navigation off.
+    expect(by_code).to_contain_text("whatsapp-web")
     other_phone = site.world.phone("wa-code")
 
     def code_unpaired() -> bool:
