@@ -127,14 +127,21 @@ def wait_until(condition: Callable[[], bool], *, within: float, what: str) -> No
 
 
 @contextmanager
-def sqlite_server(directory: Path, env: dict[str, str] | None = None) -> Iterator[KurirProcess]:
-    """``kurir serve`` on a new SQLite database in ``directory``, for a module to share.
+def sqlite_server(
+    directory: Path, env: dict[str, str] | None = None, *, args: tuple[str, ...] = ()
+) -> Iterator[KurirProcess]:
+    """``kurir serve`` (with ``args``) on a new SQLite database in ``directory``, to share.
 
     Where the backend does not matter and each test makes data of its own,
     one server saves a start (about a second) per test.
     """
-    process = KurirProcess(sqlite_url(directory), directory, env=env).start()
+    process = KurirProcess(sqlite_url(directory), directory, env=env, args=args).start()
     try:
         yield process
     finally:
         process.stop()
+
+
+def api_env(server: KurirProcess, api_key: str) -> dict[str, str]:
+    """The environment that points the kurir command's API commands at ``server``."""
+    return {"KURIR_URL": server.base_url, "KURIR_API_KEY": api_key}

@@ -7,12 +7,17 @@ state changes only by the commands under test.
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.kurir_cli import assert_all_refused, run_kurir, run_kurir_all, succeeded
-from tests.support.databases import sqlite_url
+from tests.e2e.kurir_cli import (
+    api_env,
+    assert_all_refused,
+    run_kurir,
+    run_kurir_all,
+    sqlite_server,
+    succeeded,
+)
 from tests.support.provision import Tenant, provision_tenant
 from tests.support.server import KurirProcess
 
@@ -20,11 +25,8 @@ from tests.support.server import KurirProcess
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KurirProcess]:
     directory = tmp_path_factory.mktemp("broadcasts-cli")
-    process = KurirProcess(sqlite_url(directory), directory, args=("--no-dispatch",)).start()
-    try:
+    with sqlite_server(directory, args=("--no-dispatch",)) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
@@ -32,18 +34,10 @@ def tenant(server: KurirProcess) -> Tenant:
     return provision_tenant(server.database_url)
 
 
-def _env(server: KurirProcess, tenant: Tenant) -> dict[str, str]:
-    return {"KURIR_URL": server.base_url, "KURIR_API_KEY": tenant.api_key}
-
-
-def _json(output: str) -> Any:
-    return json.loads(output)
-
-
 def test_a_broadcast_from_a_csv_file_through_its_life(
     server: KurirProcess, tenant: Tenant, tmp_path: Path
 ) -> None:
-    env = _env(server, tenant)
+    env = api_env(server, tenant.api_key)
     receivers = tmp_path / "receivers.csv"
     receivers.write_text(
         "phone,message,name,opt1\n"
@@ -52,7 +46,7 @@ def test_a_broadcast_from_a_csv_file_through_its_life(
         "628121111111,Dobel,Budi,\n",
         encoding="utf-8",
     )
-    created = _json(
+    created = json.loads(
         succeeded(
             run_kurir(
                 "broadcasts", "create", "--device", tenant.device_id, "--title", "Promo",
@@ -73,20 +67,20 @@ def test_a_broadcast_from_a_csv_file_through_its_life(
         database_url=None,
         env=env,
     )
-    assert (_json(succeeded(shown))["title"], _json(shown.stdout)["total_receiver"]) == (
+    assert (json.loads(succeeded(shown))["title"], json.loads(shown.stdout)["total_receiver"]) == (
         "Promo",
         2,
     )
-    assert [b["broadcast_id"] for b in _json(succeeded(listed))["data"]] == [broadcast_id]
-    texts = {m["to"]: m["content"]["message"] for m in _json(succeeded(messages))["data"]}
+    assert [b["broadcast_id"] for b in json.loads(succeeded(listed))["data"]] == [broadcast_id]
+    texts = {m["to"]: m["content"]["message"] for m in json.loads(succeeded(messages))["data"]}
     assert texts["628121111111"] in ("Halo Budi VIP", "Hai Budi VIP")
     assert texts["628122222222"] == "Hai Sari, apa kabar?"
-    assert _json(succeeded(paused))["state"] == "paused"
+    assert json.loads(succeeded(paused))["state"] == "paused"
     resumed = run_kurir("broadcasts", "resume", broadcast_id, database_url=None, env=env)
-    assert _json(succeeded(resumed))["state"] == "running"
+    assert json.loads(succeeded(resumed))["state"] == "running"
     cancelled = run_kurir("broadcasts", "cancel", broadcast_id, database_url=None, env=env)
-    assert _json(succeeded(cancelled))["state"] == "cancelled"
-    after = _json(
+    assert json.loads(succeeded(cancelled))["state"] == "cancelled"
+    after = json.loads(
         succeeded(run_kurir("broadcasts", "show", broadcast_id, database_url=None, env=env))
     )
     assert after["totals"]["failed"] == 2
@@ -95,7 +89,7 @@ def test_a_broadcast_from_a_csv_file_through_its_life(
 def test_contacts_from_a_json_file_and_flags_then_a_broadcast_of_their_group(
     server: KurirProcess, tenant: Tenant, tmp_path: Path
 ) -> None:
-    env = _env(server, tenant)
+    env = api_env(server, tenant.api_key)
     contacts = tmp_path / "contacts.json"
     contacts.write_text(
         json.dumps([{"phone": 8123333333, "name": "Ani"}, {"phone": "08124444444", "opt2": "x"}])
@@ -108,9 +102,9 @@ def test_contacts_from_a_json_file_and_flags_then_a_broadcast_of_their_group(
         database_url=None,
         env=env,
     )
-    assert _json(succeeded(from_file))["total_customer"] == "2"
-    assert _json(succeeded(by_flags))["total_customer"] == "1"
-    listed = _json(
+    assert json.loads(succeeded(from_file))["total_customer"] == "2"
+    assert json.loads(succeeded(by_flags))["total_customer"] == "1"
+    listed = json.loads(
         succeeded(run_kurir("contacts", "list", "--group", "vip", database_url=None, env=env))
     )
     assert sorted((c["phone"], c["name"], c["opt2"]) for c in listed["data"]) == [
@@ -135,15 +129,15 @@ def test_contacts_from_a_json_file_and_flags_then_a_broadcast_of_their_group(
         database_url=None,
         env=env,
     )
-    assert _json(succeeded(removed))["deleted"] == 1
+    assert json.loads(succeeded(removed))["deleted"] == 1
     # Made before or after the removal: either way a broadcast of the group.
-    assert _json(succeeded(created))["total_receiver"] in (2, 3)
+    assert json.loads(succeeded(created))["total_receiver"] in (2, 3)
 
 
 def test_bad_files_and_refusals_are_named(
     server: KurirProcess, tenant: Tenant, tmp_path: Path
 ) -> None:
-    env = _env(server, tenant)
+    env = api_env(server, tenant.api_key)
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("phone,pesan\n08121111111,Halo\n")
     no_phone = tmp_path / "no-phone.json"

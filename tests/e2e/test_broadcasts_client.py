@@ -11,7 +11,7 @@ import pytest
 
 from kurir import AsyncClient, Client, KurirError
 from kurir.domain.broadcast import BROADCAST_CANCELLED
-from tests.support.databases import sqlite_url
+from tests.e2e.kurir_cli import sqlite_server
 from tests.support.provision import Tenant, provision_tenant
 from tests.support.server import KurirProcess
 
@@ -22,11 +22,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KurirProcess]:
     directory = tmp_path_factory.mktemp("broadcasts-client")
-    process = KurirProcess(sqlite_url(directory), directory, args=("--no-dispatch",)).start()
-    try:
+    with sqlite_server(directory, args=("--no-dispatch",)) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -6,16 +6,21 @@ the deliveries written into its database stay as written.
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import Connection
 
 from kurir.clock import now_ms
 from kurir.domain.events import DeliveryStatus
-from tests.e2e.kurir_cli import assert_all_refused, run_kurir, run_kurir_all, succeeded
+from tests.e2e.kurir_cli import (
+    api_env,
+    assert_all_refused,
+    run_kurir,
+    run_kurir_all,
+    sqlite_server,
+    succeeded,
+)
 from tests.e2e.webhooks_support import RECEIVER, in_database
-from tests.support.databases import sqlite_url
 from tests.support.provision import Tenant, provision_tenant
 from tests.support.server import KurirProcess
 from tests.support.webhook_rows import Attempt, add_delivery
@@ -24,11 +29,8 @@ from tests.support.webhook_rows import Attempt, add_delivery
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KurirProcess]:
     directory = tmp_path_factory.mktemp("webhooks-cli")
-    process = KurirProcess(sqlite_url(directory), directory, args=("--no-dispatch",)).start()
-    try:
+    with sqlite_server(directory, args=("--no-dispatch",)) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
@@ -36,24 +38,16 @@ def tenant(server: KurirProcess) -> Tenant:
     return provision_tenant(server.database_url)
 
 
-def _env(server: KurirProcess, tenant: Tenant) -> dict[str, str]:
-    return {"KURIR_URL": server.base_url, "KURIR_API_KEY": tenant.api_key}
-
-
-def _json(output: str) -> Any:
-    return json.loads(output)
-
-
 def test_an_endpoint_through_its_life_on_the_command_line(
     server: KurirProcess, tenant: Tenant
 ) -> None:
-    env = _env(server, tenant)
+    env = api_env(server, tenant.api_key)
     added = run_kurir(
         "webhooks", "add", RECEIVER, "--event", "message.status", "--event", "message.reply",
         "--device", tenant.device_id,
         database_url=None, env=env,
     )  # fmt: skip
-    created = _json(succeeded(added))
+    created = json.loads(succeeded(added))
     assert "kurir: the secret is shown this once; store it now" in added.stderr
     assert created["secret"].startswith("whsec_")
     assert (created["url"], created["events"], created["devices"]) == (
@@ -71,28 +65,28 @@ def test_an_endpoint_through_its_life_on_the_command_line(
         database_url=None,
         env=env,
     )
-    assert [w["id"] for w in _json(succeeded(listed))] == [webhook]
+    assert [w["id"] for w in json.loads(succeeded(listed))] == [webhook]
     assert created["secret"] not in listed.stdout + shown.stdout + paused.stdout
-    assert _json(succeeded(shown))["id"] == webhook
-    paused_data = _json(succeeded(paused))
+    assert json.loads(succeeded(shown))["id"] == webhook
+    paused_data = json.loads(succeeded(paused))
     assert (paused_data["enabled"], paused_data["url"]) == (False, RECEIVER + "/v2")
     resumed = run_kurir(
         "webhooks", "update", webhook, "--enable", "--all-devices", "--event", "device.state",
         database_url=None, env=env,
     )  # fmt: skip
-    resumed_data = _json(succeeded(resumed))
+    resumed_data = json.loads(succeeded(resumed))
     assert (resumed_data["enabled"], resumed_data["devices"], resumed_data["events"]) == (
         True,
         None,
         ["device.state"],
     )
     rotated = run_kurir("webhooks", "rotate-secret", webhook, database_url=None, env=env)
-    new_secret = _json(succeeded(rotated))["secret"]
+    new_secret = json.loads(succeeded(rotated))["secret"]
     assert new_secret.startswith("whsec_")
     assert new_secret != created["secret"]
     assert "shown this once" in rotated.stderr
     removed = run_kurir("webhooks", "remove", webhook, database_url=None, env=env)
-    assert _json(succeeded(removed)) == {"status": "ok", "id": webhook, "message": "Deleted"}
+    assert json.loads(succeeded(removed)) == {"status": "ok", "id": webhook, "message": "Deleted"}
     assert_all_refused(
         [(["webhooks", "show", webhook], 1, f"HTTP 404: webhook {webhook!r} not found")],
         database_url=None,
@@ -103,11 +97,11 @@ def test_an_endpoint_through_its_life_on_the_command_line(
 def test_the_delivery_log_and_redelivery_on_the_command_line(
     server: KurirProcess, tenant: Tenant
 ) -> None:
-    env = _env(server, tenant)
+    env = api_env(server, tenant.api_key)
     added = run_kurir(
         "webhooks", "add", RECEIVER, "--event", "message.status", database_url=None, env=env
     )
-    webhook = _json(succeeded(added))["id"]
+    webhook = json.loads(succeeded(added))["id"]
     now = now_ms()
 
     def add(connection: Connection) -> list[str]:
@@ -133,34 +127,34 @@ def test_the_delivery_log_and_redelivery_on_the_command_line(
         database_url=None,
         env=env,
     )
-    page = _json(succeeded(log))
+    page = json.loads(succeeded(log))
     assert [d["id"] for d in page["data"]] == [newer]
     assert page["next_cursor"] is not None
-    shown = _json(succeeded(one))
+    shown = json.loads(succeeded(one))
     assert (shown["id"], shown["status"], shown["attempts"][0]["status_code"]) == (
         older,
         "dead",
         502,
     )
-    assert [d["id"] for d in _json(succeeded(dead))["data"]] == [newer, older]
+    assert [d["id"] for d in json.loads(succeeded(dead))["data"]] == [newer, older]
     next_page = run_kurir(
         "webhooks", "deliveries", webhook, "--before", page["next_cursor"],
         database_url=None, env=env,
     )  # fmt: skip
-    assert [d["id"] for d in _json(succeeded(next_page))["data"]] == [older]
+    assert [d["id"] for d in json.loads(succeeded(next_page))["data"]] == [older]
     by_id = run_kurir(
         "webhooks", "redeliver", webhook, "--delivery", older, database_url=None, env=env
     )
-    assert _json(succeeded(by_id)) == {"redelivered": 1}
+    assert json.loads(succeeded(by_id)) == {"redelivered": 1}
     since = run_kurir(
         "webhooks", "redeliver", webhook, "--since", str((now - 5000) // 1000),
         database_url=None, env=env,
     )  # fmt: skip
-    assert _json(succeeded(since)) == {"redelivered": 1}
+    assert json.loads(succeeded(since)) == {"redelivered": 1}
 
 
 def test_refusals_on_the_command_line_say_why(server: KurirProcess, tenant: Tenant) -> None:
-    env = _env(server, tenant)
+    env = api_env(server, tenant.api_key)
     loopback = "url: 127.0.0.1 is a loopback address, which Kurir does not connect to"
     assert_all_refused(
         [

@@ -23,8 +23,8 @@ from kurir.api.webhook_types import (
 from kurir.client import DeliveryQuery, WebhookChanges
 from kurir.clock import now_ms
 from kurir.domain.events import DeliveryStatus
+from tests.e2e.kurir_cli import sqlite_server
 from tests.e2e.webhooks_support import RECEIVER, in_database
-from tests.support.databases import sqlite_url
 from tests.support.provision import Tenant, provision_tenant
 from tests.support.server import KurirProcess
 from tests.support.webhook_rows import Attempt, add_delivery
@@ -33,11 +33,8 @@ from tests.support.webhook_rows import Attempt, add_delivery
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KurirProcess]:
     directory = tmp_path_factory.mktemp("webhooks-client")
-    process = KurirProcess(sqlite_url(directory), directory, args=("--no-dispatch",)).start()
-    try:
+    with sqlite_server(directory, args=("--no-dispatch",)) as process:
         yield process
-    finally:
-        process.stop()
 
 
 class BlockingAsyncClient:
