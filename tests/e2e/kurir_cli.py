@@ -145,3 +145,23 @@ def sqlite_server(
 def api_env(server: KurirProcess, api_key: str) -> dict[str, str]:
     """The environment that points the kurir command's API commands at ``server``."""
     return {"KURIR_URL": server.base_url, "KURIR_API_KEY": api_key}
+
+
+def add_flaky_device(database_url: str, env: Mapping[str, str] | None = None) -> None:
+    """Add ``flaky`` to the default account: a sandbox device whose first attempt fails."""
+    succeeded(
+        run_kurir(
+            "devices",
+            "add",
+            "--account",
+            "default",
+            "--id",
+            "flaky",
+            "--phone",
+            "628133333333",
+            "--config",
+            '{"fail_attempts": 1}',
+            database_url=database_url,
+            env=env,
+        )
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.contract import accepted_id, send_text, wait_for_status
-from tests.e2e.kurir_cli import run_kurir, succeeded, wait_until
+from tests.e2e.kurir_cli import add_flaky_device, wait_until
 from tests.support.databases import sqlite_url
 from tests.support.receiver import Receiver
 from tests.support.server import KurirProcess
@@ -38,22 +38,7 @@ def test_json_lines_name_message_device_and_account_and_never_a_secret(tmp_path:
         )
     try:
         server.wait_healthy()
-        succeeded(
-            run_kurir(
-                "devices",
-                "add",
-                "--account",
-                "default",
-                "--id",
-                "flaky",
-                "--phone",
-                "628133333333",
-                "--config",
-                '{"fail_attempts": 1}',
-                database_url=server.database_url,
-                env={"KURIR_SECRET_KEY": SECRET_KEY},
-            )
-        )
+        add_flaky_device(server.database_url, env={"KURIR_SECRET_KEY": SECRET_KEY})
         with server.client() as http, Receiver() as receiver:
             created = http.post(
                 "/webhooks", json={"url": receiver.url, "events": ["message.status"]}

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.contract import accepted_id, send, send_text, wait_for_status
-from tests.e2e.kurir_cli import jakarta_schedule, run_kurir, succeeded, wait_until
+from tests.e2e.kurir_cli import add_flaky_device, jakarta_schedule, run_kurir, wait_until
 from tests.support.databases import DATABASE_KINDS, database_of_kind, sqlite_url
 from tests.support.receiver import Receiver
 from tests.support.server import KurirProcess, free_port
@@ -101,21 +101,7 @@ def test_metrics_count_requests_messages_sends_and_deliveries(server: KurirProce
 
 
 def test_a_failed_attempt_is_counted_as_a_retry(server: KurirProcess) -> None:
-    succeeded(
-        run_kurir(
-            "devices",
-            "add",
-            "--account",
-            "default",
-            "--id",
-            "flaky",
-            "--phone",
-            "628133333333",
-            "--config",
-            '{"fail_attempts": 1}',
-            database_url=server.database_url,
-        )
-    )
+    add_flaky_device(server.database_url)
     with server.client() as http:
         message_id = accepted_id(send_text(http, "flaky"))
         wait_for_status(http, message_id, "delivered", timeout=60)
