@@ -19,7 +19,15 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from tests.support.databases import sqlite_url
 from tests.support.provision import Tenant, provision_account, provision_tenant
@@ -231,22 +239,29 @@ def test_a_button_message_from_the_send_form_answered_on_the_sandbox_phone(
     expect(page.locator("input[name=key]")).to_be_visible()  # the session is over
 
 
-def test_pairing_a_whatsapp_web_device_by_qr_code(site: Site, context: BrowserContext) -> None:
-    page = context.new_page()
-    sign_in(page, site, site.tenant.api_key)
+def _add_whatsapp_web_device(page: Page, device: str, phone: str) -> Locator:
+    """Add a WhatsApp Web device on the devices page; its card, once a worker holds it."""
     page.select_option("select[name=transport]", "whatsapp-web")
-    page.fill("#add-device input[name=phone]", "628122222222")
-    page.fill("#add-device input[name=device]", "wa-ui")
+    page.fill("#add-device input[name=phone]", phone)
+    page.fill("#add-device input[name=device]", device)
     page.click("#add-device button")
-    card = page.locator("[data-device=wa-ui]")
+    card = page.locator(f"[data-device={device}]")
+    # The form's answer has loaded: a reload now cannot cut its navigation off.
     expect(card).to_contain_text("whatsapp-web")
-    phone = site.world.phone("wa-ui")
 
     def unpaired() -> bool:
         page.reload()
         return "unpaired" in card.inner_text()
 
-    wait_for(unpaired, within=30, what="a worker to take the device")
+    wait_for(unpaired, within=30, what=f"a worker to take {device}")
+    return card
+
+
+def test_pairing_a_whatsapp_web_device_by_qr_code(site: Site, context: BrowserContext) -> None:
+    page = context.new_page()
+    sign_in(page, site, site.tenant.api_key)
+    card = _add_whatsapp_web_device(page, "wa-ui", "628122222222")
+    phone = site.world.phone("wa-ui")
     card.locator("button:has-text('Pair by QR code')").click()
     expect(page).to_have_url(re.compile(r"/dashboard/devices/wa-ui/pair$"))
     qr = page.locator("#pair-qr")
@@ -262,20 +277,8 @@ def test_pairing_a_whatsapp_web_device_by_qr_code(site: Site, context: BrowserCo
 
     # By pairing code: the page shows the code to type on the phone.
     page.goto(site.url("/dashboard/devices"))
-    page.fill("#add-device input[name=phone]", "628122222223")
-    page.select_option("select[name=transport]", "whatsapp-web")
-    page.fill("#add-device input[name=device]", "wa-code")
-    page.click("#add-device button")
-    by_code = page.locator("[data-device=wa-code]")
-    # The form's answer has loaded: a reload now cannot cut its navigation off.
-    expect(by_code).to_contain_text("whatsapp-web")
+    by_code = _add_whatsapp_web_device(page, "wa-code", "628122222223")
     other_phone = site.world.phone("wa-code")
-
-    def code_unpaired() -> bool:
-        page.reload()
-        return "unpaired" in by_code.inner_text()
-
-    wait_for(code_unpaired, within=30, what="a worker to take the second device")
     by_code.locator("button:has-text('Pair by code')").click()
     expect(page).to_have_url(re.compile(r"/dashboard/devices/wa-code/pair$"))
     shown = page.locator("#pair-code")
