@@ -53,9 +53,9 @@ import msgspec
 import sqlalchemy as sa
 import uvloop
 
-from bench_dispatch import button_content, text_content
+from bench_dispatch import RECIPIENTS, button_content, text_content
 from cloud_inbound import run_inbound
-from cloud_setup import RECIPIENTS, Rate, message_ids, prefill
+from cloud_setup import Rate, message_ids, prefill
 from graph_server import phone_number, phone_number_id
 from harness import (
     HOST,

@@ -120,6 +120,41 @@ def text_content() -> str:
     )
 
 
+#: The benchmarks' recipients: a business writing to its customers again and again.
+RECIPIENTS = [f"6281111111{10 + n:02d}" for n in range(16)]
+
+
+async def insert_due_messages(
+    store: Store,
+    account_id: int,
+    device_ids: list[int],
+    count: int,
+    *,
+    status: str,
+    now: int,
+) -> None:
+    """``count`` messages due ``now``, spread over ``device_ids``, a thousand a transaction.
+
+    Each device's queue alternates between text and buttons.
+    """
+    contents = [text_content(), button_content()]
+    for start in range(0, count, 1000):
+        batch = [
+            NewMessage(
+                message_id=new_message_id(),
+                account_id=account_id,
+                device_id=device_ids[i % len(device_ids)],
+                recipient=RECIPIENTS[i % len(RECIPIENTS)],
+                content=contents[i // len(device_ids) % len(contents)],
+                status=status,
+                due_at=now,
+                created_at=now,
+            )
+            for i in range(start, min(count, start + 1000))
+        ]
+        await store.write(accepting.insert_messages, batch)
+
+
 async def _prefill(
     url: str, device_count: int, message_count: int, webhook_url: str | None
 ) -> None:
@@ -152,23 +187,9 @@ async def _prefill(
             return account.id, [device.id for device in added]
 
         account_id, device_ids = await store.database.write(add_devices)
-        contents = [text_content(), button_content()]
-        for start in range(0, message_count, 1000):
-            batch = [
-                NewMessage(
-                    message_id=new_message_id(),
-                    account_id=account_id,
-                    device_id=device_ids[i % device_count],
-                    recipient=f"6281111111{10 + i % 16:02d}",
-                    # Each device's queue alternates between the kinds.
-                    content=contents[i // device_count % len(contents)],
-                    status=MessageStatus.QUEUED,
-                    due_at=now,
-                    created_at=now,
-                )
-                for i in range(start, min(message_count, start + 1000))
-            ]
-            await store.write(accepting.insert_messages, batch)
+        await insert_due_messages(
+            store, account_id, device_ids, message_count, status=MessageStatus.QUEUED, now=now
+        )
     finally:
         await store.close()
 

@@ -9,13 +9,11 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from bench_dispatch import button_content, text_content
+from bench_dispatch import insert_due_messages
 from graph_server import phone_number, phone_number_id
 from kurir.clock import now_ms
-from kurir.domain.ids import new_message_id
-from kurir.store import Store, accepting, accounts
+from kurir.store import Store, accounts
 from kurir.store.migrate import upgrade_to_head
-from kurir.store.records import NewMessage
 from kurir.store.tables import messages
 
 # The stand-in's credentials live with the tests, at the repository's root.
@@ -23,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.graph_standin import ACCESS_TOKEN, APP_SECRET
 
-RECIPIENTS = [f"6281111111{10 + n:02d}" for n in range(16)]
 INBOUND_DEVICE = "bench-cloud"
 
 
@@ -65,22 +62,9 @@ def prefill(url: str, base_url: str, device_count: int, message_count: int, stat
 
         try:
             account_id, device_ids = await store.database.write(add_devices)
-            contents = [text_content(), button_content()]
-            for start in range(0, message_count, 1000):
-                batch = [
-                    NewMessage(
-                        message_id=new_message_id(),
-                        account_id=account_id,
-                        device_id=device_ids[i % device_count],
-                        recipient=RECIPIENTS[i % len(RECIPIENTS)],
-                        content=contents[i // device_count % len(contents)],
-                        status=status,
-                        due_at=now,
-                        created_at=now,
-                    )
-                    for i in range(start, min(message_count, start + 1000))
-                ]
-                await store.write(accepting.insert_messages, batch)
+            await insert_due_messages(
+                store, account_id, device_ids, message_count, status=status, now=now
+            )
         finally:
             await store.close()
 
