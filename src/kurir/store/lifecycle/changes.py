@@ -8,7 +8,7 @@ its own transaction.
 
 import functools
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -27,12 +27,21 @@ CLAIMABLE_NAMES = [str(s) for s in CLAIMABLE]
 CANCELLABLE_NAMES = [str(s) for s in CANCELLABLE]
 SENDING_NAMES = [MessageStatus.SENDING.value]
 
-#: A message whose status changed: its primary key, its account, the status,
-#: when, its public id and its device's key, as the change's own read of the row
-#: found them. Only the makings of an event: the event itself, with its device's
-#: public id, is made only when an endpoint of the account may want it, so a
-#: batch without webhooks reads nothing more and builds nothing.
-Change = tuple[int, int, MessageStatus, int, str, int]
+
+class Change(NamedTuple):
+    """A message whose status changed, as the change's own read of its row found it.
+
+    Only the makings of an event: the event itself, with its device's public
+    id, is made only when an endpoint of the account may want it, so a batch
+    without webhooks reads nothing more and builds nothing.
+    """
+
+    account_id: int
+    status: MessageStatus
+    at: int
+    message_id: str
+    device_id: int
+
 
 #: Statuses by their stored names; cheaper than calling the enum for each row.
 STATUSES = {str(status): status for status in MessageStatus}
@@ -47,15 +56,15 @@ def record_changes(connection: Connection, changes: Sequence[Change]) -> None:
 
     def status_events() -> Iterator[NewEvent]:
         # A batch's messages are of a few devices: those are read, not each message.
-        device_ids = sorted({change[5] for change in changes})
+        device_ids = sorted({change.device_id for change in changes})
         public_ids = dict(connection.execute(_DEVICE_PUBLIC_IDS, {"ids": device_ids}).all())
-        for _, account_id, status, at, message_id, device_id in changes:
+        for account_id, status, at, message_id, device_id in changes:
             event = MessageStatusEvent(
                 device=public_ids[device_id], message_id=message_id, status=status, at=at
             )
             yield NewEvent(account_id, device_id, event)
 
-    account_ids = {change[1] for change in changes}
+    account_ids = {change.account_id for change in changes}
     record_events(connection, status_events(), account_ids=account_ids)
 
 
@@ -88,8 +97,8 @@ def changed_rows(
             record_changes(
                 connection,
                 [
-                    (pk, account, status, at, message, device)
-                    for pk, account, message, device, _ in rows
+                    Change(account, status, at, message, device)
+                    for _, account, message, device, _ in rows
                 ],
             )
             count_moves(connection, ((b, was, status) for *_, b in rows if b is not None))

@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from kurir.domain.buttons import ButtonMessage
 from kurir.domain.content import decode_content
-from kurir.domain.events import MessageReplyEvent, MessageStatusEvent
+from kurir.domain.events import MessageReplyEvent
 from kurir.domain.status import (
     RECEIPTS,
     MessageStatus,
@@ -85,7 +85,7 @@ def apply_receipts(connection: Connection, receipts: Sequence[Receipt]) -> list[
         before = current[pk]
         after = current[pk] = before.after(receipt.status, receipt.at)
         if after.status != before.status:
-            changes.append((pk, account_id, after.status, receipt.at, message_id, device_id))
+            changes.append(Change(account_id, after.status, receipt.at, message_id, device_id))
     writes = [
         {"pk": pk, "new_status": s.status, "delivered": s.delivered_at, "read": s.read_at}
         for pk, s in current.items()
@@ -177,7 +177,7 @@ def apply_button_press(
         )
     )
     if read.status != before.status:
-        change = (row.id, row.account_id, read.status, press.at, press.message_id, device_id)
+        change = Change(row.account_id, read.status, press.at, press.message_id, device_id)
         record_changes(connection, [change])
         if row.broadcast_id is not None:
             count_moves(connection, [(row.broadcast_id, before.status, read.status)])
@@ -226,7 +226,7 @@ def fail_reported_messages(
     connection: Connection, failures: Sequence[ProviderFailure]
 ) -> list[None]:
     """Fail each reported message that was sending or sent; record the status events."""
-    changed = []
+    changes: list[Change] = []
     moves: list[Move] = []
     for failure in failures:
         for was in _FAILABLE:
@@ -241,34 +241,18 @@ def fail_reported_messages(
                 },
             ).first()
             if row is not None:
-                changed.append((row, failure.at))
+                changes.append(
+                    Change(
+                        row.account_id,
+                        MessageStatus.FAILED,
+                        failure.at,
+                        row.message_id,
+                        row.device_id,
+                    )
+                )
                 if row.broadcast_id is not None:
                     moves.append((row.broadcast_id, was, MessageStatus.FAILED.value))
                 break
     count_moves(connection, moves)
-    if changed:
-        public_ids = {
-            row.id: row.public_id
-            for row in connection.execute(
-                sa.select(devices.c.id, devices.c.public_id).where(
-                    devices.c.id.in_({row.device_id for row, _ in changed})
-                )
-            )
-        }
-        record_events(
-            connection,
-            [
-                NewEvent(
-                    row.account_id,
-                    row.device_id,
-                    MessageStatusEvent(
-                        device=public_ids[row.device_id],
-                        message_id=row.message_id,
-                        status=MessageStatus.FAILED,
-                        at=at,
-                    ),
-                )
-                for row, at in changed
-            ],
-        )
+    record_changes(connection, changes)
     return [None] * len(failures)

@@ -139,7 +139,7 @@ def claim_due_messages(
     record_changes(
         connection,
         [
-            (row.id, row.account_id, MessageStatus.SENDING, now, row.message_id, row.device_id)
+            Change(row.account_id, MessageStatus.SENDING, now, row.message_id, row.device_id)
             for row in changed
         ],
     )
@@ -318,13 +318,13 @@ def record_outcomes(connection: Connection, outcomes: Sequence[SendOutcome]) -> 
             # Receipts came before this record (a fast provider): the message went
             # through each of these, and a receiver is told of each, in order.
             made = (message_id, device_id)
-            changes.append((pk, account_id, MessageStatus.SENT, values["at"], *made))
+            changes.append(Change(account_id, MessageStatus.SENT, values["at"], *made))
             delivered = delivered_at or outcome.at
-            changes.append((pk, account_id, MessageStatus.DELIVERED, delivered, *made))
+            changes.append(Change(account_id, MessageStatus.DELIVERED, delivered, *made))
             if status == MessageStatus.READ:
-                changes.append((pk, account_id, MessageStatus.READ, read_at or outcome.at, *made))
+                changes.append(Change(account_id, MessageStatus.READ, read_at or outcome.at, *made))
         else:
-            changes.append((pk, account_id, status, outcome.at, message_id, device_id))
+            changes.append(Change(account_id, status, outcome.at, message_id, device_id))
     for outcome_status, rows in writes.items():
         if rows:
             connection.execute(_OUTCOME_UPDATES[outcome_status], rows)
