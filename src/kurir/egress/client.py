@@ -136,7 +136,7 @@ class Egress:
                 return BodyRule(max_bytes, over_limit_fails=True)
             return BodyRule(0, over_limit_fails=False)  # not read: the connection is closed
 
-        async with _total(label, total_timeout):
+        async with _TotalTimeout(label, total_timeout):
             while True:
                 answer = await self._exchange(
                     "GET", _Target(target), label, body_rule, connect_timeout=connect_timeout
@@ -199,7 +199,7 @@ class Egress:
         target = self._targets(url)
         started = time.monotonic()
         keep = BodyRule(keep_bytes, over_limit_fails=False)
-        async with _total(target.label, total_timeout):
+        async with _TotalTimeout(target.label, total_timeout):
             answer = await self._exchange(
                 method,
                 target,
@@ -277,7 +277,7 @@ class _Target:
         return redact(self.url)
 
 
-class _total:  # used as a function: `async with _total(...)`
+class _TotalTimeout:
     """``asyncio.timeout`` whose expiry is an `EgressTimeout` naming the URL.
 
     A class rather than a generator-based context manager: it wraps every
