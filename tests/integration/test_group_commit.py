@@ -72,12 +72,12 @@ class AccountWriter:
         self.hold: Hold | None = None
         self._loop = asyncio.get_running_loop()
 
-    def committer(self, **options: int) -> GroupCommitter[str, int]:
+    def committer(self, *, max_pending: int = 20_000) -> GroupCommitter[str, int]:
         committer = GroupCommitter[str, int](
             self.store.database,
             self.flush,
             after_commit=lambda batch: self.committed.append(list(batch)),
-            **options,
+            max_pending=max_pending,
         )
         committer.start()
         return committer

@@ -69,15 +69,18 @@ class Store:
     def _committers(self) -> list[GroupCommitter[Any, Any]]:
         return [self._accepted, self._outcomes, self._receipts, *self._shared.values()]
 
-    def committer(self, flush: FlushBatch[T, R]) -> GroupCommitter[T, R]:
+    def committer(
+        self, flush: FlushBatch[T, R], *, background: bool = False
+    ) -> GroupCommitter[T, R]:
         """The process's one group committer for ``flush``, for writes at the rate of sends.
 
         A transport that keeps tables of its own (the sandbox's deliveries)
         writes through this, so its rows are batched like the store's.
+        ``background``: its batches wait for other writes (see `Database.write`).
         """
         found = self._shared.get(flush)
         if found is None:
-            found = GroupCommitter[T, R](self.database, flush)
+            found = GroupCommitter[T, R](self.database, flush, background=background)
             if self._started:
                 found.start()
             self._shared[flush] = found
@@ -124,6 +127,12 @@ class Store:
     async def write(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a query in its own committed transaction on the write pool."""
         return await self.database.write(lambda connection: query(connection, *args, **kwargs))
+
+    async def write_in_background(self, query: Query[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """`write`, but behind every other write waiting on SQLite (see `Database.write`)."""
+        return await self.database.write(
+            lambda connection: query(connection, *args, **kwargs), background=True
+        )
 
 
 def _record_outcomes(connection: Connection, batch: Sequence[SendOutcome]) -> list[bool]:

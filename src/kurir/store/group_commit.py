@@ -42,8 +42,11 @@ class GroupCommitter(Generic[T, R]):
         max_batch: int = 1000,
         max_pending: int = 20_000,
         after_commit: Callable[[Sequence[T]], None] | None = None,
+        background: bool = False,
     ) -> None:
+        """``background``: each batch is a background write (see `Database.write`)."""
         self._database = database
+        self._background = background
         self._flush = flush
         self._max_batch = max_batch
         self._max_pending = max_pending
@@ -95,7 +98,9 @@ class GroupCommitter(Generic[T, R]):
     async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
         try:
-            results = await self._database.write(lambda connection: self._flush(connection, items))
+            results = await self._database.write(
+                lambda connection: self._flush(connection, items), background=self._background
+            )
         except Exception as error:  # every waiter learns why its write failed
             for _, future in batch:
                 if not future.done():
