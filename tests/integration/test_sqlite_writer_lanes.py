@@ -102,3 +102,18 @@ async def test_close_runs_every_write_already_queued_in_both_lanes(
     writer.release()
     await asyncio.gather(held, *tasks, closing)
     assert writer.ran == ["send-1", "bg-1", "bg-2"]
+
+
+async def test_close_waits_for_the_foreground_writes_however_many_a_background_one_lets_pass(
+    sqlite_database_url: str,
+) -> None:
+    database = Database(sqlite_database_url)
+    writer = Writer(database)
+    held = await writer.hold()
+    sends = [f"send-{n}" for n in range(1, 13)]
+    tasks = [writer.work(name) for name in ("bg-1", *sends)]
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(database.dispose())
+    writer.release()
+    await asyncio.gather(held, *tasks, closing)
+    assert writer.ran == [*sends[:8], "bg-1", *sends[8:]]

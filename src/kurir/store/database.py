@@ -238,7 +238,7 @@ class _SqliteWriter:
         """After the jobs already queued: close the connection and end the thread."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._jobs.put((loop, done, None), background=True)
+        self._jobs.stop((loop, done, None))
         await done
 
     def _serve(self) -> None:
@@ -291,6 +291,7 @@ class _Lanes:
         self._ready = threading.Condition(threading.Lock())
         self._foreground: collections.deque[_Job] = collections.deque()
         self._background: collections.deque[_Job] = collections.deque()
+        self._stop: _Job | None = None
         # Foreground jobs taken while a background one waited.
         self._passed = 0
         #: Background jobs that waited for a foreground one.
@@ -301,9 +302,17 @@ class _Lanes:
             (self._background if background else self._foreground).append(job)
             self._ready.notify()
 
+    def stop(self, job: _Job) -> None:
+        """Hand out ``job`` once every other job queued has been."""
+        with self._ready:
+            self._stop = job
+            self._ready.notify()
+
     def get(self) -> _Job:
         with self._ready:
             while not self._foreground and not self._background:
+                if self._stop is not None:
+                    return self._stop
                 self._ready.wait()
             if self._background and (not self._foreground or self._passed >= _MOST_PASSED):
                 if self._passed:
