@@ -90,30 +90,26 @@ async def test_background_writes_keep_their_order_and_need_not_wait_on_an_idle_w
     assert writer.database.background_waits == 0
 
 
+SENDS = [f"send-{n}" for n in range(1, 13)]
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["bg-1", "send-1", "bg-2"], ["send-1", "bg-1", "bg-2"]),
+        # More foreground writes than a background one lets pass: the stop waits for all.
+        (["bg-1", *SENDS], [*SENDS[:8], "bg-1", *SENDS[8:]]),
+    ],
+)
 async def test_close_runs_every_write_already_queued_in_both_lanes(
-    sqlite_database_url: str,
+    sqlite_database_url: str, names: list[str], expected: list[str]
 ) -> None:
     database = Database(sqlite_database_url)
     writer = Writer(database)
     held = await writer.hold()
-    tasks = [writer.work(name) for name in ("bg-1", "send-1", "bg-2")]
+    tasks = [writer.work(name) for name in names]
     await asyncio.sleep(0)
     closing = asyncio.create_task(database.dispose())
     writer.release()
     await asyncio.gather(held, *tasks, closing)
-    assert writer.ran == ["send-1", "bg-1", "bg-2"]
-
-
-async def test_close_waits_for_the_foreground_writes_however_many_a_background_one_lets_pass(
-    sqlite_database_url: str,
-) -> None:
-    database = Database(sqlite_database_url)
-    writer = Writer(database)
-    held = await writer.hold()
-    sends = [f"send-{n}" for n in range(1, 13)]
-    tasks = [writer.work(name) for name in ("bg-1", *sends)]
-    await asyncio.sleep(0)
-    closing = asyncio.create_task(database.dispose())
-    writer.release()
-    await asyncio.gather(held, *tasks, closing)
-    assert writer.ran == [*sends[:8], "bg-1", *sends[8:]]
+    assert writer.ran == expected
