@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from kurir.domain.status import MessageStatus
 from kurir.store import Store, lifecycle
 from kurir.store import broadcasts as store_broadcasts
-from kurir.store.broadcast_messages import fail_messages
+from kurir.store.lifecycle.broadcasting import fail_messages
 from kurir.store.planning import plan_broadcast
 from kurir.store.records import ClaimedMessage, ProviderFailure, Receipt, SendOutcome
 from kurir.store.tables import messages

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from kurir.domain.broadcast import HELD_DUE_AT, BroadcastState
 from kurir.domain.status import MessageStatus
-from kurir.store import broadcast_messages, planning
+from kurir.store import planning
 from kurir.store.accepting import removed_devices
 from kurir.store.broadcast_insert import insert_held
 from kurir.store.broadcast_records import (
@@ -27,6 +27,7 @@ from kurir.store.broadcast_records import (
     StateConflict,
 )
 from kurir.store.broadcast_totals import start_totals
+from kurir.store.lifecycle import broadcasting
 from kurir.store.postgres import hold_off_removal, notify_new_messages
 from kurir.store.tables import broadcast_media, broadcast_totals, broadcasts, devices, messages
 
@@ -253,7 +254,7 @@ def pause_broadcast(
             planned_until=None,
             updated_at=now,
         )
-        broadcast_messages.hold(connection, row.id)
+        broadcasting.hold(connection, row.id)
     return get_broadcast(connection, public_id, account_id=account_id)
 
 
@@ -308,7 +309,7 @@ def cancel_broadcast(
             planned_until=None,
             updated_at=now,
         )
-        broadcast_messages.hold(connection, row.id)
+        broadcasting.hold(connection, row.id)
     return get_broadcast(connection, public_id, account_id=account_id)
 
 

@@ -9,8 +9,8 @@ from sqlalchemy.dialects import postgresql
 
 from kurir.domain.broadcast import RECIPIENT_OPTED_OUT
 from kurir.domain.contacts import DEFAULT_OPT_OUT_WORDS, is_opt_out, opt_out_words
-from kurir.store import broadcast_messages
 from kurir.store.broadcast_records import Contact, ContactsStored, NewContact
+from kurir.store.lifecycle import broadcasting
 from kurir.store.queries import dialect_insert
 from kurir.store.tables import contacts, opt_outs
 
@@ -216,7 +216,7 @@ def opt_out_if_stop(
         .values(account_id=account_id, phone=sender, opted_out_at=now)
         .on_conflict_do_nothing()
     )
-    broadcast_messages.fail_planned_to(
+    broadcasting.fail_planned_to(
         connection, account_id=account_id, recipient=sender, reason=RECIPIENT_OPTED_OUT, now=now
     )
     return True

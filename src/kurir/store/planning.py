@@ -26,7 +26,7 @@ from kurir.domain.broadcast import (
     Pace,
     plan_times,
 )
-from kurir.store import broadcast_messages
+from kurir.store.lifecycle import broadcasting
 from kurir.store.postgres import notify_new_messages
 from kurir.store.tables import broadcasts
 
@@ -103,7 +103,7 @@ def plan_broadcast(
     if row is None:
         return None
     if row.state == BroadcastState.CANCELLED:
-        failed = broadcast_messages.fail_waiting(
+        failed = broadcasting.fail_waiting(
             connection, broadcast_id, reason=BROADCAST_CANCELLED, now=now, limit=budget
         )
         if failed < budget:
@@ -119,8 +119,8 @@ def plan_broadcast(
         _set_plan(connection, broadcast_id, plan_at=later, planned_until=cursor)
         return Planned(row.device_id, 0)
 
-    batch = broadcast_messages.held(connection, broadcast_id, limit=budget)
-    broadcast_messages.fail_messages(
+    batch = broadcasting.held(connection, broadcast_id, limit=budget)
+    broadcasting.fail_messages(
         connection,
         [pk for pk, stopped in batch if stopped],
         reason=RECIPIENT_OPTED_OUT,
@@ -144,7 +144,7 @@ def plan_broadcast(
     # Times only grow: the ones within the horizon are a prefix, and the
     # first is kept wherever it falls.
     kept = times[:1] + [at for at in times[1:] if at <= horizon]
-    broadcast_messages.plan(connection, list(zip(waiting, kept, strict=False)))
+    broadcasting.plan(connection, list(zip(waiting, kept, strict=False)))
     if kept:
         cursor = kept[-1]
     plan_at: int | None

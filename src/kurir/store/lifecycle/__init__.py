@@ -20,6 +20,10 @@ A change to a broadcast's message is also counted in the broadcast's totals
 so each change knows the status it left: an UPDATE that returns its rows
 returns them as they are afterwards, so one that may find several statuses
 runs once per status it may find.
+
+What only a broadcast does to its messages (planning their due times,
+holding them again on pause, failing what waits when it is cancelled) is in
+`broadcasting`; its status changes go through the same functions.
 """
 
 from kurir.store.lifecycle.provider import (

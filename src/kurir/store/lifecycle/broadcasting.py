@@ -1,6 +1,6 @@
 """Status and due-time changes of a broadcast's messages made for the broadcast's sake.
 
-Claims, outcomes and receipts of these messages go through
+Claims, outcomes and receipts of these messages go through the rest of
 `kurir.store.lifecycle` like any message's. What is here is what only a
 broadcast does to them: planning (a due time instead of `HELD_DUE_AT`),
 holding again on pause, and failing what waits when the broadcast is
@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from kurir.domain.broadcast import HELD_DUE_AT, BroadcastState
 from kurir.domain.status import MessageStatus
-from kurir.store import lifecycle
+from kurir.store.lifecycle.withdrawing import fail_messages_where
 from kurir.store.tables import broadcasts, messages, opt_outs
 
 _WAITING = [str(MessageStatus.SCHEDULED), str(MessageStatus.QUEUED)]
@@ -116,7 +116,7 @@ def fail_waiting(
         ids = list(connection.execute(chosen, {"in_broadcast": broadcast_id, "now": now}).scalars())
         if not ids:
             continue
-        failed += lifecycle.fail_messages_where(
+        failed += fail_messages_where(
             connection, messages.c.id.in_(ids), statuses=status, reason=reason, now=now
         )
     return failed
@@ -125,7 +125,7 @@ def fail_waiting(
 def fail_messages(connection: Connection, pks: Sequence[int], *, reason: str, now: int) -> None:
     """Fail these waiting messages (held ones of recipients who opted out)."""
     if pks:
-        lifecycle.fail_messages_where(
+        fail_messages_where(
             connection, messages.c.id.in_(list(pks)), statuses=_WAITING, reason=reason, now=now
         )
 
@@ -141,7 +141,7 @@ def fail_planned_to(
     mine = sa.select(broadcasts.c.id).where(
         broadcasts.c.account_id == account_id, broadcasts.c.state == BroadcastState.ACTIVE
     )
-    return lifecycle.fail_messages_where(
+    return fail_messages_where(
         connection,
         sa.and_(
             messages.c.broadcast_id.in_(mine),
