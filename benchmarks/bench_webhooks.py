@@ -20,7 +20,10 @@ a process of its own that answers 200, verifies nothing and keeps each
   client posting at the same rate, from just before each post to its arrival.
 * Dispatch: ``bench_dispatch.py``'s run (``--messages`` over ``--devices``
   sandbox devices, one worker) without an endpoint, then with one endpoint
-  subscribed to every event.
+  subscribed to every event, ``--dispatch-rounds`` times; the goal is judged
+  on the median of the rounds' ratios. Each round also counts the webhooks
+  that reached the receiver while the messages were being sent (sends come
+  first: the rest go out after).
 
     .venv/bin/python benchmarks/bench_webhooks.py [--events 5000] [--no-postgres]
 """
