@@ -21,7 +21,7 @@ from kurir.api.operation import BODY as _BODY
 from kurir.api.operation import LIMIT as _LIMIT
 from kurir.api.operation import UNAUTHORIZED as _UNAUTHORIZED
 from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
-from kurir.api.operation import Operation, Parameter, Problem
+from kurir.api.operation import Operation, Parameter, Problem, before_cursor
 from kurir.api.requests import (
     REQUEST_TYPES,
     SendButtonRequest,
@@ -253,13 +253,7 @@ OPERATIONS: tuple[Operation, ...] = (
         },
         parameters=(
             _LIMIT,
-            Parameter(
-                name="before",
-                location="query",
-                description="The `next_cursor` of the previous page: list what came before it.",
-                schema={"type": "string", "minLength": 1},
-                example="3EB0C0FFEE0123456789",
-            ),
+            before_cursor("3EB0C0FFEE0123456789"),
             Parameter(
                 name="device",
                 location="query",

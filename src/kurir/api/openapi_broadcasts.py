@@ -18,7 +18,7 @@ from kurir.api.broadcast_types import (
 )
 from kurir.api.openapi_common import DEVICE, MESSAGE_ID
 from kurir.api.operation import BAD_LIMIT as _BAD_LIMIT
-from kurir.api.operation import BODY, Operation, Parameter, Problem
+from kurir.api.operation import BODY, Operation, Parameter, Problem, before_cursor, query_parameter
 from kurir.api.operation import LIMIT as _LIMIT
 from kurir.api.operation import UNAUTHORIZED as _UNAUTHORIZED
 from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
@@ -39,19 +39,9 @@ _ID_PATH = Parameter(
     example=BROADCAST_ID,
     required=True,
 )
-_BEFORE = Parameter(
-    name="before",
-    location="query",
-    description="The `next_cursor` of the previous page: list what came before it.",
-    schema={"type": "string", "minLength": 1},
-    example="1042",
-)
-_GROUP = Parameter(
-    name="group",
-    location="query",
-    description="Only this contact group's (empty: contacts in no group).",
-    schema={"type": "string"},
-    example="pelanggan-vip",
+_BEFORE = before_cursor("1042")
+_GROUP = query_parameter(
+    "group", "Only this contact group's (empty: contacts in no group).", "pelanggan-vip"
 )
 _TIME = {
     "type": "string",
@@ -277,13 +267,7 @@ BROADCAST_OPERATIONS = (
         },
         parameters=(
             *(
-                Parameter(
-                    name=name,
-                    location="query",
-                    description=description,
-                    schema=schema,
-                    example=example,
-                )
+                query_parameter(name, description, example, schema)
                 for name, description, schema, example in _MESSAGE_FILTERS
             ),
             _LIMIT,

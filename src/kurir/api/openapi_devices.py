@@ -6,7 +6,7 @@ from kurir.api.operation import BODY as _BODY
 from kurir.api.operation import LIMIT as _LIMIT
 from kurir.api.operation import UNAUTHORIZED as _UNAUTHORIZED
 from kurir.api.operation import UNAVAILABLE as _UNAVAILABLE
-from kurir.api.operation import Operation, Parameter, Problem
+from kurir.api.operation import Operation, Parameter, Problem, query_parameter
 from kurir.api.requests import (
     CheckNumbersRequest,
     SandboxReplyRequest,
@@ -289,27 +289,11 @@ PAIRING_OPERATIONS: tuple[Operation, ...] = (
         response_media_type="text/plain",
         parameters=(
             _CLOUD_DEVICE_PATH,
-            Parameter(
-                name="hub.mode",
-                location="query",
-                description="Always `subscribe`.",
-                schema={"type": "string"},
-                example="subscribe",
+            query_parameter("hub.mode", "Always `subscribe`.", "subscribe"),
+            query_parameter(
+                "hub.verify_token", "The `verify_token` of the device's config.", "my-verify-token"
             ),
-            Parameter(
-                name="hub.verify_token",
-                location="query",
-                description="The `verify_token` of the device's config.",
-                schema={"type": "string"},
-                example="my-verify-token",
-            ),
-            Parameter(
-                name="hub.challenge",
-                location="query",
-                description="What the answer must be.",
-                schema={"type": "string"},
-                example="1158201444",
-            ),
+            query_parameter("hub.challenge", "What the answer must be.", "1158201444"),
         ),
         errors=(
             _NO_CLOUD_DEVICE,

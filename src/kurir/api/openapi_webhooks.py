@@ -2,7 +2,15 @@
 
 from typing import Any
 
-from kurir.api.operation import BODY, UNAUTHORIZED, UNAVAILABLE, Operation, Parameter, Problem
+from kurir.api.operation import (
+    BODY,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    Operation,
+    Parameter,
+    Problem,
+    before_cursor,
+)
 from kurir.api.webhook_types import (
     DELIVERY_ID,
     WEBHOOK_ID,
@@ -227,13 +235,7 @@ WEBHOOK_OPERATIONS = (
                 schema={"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                 example=20,
             ),
-            Parameter(
-                name="before",
-                location="query",
-                description="The `next_cursor` of the previous page: list what came before it.",
-                schema={"type": "string", "minLength": 1},
-                example="1777861800000-1042",
-            ),
+            before_cursor("1777861800000-1042"),
             Parameter(
                 name="status",
                 location="query",

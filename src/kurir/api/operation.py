@@ -60,6 +60,31 @@ BODY = (
         "or multipart/form-data",
     ),
 )
+
+
+def query_parameter(
+    name: str, description: str, example: Any, schema: dict[str, Any] | None = None
+) -> Parameter:
+    """A query parameter: a string unless ``schema`` says otherwise."""
+    return Parameter(
+        name=name,
+        location="query",
+        description=description,
+        schema={"type": "string"} if schema is None else schema,
+        example=example,
+    )
+
+
+def before_cursor(example: str) -> Parameter:
+    """A list's ``before``: the cursor of the page before, as its ``next_cursor`` gave it."""
+    return query_parameter(
+        "before",
+        "The `next_cursor` of the previous page: list what came before it.",
+        example,
+        {"type": "string", "minLength": 1},
+    )
+
+
 #: The ``limit`` of a list, and its refusal.
 LIMIT = Parameter(
     name="limit",
